@@ -1,0 +1,94 @@
+"Permutation importance of a fastai tabular learner's input columns, on a labelled test set."
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from fastai.learner import Learner
+from fastcore.basics import patch
+from fastcore.meta import delegates
+
+from .columns import resolve_variables
+from .engine import permutation_scores
+from .progress import progress_for
+from .safety import eval_mode, preserved_global_rng
+from .scoring import make_scorers
+from .stats import summarize_repeats
+from .tabular_data import load_test_set, model_device, tabular_schema
+
+__all__ = ['permutation_importance', 'default_bs', 'importance_frame']
+
+
+def default_bs(device) -> int:
+    "Rows per forward pass: the throughput plateau measured in benchmarks/bench_permutation.py."
+    return 16384 if getattr(device, 'type', str(device)) == 'cuda' else 4096
+
+
+def importance_frame(variables, per_repeat: np.ndarray, **attrs) -> pd.DataFrame:
+    "The result table, most important first; `per_repeat` has shape `(n_variables, n_repeats)`."
+    summary = summarize_repeats(per_repeat)
+    fi = pd.DataFrame({'Variable': [v.name for v in variables], 'Type': [v.kind for v in variables], **summary,
+                       'Members': [list(v.members) for v in variables]})
+    fi = fi.sort_values('Importance', ascending=False, kind='stable').reset_index(drop=True)
+    fi.attrs.update(attrs, importances={v.name: [float(x) for x in row] for v, row in zip(variables, per_repeat)})
+    return fi
+
+
+def permutation_importance(
+    learn,                        # a fastai tabular Learner (from `tabular_learner` or `load_learner`)
+    test_dl=None,                 # labelled DataLoader from `learn.dls.test_dl(df)`; None: `df`, else the validation set
+    *,
+    df=None,                      # labelled raw DataFrame, converted with the learner's own procs
+    metric=None,                  # None (the loss), a name, a fastai metric, a callable `(preds, targs)`, or a list
+    n_repeats:int=5,              # permutations of the whole set per column
+    groups:dict|None=None,        # `{name: [columns]}` permuted jointly and reported as one row
+    seed:int|None=None,           # same seed, same result; the global random state is left untouched
+    bs:int|None=None,             # rows per forward pass (default: a throughput-tuned size for the device)
+    max_rows:int|None=None,       # score a seeded subsample of this many rows, drawn once
+    greater_is_better=None,       # direction of a custom metric (bool, or a list aligned with `metric`)
+    show_progress:bool=True,      # a fastprogress bar (never under `learn.no_bar()`)
+):
+    """Drop in quality when each column (or group) is permuted; a DataFrame, or a dict of them for a list of metrics.
+
+    Categorical columns are permuted as integer codes before the embedding, continuous ones in their
+    normalised form, each FillMissing `<col>_na` indicator together with `<col>`. Importance is positive
+    when permuting hurts, whatever the metric's direction."""
+    if isinstance(n_repeats, bool) or int(n_repeats) != n_repeats or n_repeats < 1:
+        raise ValueError(f"n_repeats must be an integer >= 1, got {n_repeats!r}")
+    if bs is not None and (int(bs) != bs or bs < 1): raise ValueError(f"bs must be a positive integer, got {bs!r}")
+    schema = tabular_schema(learn)
+    variables = resolve_variables(schema.cat_names, schema.cont_names, schema.na_parent, groups)
+    scorers = make_scorers(metric, learn.loss_func, dict(multi_label=schema.multi_label, n_out=schema.n_out),
+                           greater_is_better)
+    subsample_rng, perm_seed = _seeds(seed)
+    device = model_device(learn.model)
+    bs = int(bs or default_bs(device))
+    with preserved_global_rng(), eval_mode(learn.model):
+        data = load_test_set(learn, schema, test_dl, df, max_rows, subsample_rng)
+        score = lambda preds, targ: [s(preds, targ) for s in scorers]   # one forward pass serves every metric
+        baseline, permuted = permutation_scores(
+            learn.model, data.inputs, data.target, [v.group for v in variables], score, int(n_repeats),
+            seed=perm_seed, bs=bs, progress=progress_for(learn, show_progress, 'permutation importance'))
+    frames = {}
+    for k, s in enumerate(scorers):
+        drop = permuted[:, :, k] - baseline[k]
+        if s.greater_is_better: drop = -drop
+        frames[s.name] = importance_frame(
+            variables, drop, method='permutation', baseline=float(baseline[k]), metric=s.name,
+            greater_is_better=s.greater_is_better, n_repeats=int(n_repeats), seed=seed, n_rows=data.n_rows,
+            source=data.source)
+    return frames if isinstance(metric, (list, tuple)) else frames[scorers[0].name]
+
+
+def _seeds(seed):
+    "Independent streams for the subsample and the permutations, both from `seed`."
+    if seed is not None and (isinstance(seed, bool) or int(seed) != seed or seed < 0):
+        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+    sub, perm = np.random.SeedSequence(seed).spawn(2)
+    return np.random.default_rng(sub), int(perm.generate_state(1)[0])
+
+
+@patch
+@delegates(permutation_importance, but=['learn'])
+def feature_importance(self:Learner, test_dl=None, **kwargs):
+    "Permutation importance of each input column on a labelled test set (see `permutation_importance`)."
+    return permutation_importance(self, test_dl, **kwargs)

@@ -1,0 +1,59 @@
+"Drawing importance results; computing lives elsewhere. matplotlib is imported only when a plot is asked for."
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from fastai.learner import Learner
+from fastcore.basics import patch
+
+__all__ = ['plot_importance']
+
+TYPE_COLORS = {'categorical': '#1f77b4', 'continuous': '#ff7f0e', 'group': '#2ca02c'}
+
+
+def _check_result(fi):
+    if isinstance(fi, dict):
+        raise TypeError(f"got one result per metric ({', '.join(map(repr, fi))}); plot one of them, "
+                        f"e.g. plot_importance(fi[{next(iter(fi))!r}])")
+    needed = {'Variable', 'Type', 'Importance'}
+    if not isinstance(fi, pd.DataFrame) or not needed <= set(fi.columns):
+        raise TypeError("expected the DataFrame returned by feature_importance (columns Variable, Type, Importance)")
+
+
+def plot_importance(fi, ax=None, top:int=20, title:str|None=None):
+    "Horizontal bars of the `top` variables with 95% confidence intervals, coloured by Type; returns the Axes."
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+    _check_result(fi)
+    if top is not None and top < 1: raise ValueError(f"top must be >= 1, got {top}")
+    shown = fi.sort_values('Importance', ascending=False, kind='stable').head(top)[::-1]   # largest on top
+    if ax is None: _, ax = plt.subplots(figsize=(7, 0.35 * len(shown) + 1.4))
+    mean = shown['Importance'].to_numpy(float)
+    lo = shown['CI_low'].to_numpy(float) if 'CI_low' in shown else np.full_like(mean, np.nan)
+    hi = shown['CI_high'].to_numpy(float) if 'CI_high' in shown else np.full_like(mean, np.nan)
+    xerr = None if np.isnan(lo).all() else np.nan_to_num(np.vstack([mean - lo, hi - mean]))
+    colors = [TYPE_COLORS.get(t, '#7f7f7f') for t in shown['Type']]
+    y = np.arange(len(shown))
+    ax.barh(y, mean, xerr=xerr, color=colors, capsize=3, error_kw=dict(elinewidth=1, ecolor='#333333'))
+    ax.set_yticks(y, shown['Variable'].astype(str))
+    ax.axvline(0, color='black', linewidth=0.8)
+    metric = fi.attrs.get('metric', 'score')
+    change = 'decrease' if fi.attrs.get('greater_is_better', False) else 'increase'
+    method = fi.attrs.get('method', 'permutation')
+    ax.set_xlabel(f"{change} in {metric} ({method})" + ('' if xerr is None else ', 95% CI'))
+    if title is not None: ax.set_title(title)
+    types = [t for t in TYPE_COLORS if t in set(shown['Type'])]
+    if len(types) > 1:
+        ax.legend(handles=[Patch(color=TYPE_COLORS[t], label=t) for t in types], loc='lower right', fontsize='small')
+    ax.figure.tight_layout()
+    return ax
+
+
+@patch
+def plot_feature_importance(self:Learner, fi=None, *, top:int=20, ax=None, **kwargs):
+    "Plot `fi` from `feature_importance`; with `fi=None` compute it first with `kwargs`. Returns the Axes."
+    if fi is None:
+        fi = self.feature_importance(**kwargs)
+    elif kwargs:
+        raise TypeError(f"keyword arguments {sorted(kwargs)} are for computing; they are used only when fi is None")
+    return plot_importance(fi, ax=ax, top=top)

@@ -1,0 +1,30 @@
+"Summaries of per-repeat importances: mean, spread, a t-interval of the mean and a one-sided t-test."
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+__all__ = ['summarize_repeats']
+
+
+def summarize_repeats(values: np.ndarray, confidence: float = 0.95) -> dict:
+    """Columns `Importance, Std, CI_low, CI_high, p_value` for `values` of shape `(n_variables, n_repeats)`.
+
+    `Std` is the sample standard deviation (ddof=1); the interval is the t-interval of the mean; `p_value`
+    tests `mean > 0` one-sided. With one repeat the spread is unknown and these are NaN.
+    """
+    values = np.asarray(values, dtype=float)
+    n = values.shape[1]
+    mean = values.mean(axis=1)
+    if n < 2:
+        nan = np.full_like(mean, np.nan)
+        return dict(Importance=mean, Std=nan, CI_low=nan, CI_high=nan, p_value=nan)
+    std = values.std(axis=1, ddof=1)
+    sem = std / np.sqrt(n)
+    half = stats.t.ppf(0.5 + confidence / 2, df=n - 1) * sem
+    with np.errstate(divide='ignore', invalid='ignore'):
+        t = mean / sem
+    p = stats.t.sf(t, df=n - 1)
+    # No spread at all (e.g. a column the model ignores): the test is degenerate, the answer is not.
+    p = np.where(sem == 0, np.where(mean > 0, 0.0, 1.0), p)
+    return dict(Importance=mean, Std=std, CI_low=mean - half, CI_high=mean + half, p_value=p)

@@ -1,0 +1,29 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+here = Path(__file__).parent
+version = next(line.split("'")[1] for line in (here / 'fastai_featimp' / '__init__.py').read_text().splitlines()
+               if line.startswith('__version__'))
+
+setup(
+    name='fastai_featimp',
+    version=version,
+    description='Permutation feature importance and explanations for fastai tabular models',
+    long_description=(here / 'README.md').read_text(encoding='utf-8'),
+    long_description_content_type='text/markdown',
+    license='Apache-2.0',
+    python_requires='>=3.10',
+    packages=find_packages(include=['fastai_featimp', 'fastai_featimp.*']),
+    package_data={'fastai_featimp.datasets': ['*.gz', 'README.md']},
+    include_package_data=True,
+    # fastai brings torch, pandas, numpy, matplotlib, scikit-learn, fastcore and fastprogress; scipy is ours.
+    # torch stays at or below 2.14.1, the newest release these machines can install.
+    install_requires=['fastai>=2.8,<2.9', 'torch<=2.14.1', 'pandas', 'numpy', 'scipy', 'matplotlib',
+                      'fastcore', 'fastprogress', 'scikit-learn'],
+    extras_require={'dev': ['pytest', 'nbclient', 'nbformat', 'ipykernel']},
+    entry_points={'console_scripts': ['fastai-featimp=fastai_featimp.cli:main']},
+    classifiers=['License :: OSI Approved :: Apache Software License', 'Programming Language :: Python :: 3',
+                 'Topic :: Scientific/Engineering :: Artificial Intelligence'],
+    project_urls={'Data license (UCI Adult, CC BY 4.0)': 'https://doi.org/10.24432/C5XW20'},
+)
