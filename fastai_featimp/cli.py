@@ -90,7 +90,6 @@ def run_demo(args):
 
 
 def _load_learner(path: Path):
-    import pickle
     from fastai.learner import load_learner
     from .tabular_data import check_tabular
     if not path.is_file(): raise UsageError(f"model file not found: {path}")
@@ -98,7 +97,7 @@ def _load_learner(path: Path):
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')   # fastai warns about pickle on every load; the help text says it
             learn = load_learner(path)
-    except (pickle.UnpicklingError, EOFError, RuntimeError, AttributeError, ImportError, ValueError, OSError) as e:
+    except Exception as e:   # torch.load fails in many ways on a file that is not an exported learner
         raise UsageError(f"cannot load {path} as a fastai learner saved with learn.export(): {type(e).__name__}: {e}")
     try: check_tabular(learn)
     except TypeError as e: raise UsageError(f"{path}: {e}")

@@ -2,7 +2,8 @@
 import os
 import warnings
 
-os.environ.setdefault('MPLBACKEND', 'Agg')
+import matplotlib
+matplotlib.use('Agg')   # tests draw to files; notebooks run in their own kernels with the inline backend
 
 import numpy as np
 import pandas as pd
