@@ -24,3 +24,17 @@ def test_missing_values_and_spaces():
                 assert not (values == '?').any()
     assert pd.api.types.is_integer_dtype(train['age']) and pd.api.types.is_integer_dtype(test['education-num'])
     assert train.loc[0, 'workclass'] == 'State-gov' and test.loc[0, 'age'] == 25
+
+
+def test_built_wheel_contains_the_data(tmp_path):
+    "A real wheel (not an editable install) must carry the compressed files and their attribution."
+    import subprocess, sys, zipfile
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, '-m', 'pip', 'wheel', str(root), '--no-deps', '--no-build-isolation', '-q',
+                    '-w', str(tmp_path)], check=True, timeout=300, cwd=tmp_path)
+    wheel, = tmp_path.glob('fastai_featimp-*.whl')
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for f in ['adult.data.gz', 'adult.test.gz', 'README.md']:
+        assert f'fastai_featimp/datasets/{f}' in names
+    assert any(n.endswith('entry_points.txt') for n in names)
