@@ -123,10 +123,11 @@ def adult_benchmark(args):
     print(f"Adult test set: {data.n_rows} rows, {n_cols} columns, n_repeats={args.repeats}, device={args.device}, "
           f"torch threads={torch.get_num_threads()}")
     sizes = [256, 1024, 4096, 16384, 65536]
-    t_floor, best_bs, by_bs = floor_time(learn, data, total, sizes, args.runs)
-    print('floor by batch size: ' + ', '.join(f'{bs}: {t:.3f}s' for bs, t in by_bs.items()))
     time_importance(learn, test_dl, 1)()   # warm-up
+    floor_time(learn, data, data.n_rows, sizes, 1)
     by_bs_ours = {bs: median_time(time_importance(learn, test_dl, args.repeats, bs), args.runs)[0] for bs in sizes}
+    t_floor, best_bs, by_bs = floor_time(learn, data, total, sizes, args.runs)
+    print('floor by batch size:      ' + ', '.join(f'{bs}: {t:.3f}s' for bs, t in by_bs.items()))
     print('feature_importance by bs: ' + ', '.join(f'{bs}: {t:.3f}s' for bs, t in by_bs_ours.items()))
     t_ours, all_ours = median_time(time_importance(learn, test_dl, args.repeats), args.runs)
     print(f"(a) feature_importance (default bs):     {t_ours:.3f}s  (runs: {', '.join(f'{t:.3f}' for t in all_ours)})")
@@ -140,17 +141,41 @@ def adult_benchmark(args):
     widths = [m.out_features for m in learn.model.modules() if isinstance(m, torch.nn.Linear)]
     act_bytes = 16384 * (sum(widths) + sum(e.embedding_dim for e in learn.model.embeds)) * 4
     if args.device == 'cpu':
-        for reps in (1, 5, 20):
-            with PeakRSS() as peak: time_importance(learn, test_dl, reps)()
-            print(f"peak memory added, n_repeats={reps:>2}: {peak.added / 2**20:7.1f} MiB")
-        print(f"test tensors: {tensor_bytes / 2**20:.1f} MiB; limit 3 x tensors + one batch of activations: "
-              f"{(3 * tensor_bytes + act_bytes) / 2**20:.1f} MiB")
+        memory_benchmark(learn, test_df, tensor_bytes, act_bytes, args.memory_scale)
     else:
         for reps in (1, 5, 20):
             torch.cuda.reset_peak_memory_stats(); before = torch.cuda.memory_allocated()
             time_importance(learn, test_dl, reps)()
             print(f"peak GPU memory added, n_repeats={reps:>2}: {(torch.cuda.max_memory_allocated() - before) / 2**20:7.1f} MiB")
     return learn, test_dl
+
+
+def memory_benchmark(learn, test_df, tensor_bytes, act_bytes, scale):
+    "Peak RSS added by the call, each n_repeats in a fresh process, on the test set replicated `scale` times."
+    import subprocess, sys, tempfile
+    from pathlib import Path
+    with tempfile.TemporaryDirectory() as tmp:
+        learn.export(Path(tmp) / 'learner.pkl')
+        pd.concat([test_df] * scale, ignore_index=True).to_pickle(Path(tmp) / 'test.pkl')
+        print(f"memory: test set x{scale} ({len(test_df) * scale:,} rows), each in a fresh process")
+        for reps in (1, 5, 20):
+            out = subprocess.run([sys.executable, __file__, '--memory-child', tmp, '--repeats', str(reps)],
+                                 capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+            print(f"  peak memory added, n_repeats={reps:>2}: {int(out) / 2**20:7.1f} MiB")
+    tensors, act = tensor_bytes * scale, act_bytes
+    print(f"  test tensors: {tensors / 2**20:.1f} MiB; limit 3 x tensors + one batch of activations: "
+          f"{(3 * tensors + act) / 2**20:.1f} MiB")
+
+
+def memory_child(folder, reps):
+    from pathlib import Path
+    from fastai.learner import load_learner
+    learn = load_learner(Path(folder) / 'learner.pkl')
+    test_df = pd.read_pickle(Path(folder) / 'test.pkl')
+    learn.feature_importance(learn.dls.test_dl(test_df.iloc[:300]), n_repeats=1, show_progress=False)  # warm-up
+    test_dl = learn.dls.test_dl(test_df)
+    with PeakRSS() as peak: time_importance(learn, test_dl, reps)()
+    print(peak.added)
 
 
 def scale_benchmark(args):
@@ -186,8 +211,11 @@ def main():
     p.add_argument('--cols', type=int, default=30)
     p.add_argument('--device', default='cpu')
     p.add_argument('--skip-dataframe', action='store_true', help='skip (c), the slow DataFrame-level approach')
+    p.add_argument('--memory-scale', type=int, default=20, help='replicate the test set this often to measure memory')
+    p.add_argument('--memory-child', help=argparse.SUPPRESS)
     args = p.parse_args()
-    if args.rows: scale_benchmark(args)
+    if args.memory_child: memory_child(args.memory_child, args.repeats)
+    elif args.rows: scale_benchmark(args)
     else: adult_benchmark(args)
 
 

@@ -139,18 +139,16 @@ class TestSet:
 
 
 def _gather(dl) -> tuple:
-    "All batches of `dl`, in order and concatenated: `(inputs, target or None)`."
-    bs = max(getattr(dl, 'bs', 64), 4096)   # one pass, large batches: gathering is not the timed work
-    dl = dl.new(bs=bs, shuffle=False, drop_last=False)
-    n_inp = 2 if getattr(dl.dataset, 'with_cont', True) else 1
-    parts = [b for b in dl]
-    if not parts: return None, None
-    cols = list(zip(*parts))
+    "The whole set as one batch: `(inputs, target or None)`."
+    to = dl.dataset
+    if len(to) == 0: return None, None
+    # The DataLoader's own batch transforms (fastai's ReadTabBatch) applied to the whole set at once: the
+    # same tensors as iterating it, without a per-batch copy of the frame or a second concatenated copy.
+    batch = dl.after_batch(to)
+    n_inp = 2 if getattr(to, 'with_cont', True) else 1
     # plain tensors: fastai's tensor subclasses add dispatch overhead to every later index and forward
-    cat = lambda ts: torch.cat([torch.as_tensor(t).as_subclass(torch.Tensor) for t in ts])
-    inputs = [cat(c) for c in cols[:n_inp]]
-    target = cat(cols[n_inp]) if len(cols) > n_inp else None
-    return inputs, target
+    plain = [torch.as_tensor(t).as_subclass(torch.Tensor) for t in batch]
+    return plain[:n_inp], (plain[n_inp] if len(plain) > n_inp else None)
 
 
 def _named_attribute_error(schema: TabularSchema, error: Exception) -> Exception:
