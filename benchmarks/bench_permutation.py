@@ -193,14 +193,23 @@ def scale_benchmark(args):
     slope_rows = np.polyfit(np.log(rows), np.log(t_rows), 1)[0]
     print('rows:    ' + ', '.join(f'{r:,}: {t:.2f}s' for r, t in zip(rows, t_rows)) + f'  -> exponent {slope_rows:.2f}')
     widths = [max(2, args.cols // 4), max(4, args.cols // 2), args.cols]
-    sub = df.iloc[:args.rows // 4]
-    t_cols = []
+    sub_rows = args.rows // 4
+    t_cols, t_pass = [], []
     for w in widths:
-        d, c, n = synthetic(len(sub), w)
+        d, c, n = synthetic(sub_rows, w)
         lw = synthetic_learner(d, c, n, args.device)
-        t_cols.append(median_time(time_importance(lw, lw.dls.test_dl(d), 1), 1)[0])
+        dl = lw.dls.test_dl(d)
+        t_cols.append(median_time(time_importance(lw, dl, 1), 1)[0])
+        data = load_test_set(lw, tabular_schema(lw), dl)
+        with eval_mode(lw.model): t_pass.append(median_time(lambda: batched_forward(lw.model, data.inputs, 4096), 3)[0])
     slope_cols = np.polyfit(np.log(widths), np.log(t_cols), 1)[0]
-    print('columns: ' + ', '.join(f'{w}: {t:.2f}s' for w, t in zip(widths, t_cols)) + f'  -> exponent {slope_cols:.2f}')
+    passes = [1 + w for w in widths]   # n_repeats=1: one baseline pass plus one per column
+    slope_passes = np.polyfit(np.log(passes), np.log(np.array(t_cols) / np.array(t_pass)), 1)[0]
+    print(f'columns ({sub_rows:,} rows): ' + ', '.join(f'{w}: {t:.2f}s' for w, t in zip(widths, t_cols))
+          + f'  -> exponent {slope_cols:.2f}')
+    print('  a wider table also widens the model; time in units of one forward pass of that model: '
+          + ', '.join(f'{w}: {t / tp:.1f}' for w, t, tp in zip(widths, t_cols, t_pass))
+          + f'  -> exponent against the number of passes {slope_passes:.2f}')
 
 
 def main():

@@ -173,6 +173,10 @@ def load_test_set(learn, schema: TabularSchema, test_dl=None, df=None, max_rows=
         if not hasattr(test_dl, 'new') or not isinstance(getattr(test_dl, 'dataset', None), Tabular):
             raise TypeError(f"test_dl must be a fastai tabular DataLoader from learn.dls.test_dl(df), got "
                             f"{type(test_dl).__name__}")
+        to = test_dl.dataset
+        if list(to.cat_names) != schema.cat_names or list(to.cont_names) != schema.cont_names:
+            raise ValueError(f"test_dl was built for other columns (categorical {list(to.cat_names)}, continuous "
+                             f"{list(to.cont_names)}) than this learner's; build it with learn.dls.test_dl(df)")
         source = 'test_dl'
     else:
         warnings.warn("no test set given: importance is measured on the validation set, which guided training "

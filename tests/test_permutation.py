@@ -265,3 +265,13 @@ def test_progress_bar_follows_no_bar(binary_learner, binary_test, capsys):
     assert capsys.readouterr().out == ''
     binary_learner.feature_importance(df=binary_test, n_repeats=1, seed=0, show_progress=False)
     assert capsys.readouterr().out == ''
+
+
+def test_gathered_tensors_equal_iterating_the_dataloader(binary_learner, binary_test):
+    "The one-batch gather gives exactly what fastai's DataLoader yields batch by batch."
+    from fastai_featimp.tabular_data import _gather
+    dl = binary_learner.dls.test_dl(binary_test)
+    inputs, target = _gather(dl)
+    batches = list(dl)
+    for k, x in enumerate(inputs + [target]):
+        assert torch.equal(x, torch.cat([b[k] for b in batches]).as_subclass(torch.Tensor))

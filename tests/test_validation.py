@@ -153,3 +153,10 @@ def test_fastai_failure_on_colliding_name_says_rename(binary_learner, monkeypatc
     schema.cat_names = schema.cat_names + ['c']
     err = tabular_data._named_attribute_error(schema, AttributeError("'L' object is not callable"))
     assert isinstance(err, ValueError) and "'c'" in str(err) and 'rename' in str(err)
+
+
+def test_test_dl_of_another_learner_is_refused(binary_learner, binary_test):
+    other = TabularDataLoaders.from_df(binary_test, y_names='y', cat_names=['level'], cont_names=['signal'],
+                                       procs=[Categorify, Normalize])
+    with pytest.raises(ValueError, match='built for other columns'):
+        call(binary_learner, test_dl=other.test_dl(binary_test))
