@@ -18,7 +18,7 @@ __all__ = ['TabularSchema', 'TestSet', 'tabular_schema', 'load_test_set', 'model
 # Column names that fastai resolves as attributes of its DataLoaders/TabularPandas before looking at the
 # data; a column with one of these names breaks fastai in places this package cannot reach.
 ATTRIBUTE_NAMES = frozenset({'c', 'vocab', 'loss_func', 'n_inp', 'train', 'valid', 'device', 'bs', 'dataset',
-                             'items', 'procs', 'cats', 'conts', 'classes', 'y', 'x', 'xs', 'ys', 'targ', 'n_subsets'})
+                             'items', 'procs', 'cats', 'conts', 'classes', 'xs', 'ys', 'targ', 'n_subsets'})
 
 
 def _procs(to) -> list:

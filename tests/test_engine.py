@@ -38,16 +38,15 @@ def test_ignored_input_tensor_scores_exactly_zero():
 
 
 def test_group_across_tensors_uses_one_row_permutation():
-    "Members of a group move with the same permutation: a model reading x_cat[:,0] - x_cont[:,0] sees no change."
+    "Members of a group move with one shared row permutation, across the categorical and continuous tensors."
     n = 500
     x_cont = torch.randn(n, 1)
     x_cat = torch.randint(0, 3, (n, 1))
     y = (x_cat[:, 0].float() - x_cont[:, 0]).unsqueeze(1)
-    # the model's output depends only on the pair, so permuting both together keeps (x, y) pairs mismatched...
     forward = lambda xc, xn: (xc[:, :1].float() - xn[:, :1])
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(0))
     out = permuted_forward(forward, [x_cat, x_cont], ColumnGroup(((0, 0), (1, 0))), perm, bs=64)
-    # ...but row i's output is exactly the unpermuted output of row perm[i]
+    # row i sees row perm[i]'s pair intact, so its output is exactly row perm[i]'s unpermuted output
     assert torch.equal(out, y[perm])
 
 
