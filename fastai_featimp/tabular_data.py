@@ -84,7 +84,8 @@ def _examples(values, k=5) -> str:
 
 
 def _check_rows(n: int, what: str) -> None:
-    if n == 0: raise ValueError(f"the {what} is empty: permutation importance needs labelled rows")
+    if n == 0: raise ValueError(f"the {what} is empty: permutation importance needs labelled rows "
+                                "(a learner from load_learner has no validation set: pass df= or test_dl=)")
     if n == 1: raise ValueError(f"the {what} has a single row: a permutation of one row changes nothing; "
                                 "give at least 2 rows (hundreds for a useful estimate)")
 

@@ -160,3 +160,11 @@ def test_test_dl_of_another_learner_is_refused(binary_learner, binary_test):
                                        procs=[Categorify, Normalize])
     with pytest.raises(ValueError, match='built for other columns'):
         call(binary_learner, test_dl=other.test_dl(binary_test))
+
+
+def test_loaded_learner_without_test_set_says_what_to_pass(binary_learner, tmp_path, quiet):
+    from fastai.learner import load_learner
+    binary_learner.export(tmp_path / 'l.pkl')
+    loaded = load_learner(tmp_path / 'l.pkl')
+    with pytest.raises(ValueError, match='validation set is empty.*pass df= or test_dl='):
+        call(loaded)
