@@ -47,6 +47,8 @@ def resolve_variables(cat_names, cont_names, na_parent: dict, groups=None) -> li
             raise ValueError(f"group names must be non-empty strings, got {name!r}")
         cols = [cols] if isinstance(cols, str) else list(cols)
         if not cols: raise ValueError(f"group {name!r} has no columns")
+        twice = sorted({c for c in cols if cols.count(c) > 1}, key=str)
+        if twice: raise ValueError(f"group {name!r} names column(s) {', '.join(map(repr, twice))} more than once")
         members = []
         for c in cols:
             if not isinstance(c, str) or (c not in known and c not in na_parent):

@@ -9,7 +9,8 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 import torch
 
-__all__ = ['ColumnGroup', 'batched_forward', 'permuted_forward', 'permutation_scores', 'group_generators']
+__all__ = ['ColumnGroup', 'batched_forward', 'permuted_forward', 'permutation_scores', 'group_generators',
+           'within_strata_permutation']
 
 Forward = Callable[..., torch.Tensor]
 Score = Callable[[torch.Tensor, torch.Tensor], Sequence[float]]
@@ -58,6 +59,16 @@ def permuted_forward(forward: Forward, inputs: Sequence[torch.Tensor], group: Co
     return batched_forward(forward, inputs, bs, replace)
 
 
+def within_strata_permutation(rng: np.random.Generator, n: int, strata: np.ndarray | None = None) -> np.ndarray:
+    "A permutation of `n` rows that maps every row to a row of the same stratum (all rows when `strata` is None)."
+    if strata is None: return rng.permutation(n)
+    shuffled = np.lexsort((rng.random(n), strata))   # rows by stratum, in random order within each
+    by_stratum = np.argsort(strata, kind='stable')    # rows by stratum, in their own order
+    perm = np.empty(n, dtype=np.int64)
+    perm[by_stratum] = shuffled                       # both list the strata in the same blocks
+    return perm
+
+
 def group_generators(seed: int | None, n_groups: int) -> list:
     "One independent numpy Generator per group, all derived from `seed` (fresh entropy when `None`)."
     return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(n_groups)]
@@ -65,12 +76,14 @@ def group_generators(seed: int | None, n_groups: int) -> list:
 
 def permutation_scores(forward: Forward, inputs: Sequence[torch.Tensor], target: torch.Tensor,
                        groups: Sequence[ColumnGroup], score: Score, n_repeats: int, seed: int | None = None,
-                       bs: int = 4096, progress: Callable[[Iterable], Iterable] = iter):
+                       bs: int = 4096, progress: Callable[[Iterable], Iterable] = iter, strata: Sequence | None = None):
     """Baseline scores and scores with each group permuted.
 
     Returns `(baseline, permuted)`: arrays of shape `(n_scores,)` and `(n_groups, n_repeats, n_scores)`.
     Each repeat permutes the whole set once (never per batch); permutations are drawn on the CPU from
     per-group generators, so results do not depend on `bs`, the device, or which other groups are scored.
+    `strata[g]` (an int array of length n, or None) restricts group g's permutations to rows of the same
+    stratum: conditional permutation.
     """
     n = inputs[0].shape[0]
     device = inputs[0].device
@@ -79,6 +92,6 @@ def permutation_scores(forward: Forward, inputs: Sequence[torch.Tensor], target:
     gens = group_generators(seed, len(groups))
     for step in progress(range(len(groups) * n_repeats)):
         g, r = divmod(step, n_repeats)
-        perm = torch.from_numpy(gens[g].permutation(n)).to(device)
+        perm = torch.from_numpy(within_strata_permutation(gens[g], n, None if strata is None else strata[g])).to(device)
         permuted[g, r] = score(permuted_forward(forward, inputs, groups[g], perm, bs), target)
     return baseline, permuted

@@ -8,12 +8,13 @@ from fastcore.basics import patch
 from fastcore.meta import delegates
 
 from .columns import resolve_variables
+from .dependence import associated_groups, association_of, check_threshold, conditional_strata
 from .engine import permutation_scores
 from .progress import progress_for
 from .safety import eval_mode, preserved_global_rng
 from .scoring import make_scorers
 from .stats import summarize_repeats
-from .tabular_data import load_test_set, model_device, tabular_schema
+from .tabular_data import feature_arrays, load_test_set, model_device, tabular_schema
 
 __all__ = ['permutation_importance', 'default_bs', 'importance_frame']
 
@@ -40,7 +41,10 @@ def permutation_importance(
     df=None,                      # labelled raw DataFrame, converted with the learner's own procs
     metric=None,                  # None (the loss), a name, a fastai metric, a callable `(preds, targs)`, or a list
     n_repeats:int=5,              # permutations of the whole set per column
-    groups:dict|None=None,        # `{name: [columns]}` permuted jointly and reported as one row
+    groups:dict|str|None=None,    # `{name: [columns]}` permuted jointly and reported as one row; 'auto': associated columns
+    auto_groups:bool=False,       # add automatic groups of associated columns to the `groups` given
+    threshold:float=0.7,          # association at which columns join an automatic group, in (0, 1]
+    strategy:str='marginal',      # 'marginal', or 'conditional': permute within strata of the most associated columns
     seed:int|None=None,           # same seed, same result; the global random state is left untouched
     bs:int|None=None,             # rows per forward pass (default: a throughput-tuned size for the device)
     max_rows:int|None=None,       # score a seeded subsample of this many rows, drawn once
@@ -55,8 +59,14 @@ def permutation_importance(
     if isinstance(n_repeats, bool) or int(n_repeats) != n_repeats or n_repeats < 1:
         raise ValueError(f"n_repeats must be an integer >= 1, got {n_repeats!r}")
     if bs is not None and (int(bs) != bs or bs < 1): raise ValueError(f"bs must be a positive integer, got {bs!r}")
+    if strategy not in ('marginal', 'conditional'):
+        raise ValueError(f"strategy must be 'marginal' or 'conditional', got {strategy!r}")
+    threshold = check_threshold(threshold)
+    if isinstance(groups, str):
+        if groups != 'auto': raise ValueError(f"groups must be a dict, 'auto' or None, got {groups!r}")
+        groups, auto_groups = None, True
     schema = tabular_schema(learn)
-    variables = resolve_variables(schema.cat_names, schema.cont_names, schema.na_parent, groups)
+    variables = resolve_variables(schema.cat_names, schema.cont_names, schema.na_parent, groups)   # check early
     scorers = make_scorers(metric, learn.loss_func, dict(multi_label=schema.multi_label, n_out=schema.n_out),
                            greater_is_better)
     subsample_rng, perm_seed = _seeds(seed)
@@ -64,10 +74,25 @@ def permutation_importance(
     bs = int(bs or default_bs(device))
     with preserved_global_rng(), eval_mode(learn.model):
         data = load_test_set(learn, schema, test_dl, df, max_rows, subsample_rng)
+        extra = {}
+        if auto_groups or strategy == 'conditional':   # both read the association on the scored rows
+            cat, cont = feature_arrays(schema, *[x.cpu() for x in data.inputs])
+            assoc = association_of(cat, cont)
+            extra = dict(threshold=threshold) if auto_groups else {}
+        if auto_groups:
+            grouped = [m for v in variables if v.kind == 'group' for m in v.members]
+            found = associated_groups(assoc, threshold, exclude=grouped)
+            variables = resolve_variables(schema.cat_names, schema.cont_names, schema.na_parent,
+                                          {**(groups or {}), **found})
+        strata = None
+        if strategy == 'conditional':
+            strata, info = zip(*[conditional_strata(v.members, assoc, cat, cont) for v in variables])
+            extra['conditional'] = {v.name: i for v, i in zip(variables, info)}
         score = lambda preds, targ: [s(preds, targ) for s in scorers]   # one forward pass serves every metric
         baseline, permuted = permutation_scores(
             learn.model, data.inputs, data.target, [v.group for v in variables], score, int(n_repeats),
-            seed=perm_seed, bs=bs, progress=progress_for(learn, show_progress, 'permutation importance'))
+            seed=perm_seed, bs=bs, progress=progress_for(learn, show_progress, 'permutation importance'),
+            strata=strata)
     frames = {}
     for k, s in enumerate(scorers):
         drop = permuted[:, :, k] - baseline[k]
@@ -75,7 +100,7 @@ def permutation_importance(
         frames[s.name] = importance_frame(
             variables, drop, method='permutation', baseline=float(baseline[k]), metric=s.name,
             greater_is_better=s.greater_is_better, n_repeats=int(n_repeats), seed=seed, n_rows=data.n_rows,
-            source=data.source)
+            source=data.source, strategy=strategy, **extra)
     return frames if isinstance(metric, (list, tuple)) else frames[scorers[0].name]
 
 

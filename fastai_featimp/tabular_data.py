@@ -90,8 +90,8 @@ def _check_rows(n: int, what: str) -> None:
                                 "give at least 2 rows (hundreds for a useful estimate)")
 
 
-def prepare_test_df(schema: TabularSchema, df) -> pd.DataFrame:
-    "Check a raw labelled DataFrame against the learner and return the frame to process (never the caller's)."
+def prepare_test_df(schema: TabularSchema, df, labelled: bool = True) -> pd.DataFrame:
+    "Check a raw (labelled) DataFrame against the learner and return the frame to process (never the caller's)."
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
     _check_rows(len(df), 'test DataFrame')
@@ -99,7 +99,7 @@ def prepare_test_df(schema: TabularSchema, df) -> pd.DataFrame:
     if missing:
         raise ValueError(f"the test DataFrame lacks feature column(s) {_examples(missing)} that the learner was "
                          f"trained on; it has {_examples(df.columns, 10)}")
-    no_label = [c for c in schema.y_names if c not in df.columns]
+    no_label = [c for c in schema.y_names if c not in df.columns] if labelled else []
     if no_label:
         raise ValueError(f"the test DataFrame has no label column {_examples(no_label)}: permutation importance "
                          "needs the true labels (fastai's test_dl would silently drop them)")
@@ -113,7 +113,7 @@ def prepare_test_df(schema: TabularSchema, df) -> pd.DataFrame:
     if unfillable:
         raise ValueError(f"continuous column(s) {_examples(unfillable)} have missing values in the test set but had "
                          "none in training, so the learner's FillMissing cannot fill them; fill or drop those rows")
-    labels = df[schema.y_names]
+    labels = df[[c for c in schema.y_names if c in df.columns]] if labelled else df.iloc[:, :0]
     if labels.isna().any().any():
         raise ValueError(f"the label column(s) {_examples(schema.y_names)} have missing values in "
                          f"{int(labels.isna().any(axis=1).sum())} row(s); drop those rows")
@@ -121,7 +121,7 @@ def prepare_test_df(schema: TabularSchema, df) -> pd.DataFrame:
     for c in out.columns:
         # fastai encodes a pandas `category` column by its own codes, not the training vocabulary
         if isinstance(out[c].dtype, pd.CategoricalDtype): out[c] = out[c].astype(object)
-    if schema.y_vocab is not None:
+    if schema.y_vocab is not None and labelled:
         y = out[schema.y_names[0]]
         unseen = pd.unique(y[~y.isin(schema.y_vocab)])
         if len(unseen):
@@ -206,3 +206,27 @@ def load_test_set(learn, schema: TabularSchema, test_dl=None, df=None, max_rows=
         inputs, target, n = [x[idx] for x in inputs], target[idx], int(max_rows)
     device = model_device(learn.model)
     return TestSet([x.to(device) for x in inputs], target.to(device), n, source)
+
+
+def feature_arrays(schema: TabularSchema, x_cat, x_cont=None) -> tuple:
+    """`({name: codes}, {name: values})` for the learner's columns, from processed arrays (codes, filled and
+    normalised values). FillMissing's `_na` indicators are left out: they belong to their column."""
+    x_cat, x_cont = np.asarray(x_cat), np.asarray(x_cont) if x_cont is not None else None
+    cat = {n: x_cat[:, i] for i, n in enumerate(schema.cat_names) if n not in schema.na_parent}
+    cont = {n: x_cont[:, i] for i, n in enumerate(schema.cont_names)}
+    return cat, cont
+
+
+def processed_frame_arrays(learn, schema: TabularSchema, df=None) -> tuple:
+    "Processed codes and values of `df` (raw, labels optional), or of the learner's training set when None."
+    if df is None:
+        to = learn.dls.train_ds
+        if len(to) == 0:
+            raise ValueError("this learner holds no training data (a learner from load_learner is exported "
+                             "without it): pass df=, a DataFrame with the feature columns")
+    else:
+        frame = prepare_test_df(schema, df, labelled=False)
+        try: to = learn.dls.test_dl(frame, inplace=True).dataset
+        except Exception as e: raise _named_attribute_error(schema, e) from e
+    conts = to.conts.to_numpy(dtype=float) if schema.cont_names else None
+    return feature_arrays(schema, to.cats.to_numpy(), conts)
