@@ -40,6 +40,7 @@ def plot_importance(fi, ax=None, top:int=20, title:str|None=None):
     metric = fi.attrs.get('metric', 'score')
     change = 'decrease' if fi.attrs.get('greater_is_better', False) else 'increase'
     method = fi.attrs.get('method', 'permutation')
+    if fi.attrs.get('strategy') == 'conditional': method = 'conditional ' + method
     ax.set_xlabel(f"{change} in {metric} ({method})" + ('' if xerr is None else ', 95% CI'))
     if title is not None: ax.set_title(title)
     types = [t for t in TYPE_COLORS if t in set(shown['Type'])]
