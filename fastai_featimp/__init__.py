@@ -1,12 +1,15 @@
 """Explain fastai tabular models: `import fastai_featimp` adds `learn.feature_importance()` and
-`learn.plot_feature_importance()`, `learn.feature_dependence()` and `learn.plot_feature_dependence()` to
-fastai's tabular learners."""
+`learn.plot_feature_importance()`, `learn.feature_dependence()`, `learn.plot_feature_dependence()`, `learn.explain()`,
+`learn.plot_explanation()` and `learn.plot_explanation_summary()` to fastai's tabular learners."""
 __version__ = '0.1.0'
 
 from .engine import ColumnGroup, batched_forward, permutation_scores
 from .dependence import feature_dependence
+from .explain import explain
+from .explain_plots import plot_explanation_summary, plot_waterfall
 from .permutation import permutation_importance
 from .plotting import plot_dependence, plot_importance
 
-__all__ = ['permutation_importance', 'plot_importance', 'feature_dependence', 'plot_dependence', 'permutation_scores', 'batched_forward', 'ColumnGroup',
+__all__ = ['permutation_importance', 'plot_importance', 'feature_dependence', 'plot_dependence', 'explain',
+           'plot_waterfall', 'plot_explanation_summary', 'permutation_scores', 'batched_forward', 'ColumnGroup',
            '__version__']

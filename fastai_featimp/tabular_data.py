@@ -94,7 +94,6 @@ def prepare_test_df(schema: TabularSchema, df, labelled: bool = True) -> pd.Data
     "Check a raw (labelled) DataFrame against the learner and return the frame to process (never the caller's)."
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
-    _check_rows(len(df), 'test DataFrame')
     missing = [c for c in schema.feature_names if c not in df.columns]
     if missing:
         raise ValueError(f"the test DataFrame lacks feature column(s) {_examples(missing)} that the learner was "
@@ -167,6 +166,7 @@ def load_test_set(learn, schema: TabularSchema, test_dl=None, df=None, max_rows=
     if isinstance(test_dl, pd.DataFrame): test_dl, df = None, test_dl   # a raw frame passed positionally
     if df is not None:
         frame = prepare_test_df(schema, df)
+        _check_rows(len(frame), 'test DataFrame')
         try: test_dl = learn.dls.test_dl(frame, inplace=True)   # `frame` is already our own copy
         except Exception as e: raise _named_attribute_error(schema, e) from e
         source = 'df'

@@ -1,0 +1,133 @@
+"Shapley attributions of single predictions of a fastai tabular learner, per input column."
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from fastai.learner import Learner
+from fastcore.basics import patch
+from fastcore.meta import delegates
+
+from .columns import resolve_variables
+from .progress import progress_for
+from .safety import eval_mode, preserved_global_rng
+from .shapley import coalition_value_fn, exact_shapley, permutation_shapley
+from .tabular_data import _gather, model_device, prepare_test_df, tabular_schema
+
+__all__ = ['explain', 'EXACT_MAX_PLAYERS']
+
+EXACT_MAX_PLAYERS = 14   # 'auto' enumerates every coalition up to this many columns (2^14 = 16,384)
+
+
+def _inputs_of(learn, schema, df, what: str) -> list:
+    "Processed input tensors of a raw DataFrame (labels optional), on the model's device."
+    if not isinstance(df, pd.DataFrame): raise TypeError(f"{what} must be a pandas DataFrame, got {type(df).__name__}")
+    if len(df) == 0: raise ValueError(f"{what} has no rows")
+    frame = prepare_test_df(schema, df, labelled=False)
+    inputs, _ = _gather(learn.dls.test_dl(frame, inplace=True))
+    device = model_device(learn.model)
+    return [x.to(device) for x in inputs]
+
+
+def _default_background(learn, n_background: int, rng) -> list:
+    "A seeded sample of the training set's processed rows."
+    to = learn.dls.train_ds
+    if len(to) == 0:
+        raise ValueError("this learner holds no training data (a learner from load_learner is exported without it): "
+                         "pass background=, a DataFrame of typical rows")
+    idx = np.sort(rng.choice(len(to), min(n_background, len(to)), replace=False))
+    batch = learn.dls.train.after_batch(to.iloc[idx])   # the DataLoader's own batch transforms
+    n_inp = 2 if getattr(to, 'with_cont', True) else 1
+    device = model_device(learn.model)
+    return [torch.as_tensor(t).as_subclass(torch.Tensor).to(device) for t in batch[:n_inp]]
+
+
+def _output_fn(learn, schema, output: str):
+    "Model outputs -> the explained quantity per class/target column (activation applied for 'probability')."
+    if output not in ('probability', 'raw'):
+        raise ValueError(f"output must be 'probability' or 'raw', got {output!r}")
+    act = getattr(learn.loss_func, 'activation', None) if output == 'probability' else None
+    return (lambda p: act(p)) if act is not None else (lambda p: p)
+
+
+def _target_labels(learn, schema) -> list:
+    "Names of the model's output columns: class labels, multi-label names, or regression targets."
+    if schema.y_vocab is not None: return list(schema.y_vocab)
+    vocab = getattr(learn.dls, 'vocab', None) if schema.multi_label else None
+    return list(vocab) if vocab is not None and len(vocab) == schema.n_out else list(schema.y_names)
+
+
+def _target_index(labels, target, row_output: torch.Tensor, classifier: bool) -> int:
+    if target is None:
+        if classifier or len(labels) == 1: return int(row_output.argmax()) if classifier else 0
+        raise ValueError(f"this model predicts several targets {labels}: pass target= to choose one")
+    if target in labels: return labels.index(target)
+    raise ValueError(f"unknown target {target!r}; the model's outputs are {labels}")
+
+
+def _display_value(rows: pd.DataFrame, i: int, members) -> object:
+    "The value as the user wrote it (several members: 'a=1, b=x')."
+    if len(members) == 1: return rows.iloc[i][members[0]]
+    return ', '.join(f'{m}={rows.iloc[i][m]}' for m in members)
+
+
+def explain(
+    learn,                         # a fastai tabular Learner
+    rows,                          # DataFrame of rows to explain (raw values; labels optional)
+    *,
+    background=None,               # DataFrame of reference rows; None: a seeded sample of the training set
+    n_background:int=100,          # size of that sample
+    method:str='auto',             # 'exact', 'permutation', or 'auto' (exact up to 14 columns)
+    n_permutations:int|None=None,  # permutations for method='permutation' (default 10 per column, antithetic pairs)
+    seed:int|None=None,            # same seed, same background sample and permutations
+    target=None,                   # class label or target name to explain (default: the predicted class)
+    output:str='probability',      # 'probability' (after the loss's activation) or 'raw' (logit / value)
+    groups:dict|None=None,         # `{name: [columns]}` switched together as one player
+    show_progress:bool=True,       # a fastprogress bar over the rows
+):
+    """Interventional Shapley values per input column for each row: a long DataFrame `row, Variable, Value,
+    Contribution, Std`; `attrs` hold base values, explained outputs and classes. Base + contributions = output."""
+    if method not in ('auto', 'exact', 'permutation'):
+        raise ValueError(f"method must be 'auto', 'exact' or 'permutation', got {method!r}")
+    if int(n_background) != n_background or n_background < 1:
+        raise ValueError(f"n_background must be a positive integer, got {n_background!r}")
+    schema = tabular_schema(learn)
+    players = resolve_variables(schema.cat_names, schema.cont_names, schema.na_parent, groups)
+    out_fn = _output_fn(learn, schema, output)
+    labels = _target_labels(learn, schema)
+    classifier = schema.y_vocab is not None or schema.multi_label
+    if target is not None and target not in labels:
+        raise ValueError(f"unknown target {target!r}; the model's outputs are {labels}")
+    m = len(players)
+    use_exact = method == 'exact' or (method == 'auto' and m <= EXACT_MAX_PLAYERS)
+    n_perm = int(n_permutations or 10 * m)
+    bg_seq, perm_seq = np.random.SeedSequence(seed).spawn(2)
+    with preserved_global_rng(), eval_mode(learn.model):
+        x = _inputs_of(learn, schema, rows, 'rows')
+        bg = (_default_background(learn, n_background, np.random.default_rng(bg_seq)) if background is None
+              else _inputs_of(learn, schema, background, 'background'))
+        with torch.inference_mode(): full_out = out_fn(learn.model(*x)).reshape(x[0].shape[0], -1).cpu()
+        records, base_values, outputs, targets = [], [], [], []
+        rng = np.random.default_rng(perm_seq)
+        for i in progress_for(learn, show_progress, 'explaining rows')(range(x[0].shape[0])):
+            k = _target_index(labels, target, full_out[i], classifier)
+            value = coalition_value_fn(learn.model, [t[i:i + 1] for t in x], bg, [p.group.slots for p in players],
+                                       lambda p, k=k: out_fn(p).reshape(p.shape[0], -1)[:, k])
+            if use_exact: phi, base, full = exact_shapley(value, m); se = np.full(m, np.nan)
+            else: phi, se, base, full = permutation_shapley(value, m, n_perm, rng)
+            base_values.append(base); outputs.append(full); targets.append(labels[k])
+            for p, c, s in zip(players, phi, se):
+                records.append(dict(row=i, Variable=p.name, Value=_display_value(rows, i, p.members),
+                                    Contribution=float(c), Std=float(s)))
+    expl = pd.DataFrame.from_records(records, columns=['row', 'Variable', 'Value', 'Contribution', 'Std'])
+    expl.attrs.update(method='exact' if use_exact else 'permutation', base_values=base_values, outputs=outputs,
+                      targets=targets, output=output, n_background=int(bg[0].shape[0]), seed=seed,
+                      n_permutations=None if use_exact else n_perm, row_index=list(rows.index))
+    return expl
+
+
+@patch
+@delegates(explain, but=['learn', 'rows'])
+def explain(self:Learner, rows, **kwargs):
+    "Shapley attributions of each row's prediction, per input column (see `fastai_featimp.explain.explain`)."
+    return explain(self, rows, **kwargs)   # @patch leaves the module's free function in place

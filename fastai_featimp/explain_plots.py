@@ -1,0 +1,105 @@
+"Drawing Shapley explanations: a waterfall for one row, bars and a beeswarm for many."
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from fastai.learner import Learner
+from fastcore.basics import patch
+
+__all__ = ['plot_waterfall', 'plot_explanation_summary']
+
+UP, DOWN = '#d62728', '#1f77b4'
+
+
+def _check(expl):
+    if not isinstance(expl, pd.DataFrame) or not {'row', 'Variable', 'Contribution'} <= set(expl.columns):
+        raise TypeError("expected the DataFrame returned by learn.explain(rows)")
+
+
+def _fmt(v) -> str:
+    if isinstance(v, (float, np.floating)): return f'{v:.4g}'
+    return str(v)
+
+
+def plot_waterfall(expl, row:int=0, top:int=12, ax=None):
+    "Waterfall from the base value to the prediction for `row`: largest contributions first, the rest folded."
+    import matplotlib.pyplot as plt
+    _check(expl)
+    rows = sorted(expl['row'].unique())
+    if row not in rows: raise ValueError(f"row {row!r} is not in this explanation; it has rows {rows[:10]}")
+    r = expl[expl['row'] == row].copy()
+    r = r.reindex(r['Contribution'].abs().sort_values(ascending=False, kind='stable').index)
+    shown, rest = r.iloc[:top], r.iloc[top:]
+    labels = [f'{v} = {_fmt(x)}' for v, x in zip(shown['Variable'], shown['Value'])]
+    values = list(shown['Contribution'])
+    if len(rest):
+        labels.append(f'{len(rest)} other columns'); values.append(float(rest['Contribution'].sum()))
+    base, out = expl.attrs['base_values'][row], expl.attrs['outputs'][row]
+    if ax is None: _, ax = plt.subplots(figsize=(8, 0.4 * len(values) + 1.6))
+    # bars from the bottom (base) up to the top (prediction), the largest contribution at the top
+    start = base
+    for y, (label, v) in enumerate(zip(labels[::-1], values[::-1])):
+        ax.barh(y, v, left=start, color=UP if v >= 0 else DOWN)
+        ax.text(start + v, y, f' {v:+.3g} ' if v >= 0 else f' {v:+.3g} ', va='center',
+                ha='left' if v >= 0 else 'right', fontsize=8)
+        start += v
+    ax.set_yticks(range(len(labels)), labels[::-1])
+    ax.axvline(base, color='grey', linestyle=':', linewidth=1)
+    ax.axvline(out, color='black', linewidth=1)
+    what = 'P' if expl.attrs.get('output') == 'probability' else 'output'
+    ax.set_xlabel(f"{what}({expl.attrs['targets'][row]}): base {base:.3g} -> prediction {out:.3g}")
+    index = expl.attrs.get('row_index')
+    ax.set_title(f'row {row}' + (f' (index {index[row]})' if index is not None else ''))
+    ax.margins(x=0.12)   # room for the base line and the value labels
+    ax.figure.tight_layout()
+    return ax
+
+
+def plot_explanation_summary(expl, top:int=20, figsize=None):
+    "Mean |contribution| per column as bars, beside a beeswarm of every row's contribution coloured by value."
+    import matplotlib.pyplot as plt
+    _check(expl)
+    order = (expl.groupby('Variable')['Contribution'].apply(lambda c: c.abs().mean())
+             .sort_values(ascending=False).head(top))
+    names = list(order.index)[::-1]   # largest at the top
+    fig, (ax_bar, ax_dots) = plt.subplots(1, 2, figsize=figsize or (12, 0.35 * len(names) + 1.8), sharey=True,
+                                          gridspec_kw=dict(width_ratios=[1, 1.6]))
+    y = np.arange(len(names))
+    ax_bar.barh(y, order[names].to_numpy(), color='#7f7f7f')
+    ax_bar.set_yticks(y, names)
+    ax_bar.set_xlabel('mean |contribution|')
+    rng = np.random.default_rng(0)   # jitter only: the same picture every time
+    sc = None
+    for k, name in enumerate(names):
+        part = expl[expl['Variable'] == name]
+        colour = _value_colour(part['Value'])
+        jitter = rng.uniform(-0.3, 0.3, len(part))
+        sc = ax_dots.scatter(part['Contribution'], k + jitter, c=colour, cmap='coolwarm', vmin=0, vmax=1, s=8)
+    ax_dots.axvline(0, color='black', linewidth=0.8)
+    ax_dots.set_xlabel('contribution per row')
+    if sc is not None: fig.colorbar(sc, ax=ax_dots, fraction=0.04, label='value (low -> high; categories by rank)')
+    fig.tight_layout()
+    return fig
+
+
+def _value_colour(values: pd.Series) -> np.ndarray:
+    "A column's values as 0..1 ranks (numbers by size, categories by their order of frequency)."
+    num = pd.to_numeric(values, errors='coerce')
+    if num.notna().all() and len(values):
+        ranks = num.rank(method='average').to_numpy()
+    else:
+        ranks = values.astype(str).map(values.astype(str).value_counts().rank(method='first')).to_numpy(float)
+    span = np.nanmax(ranks) - np.nanmin(ranks) if len(ranks) else 0
+    return (ranks - np.nanmin(ranks)) / span if span > 0 else np.full(len(ranks), 0.5)
+
+
+@patch
+def plot_explanation(self:Learner, expl, row:int=0, top:int=12, ax=None):
+    "Waterfall of one explained row (see `plot_waterfall`); returns the Axes."
+    return plot_waterfall(expl, row=row, top=top, ax=ax)
+
+
+@patch
+def plot_explanation_summary(self:Learner, expl, top:int=20, figsize=None):
+    "Bars of mean |contribution| and a beeswarm over all explained rows; returns the Figure."
+    return plot_explanation_summary(expl, top=top, figsize=figsize)
