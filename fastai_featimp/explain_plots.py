@@ -40,8 +40,7 @@ def plot_waterfall(expl, row:int=0, top:int=12, ax=None):
     start = base
     for y, (label, v) in enumerate(zip(labels[::-1], values[::-1])):
         ax.barh(y, v, left=start, color=UP if v >= 0 else DOWN)
-        ax.text(start + v, y, f' {v:+.3g} ' if v >= 0 else f' {v:+.3g} ', va='center',
-                ha='left' if v >= 0 else 'right', fontsize=8)
+        ax.text(max(start, start + v), y, f' {v:+.3g}', va='center', ha='left', fontsize=8)   # right of the bar
         start += v
     ax.set_yticks(range(len(labels)), labels[::-1])
     ax.axvline(base, color='grey', linestyle=':', linewidth=1)
