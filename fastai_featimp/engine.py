@@ -9,7 +9,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 import torch
 
-__all__ = ['ColumnGroup', 'batched_forward', 'permuted_forward', 'permutation_scores', 'group_generators',
+__all__ = ['ColumnGroup', 'batched_forward', 'permuted_forward', 'fixed_forward', 'permutation_scores', 'group_generators',
            'within_strata_permutation']
 
 Forward = Callable[..., torch.Tensor]
@@ -67,6 +67,19 @@ def within_strata_permutation(rng: np.random.Generator, n: int, strata: np.ndarr
     perm = np.empty(n, dtype=np.int64)
     perm[by_stratum] = shuffled                       # both list the strata in the same blocks
     return perm
+
+
+def fixed_forward(forward: Forward, inputs: Sequence[torch.Tensor], fixed: dict, bs: int) -> torch.Tensor:
+    "Outputs with the columns in `fixed` (`{(tensor, column): value}`) set to one value on every row."
+    by_tensor: dict = {}
+    for (t, c), v in fixed.items(): by_tensor.setdefault(t, []).append((c, v))
+
+    def replace(t, rows, chunk):
+        if t not in by_tensor: return chunk
+        chunk = chunk.clone()
+        for c, v in by_tensor[t]: chunk[:, c] = v
+        return chunk
+    return batched_forward(forward, inputs, bs, replace)
 
 
 def group_generators(seed: int | None, n_groups: int) -> list:

@@ -12,21 +12,12 @@ from .columns import resolve_variables
 from .progress import progress_for
 from .safety import eval_mode, preserved_global_rng
 from .shapley import coalition_value_fn, exact_shapley, permutation_shapley
-from .tabular_data import _gather, model_device, prepare_test_df, tabular_schema
+from .outputs import output_activation, output_labels
+from .tabular_data import model_device, raw_inputs, tabular_schema
 
 __all__ = ['explain', 'EXACT_MAX_PLAYERS']
 
 EXACT_MAX_PLAYERS = 14   # 'auto' enumerates every coalition up to this many columns (2^14 = 16,384)
-
-
-def _inputs_of(learn, schema, df, what: str) -> list:
-    "Processed input tensors of a raw DataFrame (labels optional), on the model's device."
-    if not isinstance(df, pd.DataFrame): raise TypeError(f"{what} must be a pandas DataFrame, got {type(df).__name__}")
-    if len(df) == 0: raise ValueError(f"{what} has no rows")
-    frame = prepare_test_df(schema, df, labelled=False)
-    inputs, _ = _gather(learn.dls.test_dl(frame, inplace=True))
-    device = model_device(learn.model)
-    return [x.to(device) for x in inputs]
 
 
 def _default_background(learn, n_background: int, rng) -> list:
@@ -40,21 +31,6 @@ def _default_background(learn, n_background: int, rng) -> list:
     n_inp = 2 if getattr(to, 'with_cont', True) else 1
     device = model_device(learn.model)
     return [torch.as_tensor(t).as_subclass(torch.Tensor).to(device) for t in batch[:n_inp]]
-
-
-def _output_fn(learn, schema, output: str):
-    "Model outputs -> the explained quantity per class/target column (activation applied for 'probability')."
-    if output not in ('probability', 'raw'):
-        raise ValueError(f"output must be 'probability' or 'raw', got {output!r}")
-    act = getattr(learn.loss_func, 'activation', None) if output == 'probability' else None
-    return (lambda p: act(p)) if act is not None else (lambda p: p)
-
-
-def _target_labels(learn, schema) -> list:
-    "Names of the model's output columns: class labels, multi-label names, or regression targets."
-    if schema.y_vocab is not None: return list(schema.y_vocab)
-    vocab = getattr(learn.dls, 'vocab', None) if schema.multi_label else None
-    return list(vocab) if vocab is not None and len(vocab) == schema.n_out else list(schema.y_names)
 
 
 def _target_index(labels, target, row_output: torch.Tensor, classifier: bool) -> int:
@@ -93,8 +69,8 @@ def explain(
         raise ValueError(f"n_background must be a positive integer, got {n_background!r}")
     schema = tabular_schema(learn)
     players = resolve_variables(schema.cat_names, schema.cont_names, schema.na_parent, groups)
-    out_fn = _output_fn(learn, schema, output)
-    labels = _target_labels(learn, schema)
+    out_fn = output_activation(learn, output)
+    labels = output_labels(learn, schema)
     classifier = schema.y_vocab is not None or schema.multi_label
     if target is not None and target not in labels:
         raise ValueError(f"unknown target {target!r}; the model's outputs are {labels}")
@@ -103,9 +79,9 @@ def explain(
     n_perm = int(n_permutations or 10 * m)
     bg_seq, perm_seq = np.random.SeedSequence(seed).spawn(2)
     with preserved_global_rng(), eval_mode(learn.model):
-        x = _inputs_of(learn, schema, rows, 'rows')
+        x = raw_inputs(learn, schema, rows, 'rows')
         bg = (_default_background(learn, n_background, np.random.default_rng(bg_seq)) if background is None
-              else _inputs_of(learn, schema, background, 'background'))
+              else raw_inputs(learn, schema, background, 'background'))
         with torch.inference_mode(): full_out = out_fn(learn.model(*x)).reshape(x[0].shape[0], -1).cpu()
         records, base_values, outputs, targets = [], [], [], []
         rng = np.random.default_rng(perm_seq)

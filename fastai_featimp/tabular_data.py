@@ -230,3 +230,14 @@ def processed_frame_arrays(learn, schema: TabularSchema, df=None) -> tuple:
         except Exception as e: raise _named_attribute_error(schema, e) from e
     conts = to.conts.to_numpy(dtype=float) if schema.cont_names else None
     return feature_arrays(schema, to.cats.to_numpy(), conts)
+
+
+def raw_inputs(learn, schema: TabularSchema, df, what: str = 'df') -> list:
+    "Processed input tensors of a raw DataFrame (labels optional), on the model's device."
+    if not isinstance(df, pd.DataFrame): raise TypeError(f"{what} must be a pandas DataFrame, got {type(df).__name__}")
+    if len(df) == 0: raise ValueError(f"{what} has no rows")
+    frame = prepare_test_df(schema, df, labelled=False)
+    try: inputs, _ = _gather(learn.dls.test_dl(frame, inplace=True))
+    except Exception as e: raise _named_attribute_error(schema, e) from e
+    device = model_device(learn.model)
+    return [x.to(device) for x in inputs]

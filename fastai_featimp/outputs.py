@@ -1,0 +1,19 @@
+"What a model output means: the activation fastai applies for 'probability', and the label of each output column."
+from __future__ import annotations
+
+__all__ = ['output_activation', 'output_labels']
+
+
+def output_activation(learn, output: str):
+    "Raw outputs -> explained quantity: the loss's activation for 'probability' (softmax, sigmoid, identity), else none."
+    if output not in ('probability', 'raw'):
+        raise ValueError(f"output must be 'probability' or 'raw', got {output!r}")
+    act = getattr(learn.loss_func, 'activation', None) if output == 'probability' else None
+    return (lambda p: act(p)) if act is not None else (lambda p: p)
+
+
+def output_labels(learn, schema) -> list:
+    "Names of the model's output columns: class labels, multi-label names, or regression targets."
+    if schema.y_vocab is not None: return list(schema.y_vocab)
+    vocab = getattr(learn.dls, 'vocab', None) if schema.multi_label else None
+    return list(vocab) if vocab is not None and len(vocab) == schema.n_out else list(schema.y_names)
