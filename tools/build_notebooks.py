@@ -189,8 +189,57 @@ EXPLAIN = [
        "exactly to the prediction."),
 ]
 
+PARTIAL = [
+    md("# Partial dependence, ICE and accumulated local effects\n\n"
+       "Importance says *how much* a column matters; these plots say *how*: does the predicted probability of "
+       "earning more than 50K rise with age, and where does it flatten? Everything is computed on the model's "
+       "processed inputs (codes and normalised values) and shown in the units of the data."),
+    code("from fastai.tabular.all import *\n"
+         "import matplotlib.pyplot as plt\n"
+         "import fastai_featimp\n"
+         "from fastai_featimp.datasets import adult, ADULT_CAT_NAMES, ADULT_CONT_NAMES\n\n"
+         "train_df, test_df = adult()\n"
+         "set_seed(42, reproducible=True)\n"
+         "dls = TabularDataLoaders.from_df(train_df, y_names='salary', cat_names=ADULT_CAT_NAMES,\n"
+         "                                 cont_names=ADULT_CONT_NAMES + ['hours-per-week'],\n"
+         "                                 procs=[Categorify, FillMissing, Normalize],\n"
+         "                                 valid_idx=list(range(26000, len(train_df))), bs=64)\n"
+         "learn = tabular_learner(dls, metrics=accuracy)\n"
+         "with learn.no_bar(): learn.fit_one_cycle(1)\n"
+         "rows = test_df.sample(1000, random_state=0)   # the rows to average over"),
+    md("## Age: partial dependence with ICE curves\n\n"
+       "Each thin line (ICE) is one person: their age is set to each grid value (quantiles of the data between "
+       "the 5th and 95th percentiles, turned into the model's normalised values with the learner's own "
+       "Normalize statistics) while everything else stays as it is. The thick line, the partial dependence, is "
+       "their mean; the ticks at the bottom are the deciles of age in these rows."),
+    code("learn.plot_partial_dependence('age', rows, kind='both', subsample=200, seed=0, show_progress=False);"),
+    md("## Education: one bar per level\n\n"
+       "A categorical column is set to every level of the training vocabulary, labelled by its original value "
+       "(`#na#` only appears when it occurs in the rows)."),
+    code("learn.plot_partial_dependence('education', rows, show_progress=False);"),
+    md("## Two columns at once\n\n"
+       "A two-way dependence shows interactions: here, how the effect of hours worked depends on age."),
+    code("learn.plot_partial_dependence(['age', 'hours-per-week'], rows, grid_resolution=12, show_progress=False);"),
+    md("## When columns are correlated: ALE next to PD\n\n"
+       "`education-num` is a recoding of `education`. Partial dependence sets `education-num` to 16 for every "
+       "row, including people whose `education` says HS-grad: rows that never occur, where the model is "
+       "extrapolating. Accumulated local effects (Apley & Zhu 2020) only compare each row with values close "
+       "to its own (within quantile bins) and add those local changes up, so they never leave the data."),
+    code("fig, axes = plt.subplots(1, 2, figsize=(13, 4.2))\n"
+         "learn.partial_dependence('education-num', rows, show_progress=False).plot(ax=axes[0])\n"
+         "learn.accumulated_local_effects('education-num', rows, bins=15).plot(ax=axes[1])\n"
+         "axes[0].set_title('partial dependence'); axes[1].set_title('accumulated local effects')\n"
+         "fig.tight_layout()"),
+    md("**When to trust which.** With columns that vary independently of the others, PD is the easiest to "
+       "read and ICE curves show whether everyone follows the average (parallel curves) or not (interactions). "
+       "When a column is strongly associated with others (check `learn.feature_dependence()`), PD mixes in the "
+       "model's behaviour on impossible rows; prefer ALE, which is centred to mean zero and reads as the change "
+       "relative to an average row. ALE needs an ordered column: for categorical columns use PD and look at the "
+       "ICE dots."),
+]
+
 NOTEBOOKS = {'01_quickstart.ipynb': QUICKSTART, '02_correlated_features.ipynb': CORRELATED,
-             '03_explain_a_prediction.ipynb': EXPLAIN}
+             '03_explain_a_prediction.ipynb': EXPLAIN, '04_partial_dependence.ipynb': PARTIAL}
 
 
 def build(name, cells):
