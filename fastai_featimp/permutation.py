@@ -16,7 +16,7 @@ from .scoring import make_scorers
 from .stats import summarize_repeats
 from .tabular_data import feature_arrays, load_test_set, model_device, tabular_schema
 
-__all__ = ['permutation_importance', 'default_bs', 'importance_frame']
+__all__ = ['permutation_importance', 'default_bs', 'importance_frame', 'score_learner']
 
 
 def default_bs(device) -> int:
@@ -102,6 +102,18 @@ def permutation_importance(
             greater_is_better=s.greater_is_better, n_repeats=int(n_repeats), seed=seed, n_rows=data.n_rows,
             source=data.source, strategy=strategy, **extra)
     return frames if isinstance(metric, (list, tuple)) else frames[scorers[0].name]
+
+
+def score_learner(learn, test_df, metric=None, greater_is_better=None) -> float:
+    "One metric (default: the loss) of `learn` over the whole labelled `test_df`, computed as importance does."
+    from .engine import batched_forward
+    schema = tabular_schema(learn)
+    scorer, = make_scorers(metric, learn.loss_func, dict(multi_label=schema.multi_label, n_out=schema.n_out),
+                           greater_is_better)
+    with preserved_global_rng(), eval_mode(learn.model):
+        data = load_test_set(learn, schema, df=test_df)
+        preds = batched_forward(learn.model, data.inputs, default_bs(data.inputs[0].device))
+        return scorer(preds, data.target)
 
 
 def _seeds(seed):

@@ -6,7 +6,7 @@ import pandas as pd
 from fastai.learner import Learner
 from fastcore.basics import patch
 
-__all__ = ['plot_importance']
+__all__ = ['plot_importance', 'plot_dependence', 'plot_importance_comparison', 'plot_recursive_elimination']
 
 TYPE_COLORS = {'categorical': '#1f77b4', 'continuous': '#ff7f0e', 'group': '#2ca02c'}
 
@@ -92,3 +92,42 @@ def plot_dependence(assoc, figsize=None):
     fig.suptitle("Association between inputs (|Spearman|, Cramér's V, eta)")
     fig.tight_layout()
     return fig
+
+
+def plot_importance_comparison(fi_a, fi_b, ax=None, top:int=20, labels=None):
+    "Two importance results (e.g. permutation and drop-column) as paired bars for the same variables."
+    import matplotlib.pyplot as plt
+    _check_result(fi_a); _check_result(fi_b)
+    labels = labels or [fi_a.attrs.get('method', 'first'), fi_b.attrs.get('method', 'second')]
+    a, b = fi_a.set_index('Variable'), fi_b.set_index('Variable')
+    common = [v for v in a.index if v in b.index][:top]
+    if not common: raise ValueError("the two results share no Variable")
+    names = common[::-1]   # the first result's most important at the top
+    y = np.arange(len(names))
+    if ax is None: _, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 1.4))
+    for k, (fi, label, colour) in enumerate(zip((a, b), labels, ('#1f77b4', '#ff7f0e'))):
+        mean = fi.loc[names, 'Importance'].to_numpy(float)
+        lo, hi = (fi.loc[names, c].to_numpy(float) if c in fi else np.full_like(mean, np.nan) for c in ('CI_low', 'CI_high'))
+        xerr = None if np.isnan(lo).all() else np.nan_to_num(np.vstack([mean - lo, hi - mean]))
+        ax.barh(y + (0.2 if k == 0 else -0.2), mean, height=0.4, xerr=xerr, color=colour, label=label, capsize=2)
+    ax.set_yticks(y, names)
+    ax.axvline(0, color='black', linewidth=0.8)
+    ax.set_xlabel(f"importance ({fi_a.attrs.get('metric', 'score')})")
+    ax.legend(fontsize='small', loc='lower right')
+    ax.figure.tight_layout()
+    return ax
+
+
+def plot_recursive_elimination(table, ax=None):
+    "Score against the number of columns kept, the best round marked; returns the Axes."
+    import matplotlib.pyplot as plt
+    if ax is None: _, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(table['n_features'], table['score'], marker='o')
+    best = table.loc[table.attrs['best']]
+    ax.plot([best['n_features']], [best['score']], marker='*', markersize=16, color='#d62728',
+            label=f"best: {best['n_features']} columns")
+    ax.set_xlabel('columns kept'); ax.set_ylabel(table.attrs.get('metric', 'score'))
+    ax.invert_xaxis()   # rounds run from all columns to few
+    ax.legend(fontsize='small')
+    ax.figure.tight_layout()
+    return ax

@@ -1,0 +1,152 @@
+"""Drop-column importance ("how much worse is the best model I can train without this column?") and
+recursive elimination, by retraining the learner's own recipe, in parallel through joblib."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from fastai.learner import Learner
+from fastcore.basics import patch
+from fastcore.meta import delegates
+
+from .columns import resolve_variables
+from .permutation import importance_frame, permutation_importance
+from .progress import progress_for
+from .retrain import recipe_from_learner, train_and_score, trained_and_scored, validation_indices
+from .scoring import make_scorers
+from .tabular_data import tabular_schema
+
+__all__ = ['drop_column_importance', 'recursive_elimination']
+
+
+def _check_frames(schema, recipe, train_df, test_df):
+    for what, df in (('train_df', train_df), ('test_df', test_df)):
+        if not isinstance(df, pd.DataFrame): raise TypeError(f"{what} must be a pandas DataFrame, got {type(df).__name__}")
+        missing = [c for c in recipe.cat_names + recipe.cont_names + recipe.y_names if c not in df.columns]
+        if missing: raise ValueError(f"{what} lacks column(s) {missing} that the learner was trained on")
+
+
+def _task_seeds(seed, n_repeats) -> list:
+    "One training seed per repeat, shared by every configuration so differences measure the column."
+    return [int(s.generate_state(1)[0] % 2**31) for s in np.random.SeedSequence(seed).spawn(n_repeats)]
+
+
+def _run(tasks, n_jobs, learn, show_progress, comment):
+    "Run `(fn, args)` tasks with joblib in order, with a progress bar over finished retrainings."
+    from joblib import Parallel, delayed
+    bar = progress_for(learn, show_progress, comment)
+    if n_jobs == 1: return [fn(*args) for fn, args in bar(tasks)]
+    results = Parallel(n_jobs=n_jobs, return_as='generator')(delayed(fn)(*args) for fn, args in tasks)
+    return list(bar(results))
+
+
+def drop_column_importance(
+    learn,                        # a trained fastai tabular Learner
+    train_df,                     # the raw training frame (the learner does not keep it)
+    test_df,                      # labelled raw frame to score every retrained model on
+    *,
+    valid_idx=None,               # validation rows of train_df (default: the learner's own split, else a seeded 20%)
+    columns=None,                 # columns to drop one at a time (default: every input column)
+    groups:dict|None=None,        # `{name: [columns]}` dropped together
+    epochs:int|None=None,         # fit_one_cycle length (default: the learner's last fit length)
+    lr:float|None=None,           # fit_one_cycle lr_max (default: `learn.lr`)
+    n_repeats:int=1,              # seeds per configuration
+    metric=None,                  # None (the loss), a name, a fastai metric or a callable
+    greater_is_better=None,       # direction of a custom metric
+    seed:int|None=None,           # seeds every retraining
+    n_jobs:int=1,                 # parallel retrainings through joblib (-1: all cores; a joblib backend decides where)
+    show_progress:bool=True,      # a progress bar over finished retrainings
+):
+    """Importance as the loss of quality when the learner's recipe is retrained without each column, against a
+    retraining with all columns under the same recipe and seeds. Same DataFrame as `feature_importance`."""
+    if isinstance(n_repeats, bool) or int(n_repeats) != n_repeats or n_repeats < 1:
+        raise ValueError(f"n_repeats must be an integer >= 1, got {n_repeats!r}")
+    schema = tabular_schema(learn)
+    recipe = recipe_from_learner(learn, epochs, lr)
+    _check_frames(schema, recipe, train_df, test_df)
+    scorer, = make_scorers(metric, learn.loss_func, dict(multi_label=schema.multi_label, n_out=schema.n_out),
+                           greater_is_better)
+    variables = resolve_variables(schema.cat_names, schema.cont_names, schema.na_parent, groups)
+    if columns is not None:
+        unknown = [c for c in columns if c not in {v.name for v in variables}]
+        if unknown: raise ValueError(f"column(s) {unknown} are not inputs of this learner (or are inside a group); "
+                                     f"the learner's inputs are {[v.name for v in variables]}")
+        variables = [v for v in variables if v.name in set(columns)]
+    valid = list(valid_idx) if valid_idx is not None else validation_indices(learn, train_df, seed)
+    seeds = _task_seeds(seed, int(n_repeats))
+    configs = [()] + [tuple(v.members) for v in variables]   # the reference first, then one per variable
+    args = lambda drop, s: (recipe, train_df, valid, test_df, drop, s, metric, greater_is_better)
+    tasks = [(train_and_score, args(drop, s)) for drop in configs for s in seeds]
+    scores = np.array(_run(tasks, n_jobs, learn, show_progress, 'drop-column retrainings'), dtype=float)
+    scores = scores.reshape(len(configs), len(seeds))
+    drop = scores[1:] - scores[:1]
+    if scorer.greater_is_better: drop = -drop
+    return importance_frame(variables, drop, method='drop-column', reference=float(scores[0].mean()),
+                            reference_scores=scores[0].tolist(), baseline=float(scores[0].mean()), metric=scorer.name,
+                            greater_is_better=scorer.greater_is_better, n_repeats=int(n_repeats), seed=seed,
+                            n_rows=len(test_df), recipe=recipe.summary())
+
+
+def recursive_elimination(
+    learn,                        # a trained fastai tabular Learner
+    train_df,                     # the raw training frame
+    test_df,                      # labelled raw frame to score on
+    *,
+    step:int=1,                   # columns dropped per round
+    min_features:int=1,           # stop when this many columns remain
+    importance:str='permutation', # how to rank the columns each round: 'permutation' or 'drop-column'
+    valid_idx=None, epochs:int|None=None, lr:float|None=None, metric=None, greater_is_better=None,
+    seed:int|None=None, n_jobs:int=1, n_repeats:int=3, show_progress:bool=True,
+):
+    """Retrain, score on `test_df`, drop the `step` least important columns, repeat. Returns one row per round
+    (`n_features`, `features`, `score`, `dropped`); `attrs['best']` is the best round (ties: fewest columns)."""
+    if importance not in ('permutation', 'drop-column'):
+        raise ValueError(f"importance must be 'permutation' or 'drop-column', got {importance!r}")
+    if int(step) != step or step < 1: raise ValueError(f"step must be a positive integer, got {step!r}")
+    schema = tabular_schema(learn)
+    recipe = recipe_from_learner(learn, epochs, lr)
+    _check_frames(schema, recipe, train_df, test_df)
+    if not 1 <= min_features <= len(recipe.cat_names + recipe.cont_names):
+        raise ValueError(f"min_features must be between 1 and the number of columns, got {min_features!r}")
+    scorer, = make_scorers(metric, learn.loss_func, dict(multi_label=schema.multi_label, n_out=schema.n_out),
+                           greater_is_better)
+    valid = list(valid_idx) if valid_idx is not None else validation_indices(learn, train_df, seed)
+    kept = recipe.cat_names + recipe.cont_names
+    rounds = []
+    train_seed = _task_seeds(seed, 1)[0]
+    while True:
+        dropped_so_far = [c for c in recipe.cat_names + recipe.cont_names if c not in kept]
+        model, score = trained_and_scored(recipe, train_df, valid, test_df, dropped_so_far, train_seed, metric,
+                                          greater_is_better)
+        rounds.append(dict(n_features=len(kept), features=list(kept), score=score))
+        if len(kept) <= min_features: break
+        if importance == 'permutation':
+            fi = permutation_importance(model, df=test_df, metric=metric, greater_is_better=greater_is_better,
+                                        n_repeats=n_repeats, seed=seed, show_progress=False)
+        else:
+            fi = drop_column_importance(model, train_df.drop(columns=dropped_so_far), test_df, valid_idx=valid,
+                                        metric=metric, greater_is_better=greater_is_better, seed=seed,
+                                        n_jobs=n_jobs, show_progress=False, epochs=recipe.epochs, lr=recipe.lr)
+        n_drop = min(int(step), len(kept) - min_features)
+        weakest = list(fi.sort_values('Importance', kind='stable')['Variable'][:n_drop])
+        rounds[-1]['dropped'] = weakest
+        kept = [c for c in kept if c not in weakest]
+    table = pd.DataFrame(rounds).reindex(columns=['n_features', 'features', 'score', 'dropped'])
+    better = table['score'] if scorer.greater_is_better else -table['score']
+    best = int(table.assign(b=better).sort_values(['b', 'n_features'], ascending=[False, True]).index[0])
+    table.attrs.update(best=best, metric=scorer.name, greater_is_better=scorer.greater_is_better,
+                       importance=importance, recipe=recipe.summary())
+    return table
+
+
+@patch
+@delegates(drop_column_importance, but=['learn', 'train_df', 'test_df'])
+def drop_column_importance(self:Learner, train_df, test_df, **kwargs):
+    "Drop-column (retraining) importance of each input column (see `fastai_featimp.drop_column_importance`)."
+    return drop_column_importance(self, train_df, test_df, **kwargs)   # @patch leaves the free function in place
+
+
+@patch
+@delegates(recursive_elimination, but=['learn', 'train_df', 'test_df'])
+def recursive_elimination(self:Learner, train_df, test_df, **kwargs):
+    "Recursive feature elimination by retraining (see `fastai_featimp.recursive_elimination`)."
+    return recursive_elimination(self, train_df, test_df, **kwargs)

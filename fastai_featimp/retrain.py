@@ -1,0 +1,160 @@
+"""Drop-column importance and recursive elimination: retrain the learner's own recipe without columns.
+
+The learner keeps neither its raw data nor how it was built, so the recipe is read back from it: procs
+(FillMissing settings included), columns, target, batch size, the architecture from `learn.model`, loss,
+optimiser, weight decay, metrics, the length of the last fit and `learn.lr`. Each retraining runs in
+`train_and_score`, a plain function of picklable arguments, so joblib can send it to local processes or a
+cluster backend."""
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+from fastai.data.block import CategoryBlock, MultiCategoryBlock, RegressionBlock
+from fastai.layers import LinBnDrop
+from fastai.tabular.core import Categorify, FillMissing, FillStrategy, Normalize
+
+from .tabular_data import _procs, tabular_schema
+
+__all__ = ['Recipe', 'recipe_from_learner', 'build_learner', 'train_and_score', 'trained_and_scored',
+           'validation_indices']
+
+
+@dataclass
+class Recipe:
+    "Everything needed to train the learner again, without its data."
+    cat_names: list                # raw categorical columns (FillMissing adds the `_na` ones again)
+    cont_names: list
+    y_names: list
+    y_kind: str                    # 'category', 'multi_label' or 'regression'
+    fill_missing: dict | None      # FillMissing settings, or None when the learner had none
+    categorify: bool
+    normalize: bool
+    bs: int
+    layers: list
+    out_sz: int
+    model_config: dict             # ps, embed_p, y_range, use_bn, bn_final, bn_cont, act_cls, lin_first
+    emb_szs: dict                  # categorical column (with `_na` ones) -> embedding size
+    loss_func: object
+    opt_func: object
+    wd: object
+    metrics: list
+    epochs: int
+    lr: float
+    extra: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        "A readable, picklable description (for `attrs`)."
+        return dict(layers=self.layers, emb_szs=self.emb_szs, epochs=self.epochs, lr=self.lr, bs=self.bs,
+                    loss=type(self.loss_func).__name__, opt=getattr(self.opt_func, '__name__', str(self.opt_func)),
+                    wd=self.wd, **{k: v for k, v in self.model_config.items() if k != 'act_cls'})
+
+
+def _architecture(model) -> dict:
+    "Layer sizes, dropout, BatchNorm use, y_range, activation and embedding sizes of a fastai TabularModel."
+    blocks = [m for m in model.layers if isinstance(m, LinBnDrop)]
+    if not blocks or not hasattr(model, 'embeds'):
+        raise TypeError(f"drop-column importance rebuilds fastai's TabularModel; this learner's model is "
+                        f"{type(model).__name__}")
+    def part(block, kind): return next((m for m in block if isinstance(m, kind)), None)
+    linears = [part(b, torch.nn.Linear) for b in blocks]
+    hidden = blocks[:-1]
+    act = next((m for b in hidden for m in b if not isinstance(m, (torch.nn.Linear, torch.nn.BatchNorm1d,
+                                                                   torch.nn.Dropout))), None)
+    y_range = next(((m.low, m.high) for m in model.layers if type(m).__name__ == 'SigmoidRange'), None)
+    config = dict(ps=[getattr(part(b, torch.nn.Dropout), 'p', 0.0) for b in hidden], embed_p=model.emb_drop.p,
+                  y_range=y_range, use_bn=any(part(b, torch.nn.BatchNorm1d) is not None for b in hidden) or not hidden,
+                  bn_final=part(blocks[-1], torch.nn.BatchNorm1d) is not None, bn_cont=model.bn_cont is not None,
+                  act_cls=copy.deepcopy(act) if act is not None else torch.nn.ReLU(inplace=True),
+                  lin_first=isinstance(blocks[0][0], torch.nn.Linear))
+    return dict(layers=[l.out_features for l in linears[:-1]], out_sz=linears[-1].out_features, config=config)
+
+
+def recipe_from_learner(learn, epochs=None, lr=None) -> Recipe:
+    "Read the recipe back from a trained fastai tabular learner."
+    schema = tabular_schema(learn)
+    arch = _architecture(learn.model)
+    procs = _procs(learn.dls.train_ds)
+    fill = next((p for p in procs if isinstance(p, FillMissing)), None)
+    fill_settings = None if fill is None else dict(
+        fill_strategy=getattr(fill.fill_strategy, '__name__', fill.fill_strategy), add_col=fill.add_col,
+        fill_vals=dict(fill.fill_vals))
+    y_kind = 'category' if schema.y_vocab is not None else 'multi_label' if schema.multi_label else 'regression'
+    epochs = epochs if epochs is not None else getattr(learn, 'n_epoch', None)
+    if not epochs: raise ValueError("this learner has not been fitted (no fit length to repeat): pass epochs=")
+    return Recipe(
+        cat_names=[c for c in schema.cat_names if c not in schema.na_parent], cont_names=list(schema.cont_names),
+        y_names=list(schema.y_names), y_kind=y_kind, fill_missing=fill_settings,
+        categorify=any(isinstance(p, Categorify) for p in procs), normalize=schema.normalize is not None,
+        bs=learn.dls.bs, layers=arch['layers'], out_sz=arch['out_sz'], model_config=arch['config'],
+        emb_szs={n: e.embedding_dim for n, e in zip(schema.cat_names, learn.model.embeds)},
+        loss_func=copy.deepcopy(learn.loss_func), opt_func=learn.opt_func, wd=learn.wd,
+        metrics=copy.deepcopy(list(learn.metrics)), epochs=int(epochs), lr=float(lr if lr is not None else learn.lr))
+
+
+def validation_indices(learn, train_df: pd.DataFrame, seed) -> list:
+    "The learner's own validation rows where they refer to `train_df`, else a seeded 20% split."
+    try:
+        valid = learn.dls.valid_ds.items.index
+        n_total = len(learn.dls.train_ds) + len(valid)
+    except AttributeError:
+        valid, n_total = [], 0
+    if len(valid) and n_total == len(train_df) and pd.Index(valid).isin(train_df.index).all():
+        return list(train_df.index.get_indexer(valid))
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    return sorted(rng.choice(len(train_df), int(round(0.2 * len(train_df))), replace=False).tolist())
+
+
+def build_learner(recipe: Recipe, train_df, valid_idx, drop=(), seed=0):
+    "A new learner from `recipe` on `train_df` without the columns in `drop` (their `_na` indicators go too)."
+    from fastai.tabular.all import TabularDataLoaders, set_seed, tabular_config, tabular_learner
+    drop = set(drop)
+    cat = [c for c in recipe.cat_names if c not in drop]
+    cont = [c for c in recipe.cont_names if c not in drop]
+    procs = []
+    if recipe.fill_missing is not None:
+        s = recipe.fill_missing
+        procs.append(FillMissing(fill_strategy=getattr(FillStrategy, s['fill_strategy']), add_col=s['add_col'],
+                                 fill_vals=defaultdict(int, s['fill_vals'])))
+    if recipe.categorify: procs.append(Categorify)
+    if recipe.normalize: procs.append(Normalize)
+    y_block = {'category': CategoryBlock(), 'regression': RegressionBlock(),
+               'multi_label': MultiCategoryBlock(encoded=True, vocab=recipe.y_names)}[recipe.y_kind]
+    set_seed(seed, reproducible=True)
+    dls = TabularDataLoaders.from_df(train_df, y_names=recipe.y_names if len(recipe.y_names) > 1 else recipe.y_names[0],
+                                     cat_names=cat, cont_names=cont, procs=procs, valid_idx=valid_idx, bs=recipe.bs,
+                                     y_block=y_block)
+    cfg = copy.deepcopy(recipe.model_config)
+    y_range = cfg.pop('y_range')
+    emb = {n: d for n, d in recipe.emb_szs.items() if n in dls.cat_names}
+    return tabular_learner(dls, layers=list(recipe.layers), emb_szs=emb, config=tabular_config(**cfg), y_range=y_range,
+                           n_out=recipe.out_sz, loss_func=copy.deepcopy(recipe.loss_func), opt_func=recipe.opt_func,
+                           wd=recipe.wd, metrics=copy.deepcopy(recipe.metrics))
+
+
+def trained_and_scored(recipe: Recipe, train_df, valid_idx, test_df, drop, seed, metric, greater_is_better) -> tuple:
+    """`(learner, score on test_df)` after training `recipe` without `drop`, seeded.
+
+    Every retraining runs on one torch thread: parallel workers do not fight over cores, and the float
+    arithmetic (reductions split across threads) is the same whatever `n_jobs`, so results are identical."""
+    import warnings
+    from .permutation import score_learner
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            learn = build_learner(recipe, train_df, valid_idx, drop, seed)
+            with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(recipe.epochs, recipe.lr)
+            return learn, score_learner(learn, test_df, metric, greater_is_better)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def train_and_score(*args) -> float:
+    "The score alone (what a joblib worker sends back): see `trained_and_scored`."
+    return trained_and_scored(*args)[1]
