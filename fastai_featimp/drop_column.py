@@ -36,7 +36,7 @@ def _run(tasks, n_jobs, learn, show_progress, comment):
     bar = progress_for(learn, show_progress, comment)
     if n_jobs == 1: return [fn(*args) for fn, args in bar(tasks)]
     results = Parallel(n_jobs=n_jobs, return_as='generator')(delayed(fn)(*args) for fn, args in tasks)
-    return list(bar(results))
+    return list(bar(results, total=len(tasks)))
 
 
 def drop_column_importance(

@@ -12,6 +12,8 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from .engine import prime_allocator
+
 __all__ = ['coalition_value_fn', 'exact_shapley', 'permutation_shapley', 'all_coalitions']
 
 
@@ -27,6 +29,7 @@ def coalition_value_fn(forward: Callable, row: Sequence[torch.Tensor], backgroun
     per_chunk = max(1, bs // n_bg)   # coalitions per forward pass
 
     def value(masks: torch.Tensor) -> np.ndarray:
+        prime_allocator()
         masks = masks.to(device)
         out = []
         with torch.inference_mode():

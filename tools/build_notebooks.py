@@ -10,6 +10,22 @@ import nbformat
 from nbclient import NotebookClient
 
 md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+
+def adult_setup(cont: str = 'ADULT_CONT_NAMES', bs: int = 64, fit: str = 'learn.fit_one_cycle(1)', after: str = ''):
+    "The code cell shared by the notebooks: imports, the bundled Adult data and the fastai tutorial learner."
+    return code("from fastai.tabular.all import *\n"
+                "import matplotlib.pyplot as plt\n"
+                "import fastai_featimp\n"
+                "from fastai_featimp.datasets import adult, ADULT_CAT_NAMES, ADULT_CONT_NAMES\n\n"
+                "train_df, test_df = adult()\n"
+                "set_seed(42, reproducible=True)\n"
+                "dls = TabularDataLoaders.from_df(train_df, y_names='salary', cat_names=ADULT_CAT_NAMES,\n"
+                f"                                 cont_names={cont}, procs=[Categorify, FillMissing, Normalize],\n"
+                f"                                 valid_idx=list(range(26000, len(train_df))), bs={bs})\n"
+                "learn = tabular_learner(dls, metrics=accuracy)\n"
+                f"with learn.no_bar(): {fit}" + (f"\n{after}" if after else ''))
+
+
 QUICKSTART = [
     md("# Quickstart: which columns drive a fastai tabular model?\n\n"
        "`import fastai_featimp` adds `learn.feature_importance()` and `learn.plot_feature_importance()` to fastai's "
@@ -79,18 +95,7 @@ CORRELATED = [
        "with five years of schooling), where the model is judged on inputs it never saw. In Adult, `education` "
        "and `education-num` are the same information written twice, and `relationship` and `marital-status` "
        "overlap. This notebook shows three views of the same model side by side."),
-    code("from fastai.tabular.all import *\n"
-         "import matplotlib.pyplot as plt\n"
-         "import fastai_featimp\n"
-         "from fastai_featimp.datasets import adult, ADULT_CAT_NAMES, ADULT_CONT_NAMES\n\n"
-         "train_df, test_df = adult()\n"
-         "set_seed(42, reproducible=True)\n"
-         "dls = TabularDataLoaders.from_df(train_df, y_names='salary', cat_names=ADULT_CAT_NAMES,\n"
-         "                                 cont_names=ADULT_CONT_NAMES, procs=[Categorify, FillMissing, Normalize],\n"
-         "                                 valid_idx=list(range(26000, len(train_df))), bs=64)\n"
-         "learn = tabular_learner(dls, metrics=accuracy)\n"
-         "with learn.no_bar(): learn.fit_one_cycle(1)\n"
-         "test_dl = learn.dls.test_dl(test_df)"),
+    adult_setup(after='test_dl = learn.dls.test_dl(test_df)'),
     md("## 1. The dependence map\n\n"
        "`learn.feature_dependence()` measures how strongly each pair of inputs is associated, in [0, 1], on the "
        "learner's processed inputs (by default the training set): |Spearman| between two continuous columns, "
@@ -144,17 +149,7 @@ EXPLAIN = [
        "each column moved this row's predicted probability away from the average prediction over a background "
        "of typical rows. A categorical column is switched as its integer code (its whole embedding), a "
        "continuous one in its processed value, and FillMissing's `_na` indicator moves with its column."),
-    code("from fastai.tabular.all import *\n"
-         "import matplotlib.pyplot as plt\n"
-         "import fastai_featimp\n"
-         "from fastai_featimp.datasets import adult, ADULT_CAT_NAMES, ADULT_CONT_NAMES\n\n"
-         "train_df, test_df = adult()\n"
-         "set_seed(42, reproducible=True)\n"
-         "dls = TabularDataLoaders.from_df(train_df, y_names='salary', cat_names=ADULT_CAT_NAMES,\n"
-         "                                 cont_names=ADULT_CONT_NAMES, procs=[Categorify, FillMissing, Normalize],\n"
-         "                                 valid_idx=list(range(26000, len(train_df))), bs=64)\n"
-         "learn = tabular_learner(dls, metrics=accuracy)\n"
-         "with learn.no_bar(): learn.fit_one_cycle(1)"),
+    adult_setup(),
     md("Find a confident but wrong prediction on the test set, and a confident correct one to compare."),
     code("with learn.no_bar():\n"
          "    probs, targs = learn.get_preds(dl=learn.dls.test_dl(test_df))\n"
@@ -194,19 +189,8 @@ PARTIAL = [
        "Importance says *how much* a column matters; these plots say *how*: does the predicted probability of "
        "earning more than 50K rise with age, and where does it flatten? Everything is computed on the model's "
        "processed inputs (codes and normalised values) and shown in the units of the data."),
-    code("from fastai.tabular.all import *\n"
-         "import matplotlib.pyplot as plt\n"
-         "import fastai_featimp\n"
-         "from fastai_featimp.datasets import adult, ADULT_CAT_NAMES, ADULT_CONT_NAMES\n\n"
-         "train_df, test_df = adult()\n"
-         "set_seed(42, reproducible=True)\n"
-         "dls = TabularDataLoaders.from_df(train_df, y_names='salary', cat_names=ADULT_CAT_NAMES,\n"
-         "                                 cont_names=ADULT_CONT_NAMES + ['hours-per-week'],\n"
-         "                                 procs=[Categorify, FillMissing, Normalize],\n"
-         "                                 valid_idx=list(range(26000, len(train_df))), bs=64)\n"
-         "learn = tabular_learner(dls, metrics=accuracy)\n"
-         "with learn.no_bar(): learn.fit_one_cycle(1)\n"
-         "rows = test_df.sample(1000, random_state=0)   # the rows to average over"),
+    adult_setup(cont="ADULT_CONT_NAMES + ['hours-per-week']",
+                after='rows = test_df.sample(1000, random_state=0)   # the rows to average over'),
     md("## Age: partial dependence with ICE curves\n\n"
        "Each thin line (ICE) is one person: their age is set to each grid value (quantiles of the data between "
        "the 5th and 95th percentiles, turned into the model's normalised values with the learner's own "
@@ -246,16 +230,7 @@ DROP = [
        "(procs, columns, batch size, architecture, loss, optimiser, weight decay, fit length and `learn.lr`), "
        "retrains once with all columns as the reference and once without each column, with the same seeds, "
        "and scores every model on the test set."),
-    code("from fastai.tabular.all import *\n"
-         "import fastai_featimp\n"
-         "from fastai_featimp.datasets import adult, ADULT_CAT_NAMES, ADULT_CONT_NAMES\n\n"
-         "train_df, test_df = adult()\n"
-         "set_seed(42, reproducible=True)\n"
-         "dls = TabularDataLoaders.from_df(train_df, y_names='salary', cat_names=ADULT_CAT_NAMES,\n"
-         "                                 cont_names=ADULT_CONT_NAMES, procs=[Categorify, FillMissing, Normalize],\n"
-         "                                 valid_idx=list(range(26000, len(train_df))), bs=256)\n"
-         "learn = tabular_learner(dls, metrics=accuracy)\n"
-         "with learn.no_bar(): learn.fit_one_cycle(1, 1e-2)"),
+    adult_setup(bs=256, fit='learn.fit_one_cycle(1, 1e-2)'),
     code("perm = learn.feature_importance(df=test_df, seed=42, show_progress=False)\n"
          "drop = learn.drop_column_importance(train_df, test_df, epochs=1, lr=1e-2, seed=42, n_jobs=2,\n"
          "                                    show_progress=False)\n"
