@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-import fastai_featimp
+import fastai_featimp  # noqa: F401  (adds the methods to Learner)
 from fastai_featimp.demo import train_adult_learner
 from fastai_featimp.engine import batched_forward
 from fastai_featimp.safety import eval_mode

@@ -82,7 +82,7 @@ def run_demo(args):
     from .datasets import adult
     args.out.mkdir(parents=True, exist_ok=True)
     train_df, test_df = adult()
-    learn = train_adult_learner(train_df, epochs=args.epochs, seed=args.seed)
+    learn = train_adult_learner(train_df, epochs=args.epochs, seed=args.seed, show_progress=True)   # a bar per epoch
     fi = learn.feature_importance(df=test_df, n_repeats=args.repeats, seed=args.seed)
     _show(fi)
     _write_outputs(fi, args.out / 'feature_importance.csv', args.out / 'feature_importance.png')

@@ -101,4 +101,4 @@ def plot_explanation(self:Learner, expl, row:int=0, top:int=12, ax=None):
 @patch
 def plot_explanation_summary(self:Learner, expl, top:int=20, figsize=None):
     "Bars of mean |contribution| and a beeswarm over all explained rows; returns the Figure."
-    return plot_explanation_summary(expl, top=top, figsize=figsize)
+    return plot_explanation_summary(expl, top=top, figsize=figsize)   # @patch leaves the module function in place

@@ -1,5 +1,4 @@
 "Small synthetic tables with known answers, and fastai learners trained on them in a few seconds."
-import os
 import warnings
 
 import matplotlib
@@ -9,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from fastai.tabular.all import (Categorify, CrossEntropyLossFlat, FillMissing, Normalize, TabularDataLoaders,
+from fastai.tabular.all import (Categorify, FillMissing, Normalize, TabularDataLoaders,
                                 set_seed, tabular_learner)
 
 import fastai_featimp  # noqa: F401  (patches the Learner)

@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from fastai_featimp.cli import main
-from conftest import make_binary_df
 
 
 def run_cli(*args):

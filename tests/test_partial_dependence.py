@@ -7,7 +7,6 @@ from fastai.tabular.all import CategoryBlock, MSELossFlat, RegressionBlock, load
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.inspection import partial_dependence as sk_partial_dependence
 
-import fastai_featimp
 from conftest import make_binary_df, train
 from helpers import assert_learner_unchanged, learner_snapshot
 

@@ -9,7 +9,7 @@ from fastai.tabular.all import CrossEntropyLossFlat, TabularDataLoaders, tabular
 from fastai.metrics import R2Score
 
 import fastai_featimp
-from conftest import BIN_CAT, BIN_CONT, make_binary_df
+from conftest import BIN_CAT, make_binary_df
 from helpers import assert_learner_unchanged, assert_same_rng, global_rng_state, learner_snapshot
 
 
