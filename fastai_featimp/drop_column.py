@@ -12,7 +12,8 @@ from .columns import resolve_variables
 from .permutation import importance_frame, permutation_importance
 from .progress import progress_for
 from .retrain import recipe_from_learner, train_and_score, trained_and_scored, validation_indices
-from .scoring import make_scorers
+from .checks import check_int
+from .scoring import learner_scorers
 from .tabular_data import tabular_schema
 
 __all__ = ['drop_column_importance', 'recursive_elimination']
@@ -58,13 +59,11 @@ def drop_column_importance(
 ):
     """Importance as the loss of quality when the learner's recipe is retrained without each column, against a
     retraining with all columns under the same recipe and seeds. Same DataFrame as `feature_importance`."""
-    if isinstance(n_repeats, bool) or int(n_repeats) != n_repeats or n_repeats < 1:
-        raise ValueError(f"n_repeats must be an integer >= 1, got {n_repeats!r}")
+    n_repeats = check_int('n_repeats', n_repeats)
     schema = tabular_schema(learn)
     recipe = recipe_from_learner(learn, epochs, lr)
     _check_frames(schema, recipe, train_df, test_df)
-    scorer, = make_scorers(metric, learn.loss_func, dict(multi_label=schema.multi_label, n_out=schema.n_out),
-                           greater_is_better)
+    scorer, = learner_scorers(learn, schema, metric, greater_is_better)
     variables = resolve_variables(schema.cat_names, schema.cont_names, schema.na_parent, groups)
     if columns is not None:
         unknown = [c for c in columns if c not in {v.name for v in variables}]
@@ -101,14 +100,13 @@ def recursive_elimination(
     (`n_features`, `features`, `score`, `dropped`); `attrs['best']` is the best round (ties: fewest columns)."""
     if importance not in ('permutation', 'drop-column'):
         raise ValueError(f"importance must be 'permutation' or 'drop-column', got {importance!r}")
-    if int(step) != step or step < 1: raise ValueError(f"step must be a positive integer, got {step!r}")
+    step = check_int('step', step)
     schema = tabular_schema(learn)
     recipe = recipe_from_learner(learn, epochs, lr)
     _check_frames(schema, recipe, train_df, test_df)
     if not 1 <= min_features <= len(recipe.cat_names + recipe.cont_names):
         raise ValueError(f"min_features must be between 1 and the number of columns, got {min_features!r}")
-    scorer, = make_scorers(metric, learn.loss_func, dict(multi_label=schema.multi_label, n_out=schema.n_out),
-                           greater_is_better)
+    scorer, = learner_scorers(learn, schema, metric, greater_is_better)
     valid = list(valid_idx) if valid_idx is not None else validation_indices(learn, train_df, seed)
     kept = recipe.cat_names + recipe.cont_names
     rounds = []

@@ -8,11 +8,12 @@ from fastai.learner import Learner
 from fastcore.basics import patch
 from fastcore.meta import delegates
 
+from .checks import check_int
 from .columns import resolve_variables
 from .progress import progress_for
 from .safety import eval_mode, preserved_global_rng
 from .shapley import coalition_value_fn, exact_shapley, permutation_shapley
-from .outputs import output_activation, output_labels
+from .outputs import output_activation, output_labels, target_index
 from .tabular_data import model_device, raw_inputs, tabular_schema
 
 __all__ = ['explain', 'EXACT_MAX_PLAYERS']
@@ -31,14 +32,6 @@ def _default_background(learn, n_background: int, rng) -> list:
     n_inp = 2 if getattr(to, 'with_cont', True) else 1
     device = model_device(learn.model)
     return [torch.as_tensor(t).as_subclass(torch.Tensor).to(device) for t in batch[:n_inp]]
-
-
-def _target_index(labels, target, row_output: torch.Tensor, classifier: bool) -> int:
-    if target is None:
-        if classifier or len(labels) == 1: return int(row_output.argmax()) if classifier else 0
-        raise ValueError(f"this model predicts several targets {labels}: pass target= to choose one")
-    if target in labels: return labels.index(target)
-    raise ValueError(f"unknown target {target!r}; the model's outputs are {labels}")
 
 
 def _display_value(rows: pd.DataFrame, i: int, members) -> object:
@@ -65,15 +58,13 @@ def explain(
     Contribution, Std`; `attrs` hold base values, explained outputs and classes. Base + contributions = output."""
     if method not in ('auto', 'exact', 'permutation'):
         raise ValueError(f"method must be 'auto', 'exact' or 'permutation', got {method!r}")
-    if int(n_background) != n_background or n_background < 1:
-        raise ValueError(f"n_background must be a positive integer, got {n_background!r}")
+    n_background = check_int('n_background', n_background)
     schema = tabular_schema(learn)
     players = resolve_variables(schema.cat_names, schema.cont_names, schema.na_parent, groups)
     out_fn = output_activation(learn, output)
     labels = output_labels(learn, schema)
     classifier = schema.y_vocab is not None or schema.multi_label
-    if target is not None and target not in labels:
-        raise ValueError(f"unknown target {target!r}; the model's outputs are {labels}")
+    if target is not None: target_index(labels, target)   # fail before any work
     m = len(players)
     use_exact = method == 'exact' or (method == 'auto' and m <= EXACT_MAX_PLAYERS)
     n_perm = int(n_permutations or 10 * m)
@@ -86,7 +77,7 @@ def explain(
         records, base_values, outputs, targets = [], [], [], []
         rng = np.random.default_rng(perm_seq)
         for i in progress_for(learn, show_progress, 'explaining rows')(range(x[0].shape[0])):
-            k = _target_index(labels, target, full_out[i], classifier)
+            k = target_index(labels, target, int(full_out[i].argmax()) if classifier else None)   # predicted class
             value = coalition_value_fn(learn.model, [t[i:i + 1] for t in x], bg, [p.group.slots for p in players],
                                        lambda p, k=k: out_fn(p).reshape(p.shape[0], -1)[:, k])
             if use_exact: phi, base, full = exact_shapley(value, m); se = np.full(m, np.nan)

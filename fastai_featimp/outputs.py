@@ -1,7 +1,7 @@
 "What a model output means: the activation fastai applies for 'probability', and the label of each output column."
 from __future__ import annotations
 
-__all__ = ['output_activation', 'output_labels']
+__all__ = ['output_activation', 'output_labels', 'target_index']
 
 
 def output_activation(learn, output: str):
@@ -17,3 +17,13 @@ def output_labels(learn, schema) -> list:
     if schema.y_vocab is not None: return list(schema.y_vocab)
     vocab = getattr(learn.dls, 'vocab', None) if schema.multi_label else None
     return list(vocab) if vocab is not None and len(vocab) == schema.n_out else list(schema.y_names)
+
+
+def target_index(labels: list, target=None, default: int | None = None) -> int:
+    "Position of `target` among the output labels; with no target, `default`, or the only output."
+    if target is None:
+        if default is not None: return default
+        if len(labels) == 1: return 0
+        raise ValueError(f"this model has several outputs {labels}: pass target= to choose one")
+    if target not in labels: raise ValueError(f"unknown target {target!r}; the model's outputs are {labels}")
+    return labels.index(target)

@@ -13,9 +13,10 @@ from fastai.tabular.core import Categorify
 from fastcore.basics import patch
 from fastcore.meta import delegates
 
+from .checks import check_int
 from .columns import CAT, CONT
 from .engine import fixed_forward
-from .outputs import output_activation, output_labels
+from .outputs import output_activation, output_labels, target_index
 from .permutation import default_bs
 from .progress import progress_for
 from .safety import eval_mode, preserved_global_rng
@@ -63,14 +64,17 @@ def _categorify(learn):
     return next((p for p in _procs(learn.dls.train_ds) if isinstance(p, Categorify)), None)
 
 
-def _target_index(learn, schema, target) -> tuple:
+def _target(learn, schema, target) -> tuple:
+    "`(output index, label)`; a binary classifier defaults to its positive class."
     labels = output_labels(learn, schema)
-    if target is not None:
-        if target not in labels: raise ValueError(f"unknown target {target!r}; the model's outputs are {labels}")
-        return labels.index(target), target
-    if len(labels) == 1: return 0, labels[0]
-    if schema.y_vocab is not None and len(labels) == 2: return 1, labels[1]   # the positive class
-    raise ValueError(f"this model has several outputs {labels}: pass target= to choose one")
+    k = target_index(labels, target, 1 if schema.y_vocab is not None and len(labels) == 2 else None)
+    return k, labels[k]
+
+
+def _norm_stats(schema, name) -> tuple:
+    "The learner's Normalize mean and std of a continuous column (identity without Normalize)."
+    norm = schema.normalize
+    return (norm.means[name], norm.stds[name]) if norm is not None else (0.0, 1.0)
 
 
 def _data(learn, schema, df):
@@ -87,8 +91,7 @@ def _feature_grid(learn, schema, name, inputs, df, grid_resolution, percentiles)
     "Grid of one feature: original-unit values, the processed values to set, and rug deciles."
     if name in schema.cont_names:
         j = schema.cont_names.index(name)
-        norm = schema.normalize
-        mean, std = (norm.means[name], norm.stds[name]) if norm is not None else (0.0, 1.0)
+        mean, std = _norm_stats(schema, name)
         raw = (df[name].dropna().to_numpy(float) if df is not None
                else inputs[CONT][:, j].double().cpu().numpy() * std + mean)
         lo, hi = percentiles
@@ -137,18 +140,17 @@ def partial_dependence(
     feats = _features(features)
     if kind not in KINDS: raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if len(feats) == 2 and kind != 'average': raise ValueError("ICE curves are for one column: use kind='average' for a pair")
-    if isinstance(grid_resolution, bool) or int(grid_resolution) != grid_resolution or grid_resolution < 2:
-        raise ValueError(f"grid_resolution must be an integer >= 2, got {grid_resolution!r}")
+    grid_resolution = check_int('grid_resolution', grid_resolution, minimum=2)
     lo, hi = percentiles
     if not 0 <= lo < hi <= 1: raise ValueError(f"percentiles must satisfy 0 <= low < high <= 1, got {percentiles!r}")
     schema = tabular_schema(learn)
     act = output_activation(learn, output)
-    k, target_label = _target_index(learn, schema, target)
+    k, target_label = _target(learn, schema, target)
     with preserved_global_rng(), eval_mode(learn.model):
         inputs = _data(learn, schema, df)
         if subsample is not None:
             n = inputs[0].shape[0]
-            if int(subsample) != subsample or subsample < 1: raise ValueError(f"subsample must be a positive integer, got {subsample!r}")
+            subsample = check_int('subsample', subsample)
             if subsample < n:
                 idx = torch.from_numpy(np.sort(np.random.default_rng(seed).choice(n, int(subsample), replace=False)))
                 inputs = [x[idx.to(x.device)] for x in inputs]
@@ -189,15 +191,14 @@ def accumulated_local_effects(
     if name in schema.cat_names:
         raise ValueError(f"{name!r} is categorical: ALE needs an ordered, continuous column; use "
                          "partial_dependence for categorical columns")
-    if isinstance(bins, bool) or int(bins) != bins or bins < 1: raise ValueError(f"bins must be a positive integer, got {bins!r}")
+    bins = check_int('bins', bins)
     act = output_activation(learn, output)
-    k, target_label = _target_index(learn, schema, target)
+    k, target_label = _target(learn, schema, target)
     with preserved_global_rng(), eval_mode(learn.model):
         inputs = _data(learn, schema, df)
         grid = _feature_grid(learn, schema, name, inputs, None, 2, (0, 1))   # validates the name; gives slots
         j = schema.cont_names.index(name)
-        norm = schema.normalize
-        mean, std = (norm.means[name], norm.stds[name]) if norm is not None else (0.0, 1.0)
+        mean, std = _norm_stats(schema, name)
         raw = inputs[CONT][:, j].double().cpu().numpy() * std + mean   # decoded: float32 rounding shows
         if df is not None:   # the values as written, where there are any (rows are in df's order)
             written = df[name].to_numpy(float)

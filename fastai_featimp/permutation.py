@@ -12,7 +12,8 @@ from .dependence import associated_groups, association_of, check_threshold, cond
 from .engine import permutation_scores
 from .progress import progress_for
 from .safety import eval_mode, preserved_global_rng
-from .scoring import make_scorers
+from .checks import check_int
+from .scoring import learner_scorers
 from .stats import summarize_repeats
 from .tabular_data import feature_arrays, load_test_set, model_device, tabular_schema
 
@@ -56,9 +57,8 @@ def permutation_importance(
     Categorical columns are permuted as integer codes before the embedding, continuous ones in their
     normalised form, each FillMissing `<col>_na` indicator together with `<col>`. Importance is positive
     when permuting hurts, whatever the metric's direction."""
-    if isinstance(n_repeats, bool) or int(n_repeats) != n_repeats or n_repeats < 1:
-        raise ValueError(f"n_repeats must be an integer >= 1, got {n_repeats!r}")
-    if bs is not None and (int(bs) != bs or bs < 1): raise ValueError(f"bs must be a positive integer, got {bs!r}")
+    n_repeats = check_int('n_repeats', n_repeats)
+    if bs is not None: bs = check_int('bs', bs)
     if strategy not in ('marginal', 'conditional'):
         raise ValueError(f"strategy must be 'marginal' or 'conditional', got {strategy!r}")
     threshold = check_threshold(threshold)
@@ -67,8 +67,7 @@ def permutation_importance(
         groups, auto_groups = None, True
     schema = tabular_schema(learn)
     variables = resolve_variables(schema.cat_names, schema.cont_names, schema.na_parent, groups)   # check early
-    scorers = make_scorers(metric, learn.loss_func, dict(multi_label=schema.multi_label, n_out=schema.n_out),
-                           greater_is_better)
+    scorers = learner_scorers(learn, schema, metric, greater_is_better)
     subsample_rng, perm_seed = _seeds(seed)
     device = model_device(learn.model)
     bs = int(bs or default_bs(device))
@@ -108,8 +107,7 @@ def score_learner(learn, test_df, metric=None, greater_is_better=None) -> float:
     "One metric (default: the loss) of `learn` over the whole labelled `test_df`, computed as importance does."
     from .engine import batched_forward
     schema = tabular_schema(learn)
-    scorer, = make_scorers(metric, learn.loss_func, dict(multi_label=schema.multi_label, n_out=schema.n_out),
-                           greater_is_better)
+    scorer, = learner_scorers(learn, schema, metric, greater_is_better)
     with preserved_global_rng(), eval_mode(learn.model):
         data = load_test_set(learn, schema, df=test_df)
         preds = batched_forward(learn.model, data.inputs, default_bs(data.inputs[0].device))
@@ -118,8 +116,7 @@ def score_learner(learn, test_df, metric=None, greater_is_better=None) -> float:
 
 def _seeds(seed):
     "Independent streams for the subsample and the permutations, both from `seed`."
-    if seed is not None and (isinstance(seed, bool) or int(seed) != seed or seed < 0):
-        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+    if seed is not None: seed = check_int('seed', seed, minimum=0)
     sub, perm = np.random.SeedSequence(seed).spawn(2)
     return np.random.default_rng(sub), int(perm.generate_state(1)[0])
 

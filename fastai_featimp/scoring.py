@@ -14,7 +14,7 @@ from fastai.metrics import (BalancedAccuracy, F1Score, R2Score, RocAuc, RocAucBi
                             accuracy_multi, error_rate, exp_rmspe, mae, mse, msle, rmse)
 from fastai.torch_core import to_detach
 
-__all__ = ['Scorer', 'make_scorers', 'metric_direction', 'METRIC_NAMES']
+__all__ = ['Scorer', 'make_scorers', 'learner_scorers', 'metric_direction', 'METRIC_NAMES']
 
 # Names whose direction is known although they do not end in _loss/_error/_score (fastai's own, mostly).
 _LOWER_IS_BETTER = {'loss', 'mse', 'rmse', 'mae', 'msle', 'exp_rmspe', 'error_rate', 'perplexity',
@@ -120,6 +120,12 @@ def _scorer(metric, loss_func, learn_info, greater_is_better, override_known=Tru
         warnings.warn(f"greater_is_better={greater_is_better} overrides the known direction of {name!r} "
                       f"(higher is {'better' if known else 'worse'})", stacklevel=4)
     return Scorer(name, bool(greater_is_better), fn)
+
+
+def learner_scorers(learn, schema, metric=None, greater_is_better=None) -> list:
+    "`make_scorers` for a tabular learner: its loss, and metric names fitted to its outputs."
+    return make_scorers(metric, learn.loss_func, dict(multi_label=schema.multi_label, n_out=schema.n_out),
+                        greater_is_better)
 
 
 def make_scorers(metric, loss_func, learn_info: dict, greater_is_better=None) -> list:

@@ -13,6 +13,8 @@ from fastai.learner import Learner
 from fastai.losses import BCEWithLogitsLossFlat
 from fastai.tabular.core import FillMissing, Normalize, Tabular
 
+from .checks import check_int
+
 __all__ = ['TabularSchema', 'TestSet', 'tabular_schema', 'load_test_set', 'model_device', 'ATTRIBUTE_NAMES']
 
 # Column names that fastai resolves as attributes of its DataLoaders/TabularPandas before looking at the
@@ -198,8 +200,7 @@ def load_test_set(learn, schema: TabularSchema, test_dl=None, df=None, max_rows=
     if target.is_floating_point() and torch.isnan(target).any():
         raise ValueError(f"the {source} has missing labels; drop those rows")
     if max_rows is not None:
-        if int(max_rows) != max_rows or max_rows < 2:
-            raise ValueError(f"max_rows must be an integer >= 2, got {max_rows!r}")
+        max_rows = check_int('max_rows', max_rows, minimum=2)
         if max_rows > n:
             raise ValueError(f"max_rows={max_rows} is larger than the test set ({n} rows); leave it None to use all rows")
         idx = torch.from_numpy(np.sort(rng.choice(n, int(max_rows), replace=False)))
