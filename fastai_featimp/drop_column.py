@@ -71,7 +71,7 @@ def drop_column_importance(
                                      f"the learner's inputs are {[v.name for v in variables]}")
         variables = [v for v in variables if v.name in set(columns)]
     valid = list(valid_idx) if valid_idx is not None else validation_indices(learn, train_df, seed)
-    seeds = _task_seeds(seed, int(n_repeats))
+    seeds = _task_seeds(seed, n_repeats)
     configs = [()] + [tuple(v.members) for v in variables]   # the reference first, then one per variable
     args = lambda drop, s: (recipe, train_df, valid, test_df, drop, s, metric, greater_is_better)
     tasks = [(train_and_score, args(drop, s)) for drop in configs for s in seeds]
@@ -81,7 +81,7 @@ def drop_column_importance(
     if scorer.greater_is_better: drop = -drop
     return importance_frame(variables, drop, method='drop-column', reference=float(scores[0].mean()),
                             reference_scores=scores[0].tolist(), baseline=float(scores[0].mean()), metric=scorer.name,
-                            greater_is_better=scorer.greater_is_better, n_repeats=int(n_repeats), seed=seed,
+                            greater_is_better=scorer.greater_is_better, n_repeats=n_repeats, seed=seed,
                             n_rows=len(test_df), recipe=recipe.summary())
 
 
@@ -124,7 +124,7 @@ def recursive_elimination(
             fi = drop_column_importance(model, train_df.drop(columns=dropped_so_far), test_df, valid_idx=valid,
                                         metric=metric, greater_is_better=greater_is_better, seed=seed,
                                         n_jobs=n_jobs, show_progress=False, epochs=recipe.epochs, lr=recipe.lr)
-        n_drop = min(int(step), len(kept) - min_features)
+        n_drop = min(step, len(kept) - min_features)
         weakest = list(fi.sort_values('Importance', kind='stable')['Variable'][:n_drop])
         rounds[-1]['dropped'] = weakest
         kept = [c for c in kept if c not in weakest]

@@ -14,7 +14,7 @@ from .progress import progress_for
 from .safety import eval_mode, preserved_global_rng
 from .shapley import coalition_value_fn, exact_shapley, permutation_shapley
 from .outputs import output_activation, output_labels, target_index
-from .tabular_data import model_device, raw_inputs, tabular_schema
+from .tabular_data import _gather, model_device, raw_inputs, tabular_schema
 
 __all__ = ['explain', 'EXACT_MAX_PLAYERS']
 
@@ -28,10 +28,8 @@ def _default_background(learn, n_background: int, rng) -> list:
         raise ValueError("this learner holds no training data (a learner from load_learner is exported without it): "
                          "pass background=, a DataFrame of typical rows")
     idx = np.sort(rng.choice(len(to), min(n_background, len(to)), replace=False))
-    batch = learn.dls.train.after_batch(to.iloc[idx])   # the DataLoader's own batch transforms
-    n_inp = 2 if getattr(to, 'with_cont', True) else 1
-    device = model_device(learn.model)
-    return [torch.as_tensor(t).as_subclass(torch.Tensor).to(device) for t in batch[:n_inp]]
+    inputs, _ = _gather(learn.dls.train, to.iloc[idx])
+    return [x.to(model_device(learn.model)) for x in inputs]
 
 
 def _display_value(rows: pd.DataFrame, i: int, members) -> object:

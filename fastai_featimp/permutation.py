@@ -70,7 +70,7 @@ def permutation_importance(
     scorers = learner_scorers(learn, schema, metric, greater_is_better)
     subsample_rng, perm_seed = _seeds(seed)
     device = model_device(learn.model)
-    bs = int(bs or default_bs(device))
+    bs = bs or default_bs(device)
     with preserved_global_rng(), eval_mode(learn.model):
         data = load_test_set(learn, schema, test_dl, df, max_rows, subsample_rng)
         extra = {}
@@ -89,7 +89,7 @@ def permutation_importance(
             extra['conditional'] = {v.name: i for v, i in zip(variables, info)}
         score = lambda preds, targ: [s(preds, targ) for s in scorers]   # one forward pass serves every metric
         baseline, permuted = permutation_scores(
-            learn.model, data.inputs, data.target, [v.group for v in variables], score, int(n_repeats),
+            learn.model, data.inputs, data.target, [v.group for v in variables], score, n_repeats,
             seed=perm_seed, bs=bs, progress=progress_for(learn, show_progress, 'permutation importance'),
             strata=strata)
     frames = {}
@@ -98,7 +98,7 @@ def permutation_importance(
         if s.greater_is_better: drop = -drop
         frames[s.name] = importance_frame(
             variables, drop, method='permutation', baseline=float(baseline[k]), metric=s.name,
-            greater_is_better=s.greater_is_better, n_repeats=int(n_repeats), seed=seed, n_rows=data.n_rows,
+            greater_is_better=s.greater_is_better, n_repeats=n_repeats, seed=seed, n_rows=data.n_rows,
             source=data.source, strategy=strategy, **extra)
     return frames if isinstance(metric, (list, tuple)) else frames[scorers[0].name]
 

@@ -140,11 +140,11 @@ class TestSet:
     source: str
 
 
-def _gather(dl) -> tuple:
-    "The whole set as one batch: `(inputs, target or None)`."
-    to = dl.dataset
+def _gather(dl, rows=None) -> tuple:
+    "`rows` (default: the whole dataset of `dl`) as one batch: `(inputs, target or None)`."
+    to = dl.dataset if rows is None else rows
     if len(to) == 0: return None, None
-    # The DataLoader's own batch transforms (fastai's ReadTabBatch) applied to the whole set at once: the
+    # The DataLoader's own batch transforms (fastai's ReadTabBatch) applied to all rows at once: the
     # same tensors as iterating it, without a per-batch copy of the frame or a second concatenated copy.
     batch = dl.after_batch(to)
     n_inp = 2 if getattr(to, 'with_cont', True) else 1
