@@ -23,9 +23,10 @@ import torch
 
 import fastai_featimp  # noqa: F401  (adds the methods to Learner)
 from fastai_featimp.demo import train_adult_learner
-from fastai_featimp.engine import batched_forward
-from fastai_featimp.safety import eval_mode
-from fastai_featimp.tabular_data import load_test_set, tabular_schema
+from fastai_featimp.core.forward import batched_forward
+from fastai_featimp.core.state import eval_mode
+from fastai_featimp.tabular.data import load_tabular
+from fastai_featimp.tabular.schema import tabular_schema
 
 
 def rss_bytes() -> int:
@@ -117,7 +118,7 @@ def adult_benchmark(args):
     learn.model.to(args.device); learn.dls.to(args.device)
     test_dl = learn.dls.test_dl(test_df)
     schema = tabular_schema(learn)
-    data = load_test_set(learn, schema, test_dl, rng=np.random.default_rng(0))
+    data = load_tabular(learn, schema, test_dl, labelled=True)
     n_cols = len(schema.feature_names)
     total = (1 + n_cols * args.repeats) * data.n_rows
     print(f"Adult test set: {data.n_rows} rows, {n_cols} columns, n_repeats={args.repeats}, device={args.device}, "
@@ -200,7 +201,7 @@ def scale_benchmark(args):
         lw = synthetic_learner(d, c, n, args.device)
         dl = lw.dls.test_dl(d)
         t_cols.append(median_time(time_importance(lw, dl, 1), 1)[0])
-        data = load_test_set(lw, tabular_schema(lw), dl)
+        data = load_tabular(lw, tabular_schema(lw), dl, labelled=True)
         with eval_mode(lw.model): t_pass.append(median_time(lambda: batched_forward(lw.model, data.inputs, 4096), 3)[0])
     slope_cols = np.polyfit(np.log(widths), np.log(t_cols), 1)[0]
     passes = [1 + w for w in widths]   # n_repeats=1: one baseline pass plus one per column

@@ -1,19 +1,24 @@
-"""Explain fastai tabular models: `import fastai_featimp` adds `learn.feature_importance()` and
-`learn.plot_feature_importance()`, `learn.feature_dependence()`, `learn.plot_feature_dependence()`, `learn.explain()`,
-`learn.plot_explanation()` and `learn.plot_explanation_summary()` to fastai's tabular learners."""
-__version__ = '0.1.0'
+"""Explain fastai models: `import fastai_featimp` adds `feature_importance`, `explain`, `partial_dependence`,
+`feature_dependence`, `drop_column_importance` and their plots to fastai's `Learner` (see `learner.py`).
+The same computations are free functions here, taking the learner first."""
+__version__ = '0.2.0'
 
-from .engine import ColumnGroup, batched_forward, permutation_scores
-from .dependence import feature_dependence
-from .drop_column import drop_column_importance, recursive_elimination
-from .explain import explain
-from .explain_plots import plot_explanation_summary, plot_waterfall
-from .partial_dependence import PartialDependence, accumulated_local_effects, partial_dependence
-from .permutation import permutation_importance
-from .plotting import plot_dependence, plot_importance, plot_importance_comparison, plot_recursive_elimination
+from . import learner as _learner  # noqa: F401  (attaches the Learner methods)
+from .core.forward import allocator_priming, batched_forward
+from .core.permutation import ColumnGroup, permutation_scores
+from .core.results import PartialDependence
+from .methods.dependence import feature_dependence
+from .methods.drop_column import drop_column_importance, recursive_elimination
+from .methods.explain import explain
+from .methods.partial_dependence import accumulated_local_effects, partial_dependence
+from .methods.permutation import permutation_importance
+from .plot.dependence import plot_dependence
+from .plot.explanation import plot_explanation_summary, plot_waterfall
+from .plot.importance import plot_importance, plot_importance_comparison, plot_recursive_elimination
+from .plot.partial_dependence import plot_partial_dependence
 
 __all__ = ['permutation_importance', 'plot_importance', 'feature_dependence', 'plot_dependence', 'explain',
            'plot_waterfall', 'plot_explanation_summary', 'partial_dependence', 'accumulated_local_effects',
-           'PartialDependence', 'drop_column_importance', 'recursive_elimination', 'plot_importance_comparison',
-           'plot_recursive_elimination', 'permutation_scores', 'batched_forward', 'ColumnGroup',
-           '__version__']
+           'PartialDependence', 'plot_partial_dependence', 'drop_column_importance', 'recursive_elimination',
+           'plot_importance_comparison', 'plot_recursive_elimination', 'permutation_scores', 'batched_forward',
+           'ColumnGroup', 'allocator_priming', '__version__']

@@ -62,7 +62,7 @@ def _parse_groups(text):
 def _write_outputs(fi, csv_path=None, png_path=None):
     import matplotlib
     matplotlib.use('Agg')   # a file, never a window: the CLI also runs on machines with no screen
-    from .plotting import plot_importance
+    from .plot.importance import plot_importance
     if csv_path is not None:
         fi.drop(columns='Members').to_csv(csv_path, index=False)
     if png_path is not None:
@@ -91,7 +91,7 @@ def run_demo(args):
 
 def _load_learner(path: Path):
     from fastai.learner import load_learner
-    from .tabular_data import check_tabular
+    from .tabular.schema import check_tabular
     if not path.is_file(): raise UsageError(f"model file not found: {path}")
     try:
         with warnings.catch_warnings():

@@ -1,9 +1,73 @@
-"Snapshots of everything a call must leave unchanged."
+"""Shared by the tests: synthetic tables with known answers, a quick fastai trainer, an sklearn view of a
+learner's processed inputs, and snapshots of everything a call must leave unchanged."""
 import copy
 import random
+import warnings
 
 import numpy as np
+import pandas as pd
 import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+
+def make_binary_df(n, seed, n_ids=300):
+    """Binary target from `signal` (strong), `weak` and `level` (a 3-level categorical); `noise` and
+    `noise_cat` are unrelated; `row_id` is a random ID categorical with hundreds of levels."""
+    rng = np.random.default_rng(seed)
+    signal, weak, noise = rng.normal(size=(3, n))
+    level = rng.choice(['a', 'b', 'c'], n)
+    shift = pd.Series(level).map({'a': -1.0, 'b': 0.0, 'c': 1.0}).to_numpy()
+    logit = 3 * signal + 1.0 * weak + 1.5 * shift + 0.3 * rng.normal(size=n)
+    return pd.DataFrame({
+        'signal': signal, 'weak': weak, 'noise': noise, 'level': level,
+        'noise_cat': rng.choice(['u', 'v', 'w', 'x'], n),
+        'row_id': [f'id{i}' for i in rng.integers(0, n_ids, n)],
+        'y': np.where(logit > 0, 'yes', 'no'),
+    })
+
+
+BIN_CAT, BIN_CONT = ['level', 'noise_cat', 'row_id'], ['signal', 'weak', 'noise']
+
+
+def multi_df(n, seed):
+    "Multi-class (`cls`), regression (`reg`, `reg2`) and multi-label (`lab_a`, `lab_b`) targets from `a` and `b`."
+    rng = np.random.default_rng(seed)
+    a, b, noise = rng.normal(size=(3, n))
+    k = rng.choice(['p', 'q', 'r'], n)
+    return pd.DataFrame({'a': a, 'b': b, 'noise': noise, 'k': k,
+                         'cls': np.select([a > 0.5, a < -0.5], ['hi', 'lo'], 'mid'),
+                         'reg': 2 * a + 0.5 * b + 0.1 * rng.normal(size=n), 'reg2': -3 * b + 0.1 * rng.normal(size=n),
+                         'lab_a': (a > 0).astype(float), 'lab_b': (b > 0).astype(float)})
+
+
+def train(df, y_names, cat_names, cont_names, epochs=4, seed=0, bs=128, procs=None, y_block=None, lr=1e-2, **kwargs):
+    "A small tabular learner trained on `df` (its last fifth as validation set), seeded."
+    from fastai.tabular.all import Categorify, FillMissing, Normalize, TabularDataLoaders, set_seed, tabular_learner
+    set_seed(seed, reproducible=True)
+    dls = TabularDataLoaders.from_df(df, y_names=y_names, cat_names=cat_names, cont_names=cont_names,
+                                     procs=procs or [Categorify, FillMissing, Normalize], bs=bs,
+                                     valid_idx=list(range(len(df) - len(df) // 5, len(df))), y_block=y_block)
+    learn = tabular_learner(dls, layers=[64, 32], **kwargs)
+    with learn.no_bar(), warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        learn.fit_one_cycle(epochs, lr)
+    return learn
+
+
+class ProcessedMatrixClassifier(ClassifierMixin, BaseEstimator):
+    "A thin sklearn estimator over a tabular learner's processed `[codes | normalised values]` matrix."
+    def __init__(self, model=None, n_cat=0): self.model, self.n_cat = model, n_cat
+    def fit(self, X, y=None): self.classes_ = np.unique(y) if y is not None else np.array([0, 1]); return self
+    def predict_proba(self, X):
+        X = torch.as_tensor(np.asarray(X), dtype=torch.float32)
+        with torch.inference_mode():
+            return torch.softmax(self.model(X[:, :self.n_cat].long(), X[:, self.n_cat:]).double(), -1).numpy()
+
+
+def processed_matrix(learn, df) -> np.ndarray:
+    "The learner's processed `[codes | normalised values]` matrix of `df`, through fastai's own test_dl."
+    to = learn.dls.test_dl(df).dataset
+    return np.hstack([to.cats.to_numpy(float), to.conts.to_numpy(float)])
 
 
 def learner_snapshot(learn):
@@ -12,7 +76,7 @@ def learner_snapshot(learn):
         modes=[m.training for m in learn.model.modules()],
         dls=learn.dls, loaders=list(learn.dls.loaders), dls_bs=[dl.bs for dl in learn.dls.loaders],
         dls_n=[dl.n for dl in learn.dls.loaders], dls_device=learn.dls.device,
-        cat_names=list(learn.dls.cat_names), cont_names=list(learn.dls.cont_names),
+        cat_names=list(getattr(learn.dls, 'cat_names', [])), cont_names=list(getattr(learn.dls, 'cont_names', [])),
         cbs=list(learn.cbs), metrics=list(learn.metrics), loss_func=learn.loss_func,
         recorder_values=copy.deepcopy(learn.recorder.values), opt=learn.opt,
     )
@@ -34,3 +98,16 @@ def global_rng_state():
 
 def assert_same_rng(a, b):
     assert a[0] == b[0] and np.array_equal(a[1], b[1]) and torch.equal(a[2], b[2])
+
+
+def process_state():
+    "Everything process-wide a method could leave changed: random states, cuDNN flags, threads, warning filters."
+    import warnings as w
+    return dict(rng=global_rng_state(), cudnn=(torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic),
+                threads=torch.get_num_threads(), filters=list(w.filters))
+
+
+def assert_same_process_state(a, b):
+    assert_same_rng(a['rng'], b['rng'])
+    assert a['cudnn'] == b['cudnn'] and a['threads'] == b['threads']
+    assert a['filters'] == b['filters']

@@ -5,12 +5,11 @@ import pytest
 import torch
 from fastai.metrics import RocAucBinary, accuracy, rmse
 from fastai.tabular.all import (CategoryBlock, MSELossFlat, MultiCategoryBlock, RegressionBlock, load_learner)
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.inspection import permutation_importance as sk_permutation_importance
 from sklearn.metrics import log_loss, roc_auc_score
 
 import fastai_featimp
-from conftest import BIN_CAT, BIN_CONT, make_binary_df, train
+from helpers import BIN_CAT, BIN_CONT, ProcessedMatrixClassifier, make_binary_df, multi_df, train
 
 COLUMNS = ['Variable', 'Type', 'Importance', 'Std', 'CI_low', 'CI_high', 'p_value']
 
@@ -71,16 +70,6 @@ def test_column_the_model_ignores_scores_exactly_zero(binary_learner, binary_tes
     reps = fi.attrs['importances']
     assert reps['level'] == [0.0] * 4 and reps['weak'] == [0.0] * 4
     assert imp(fi)['signal'] > 0.1
-
-
-class ProcessedMatrixClassifier(ClassifierMixin, BaseEstimator):
-    "A thin sklearn estimator over the learner's processed `[codes | normalised values]` matrix."
-    def __init__(self, model=None, n_cat=0): self.model, self.n_cat = model, n_cat
-    def fit(self, X, y): self.classes_ = np.unique(y); return self
-    def predict_proba(self, X):
-        X = torch.as_tensor(np.asarray(X), dtype=torch.float32)
-        with torch.inference_mode():
-            return torch.softmax(self.model(X[:, :self.n_cat].long(), X[:, self.n_cat:]), -1).numpy()
 
 
 def test_agrees_with_sklearn_permutation_importance(binary_learner, binary_test):
@@ -186,6 +175,10 @@ def test_max_rows_subsamples_reproducibly(binary_learner, binary_test):
     a, b = binary_learner.feature_importance(seed=3, **kw), binary_learner.feature_importance(seed=3, **kw)
     assert a.attrs['n_rows'] == 500
     pd.testing.assert_frame_equal(a, b)
+    # the one subsampling rule: max_rows caps the rows; a set that is not larger is used whole
+    whole = binary_learner.feature_importance(df=binary_test.iloc[:300], n_repeats=1, max_rows=500, seed=3,
+                                              show_progress=False)
+    assert whole.attrs['n_rows'] == 300
 
 
 def test_fill_missing_indicator_moves_with_its_column():
@@ -199,16 +192,6 @@ def test_fill_missing_indicator_moves_with_its_column():
     fi = learn.feature_importance(df=test, n_repeats=2, seed=0, show_progress=False)
     assert sorted(fi['Variable']) == ['level', 'signal', 'weak']
     assert fi['Variable'][0] == 'signal'
-
-
-def multi_df(n, seed):
-    rng = np.random.default_rng(seed)
-    a, b, noise = rng.normal(size=(3, n))
-    k = rng.choice(['p', 'q', 'r'], n)
-    return pd.DataFrame({'a': a, 'b': b, 'noise': noise, 'k': k,
-                         'cls': np.select([a > 0.5, a < -0.5], ['hi', 'lo'], 'mid'),
-                         'reg': 2 * a + 0.5 * b + 0.1 * rng.normal(size=n), 'reg2': -3 * b + 0.1 * rng.normal(size=n),
-                         'lab_a': (a > 0).astype(float), 'lab_b': (b > 0).astype(float)})
 
 
 @pytest.mark.parametrize('kind', ['multiclass', 'regression', 'multi_target', 'multi_label'])
@@ -269,9 +252,9 @@ def test_progress_bar_follows_no_bar(binary_learner, binary_test, capsys):
 
 def test_gathered_tensors_equal_iterating_the_dataloader(binary_learner, binary_test):
     "The one-batch gather gives exactly what fastai's DataLoader yields batch by batch."
-    from fastai_featimp.tabular_data import _gather
+    from fastai_featimp.tabular.data import gather_batch
     dl = binary_learner.dls.test_dl(binary_test)
-    inputs, target = _gather(dl)
+    inputs, target = gather_batch(dl)
     batches = list(dl)
     for k, x in enumerate(inputs + [target]):
         assert torch.equal(x, torch.cat([b[k] for b in batches]).as_subclass(torch.Tensor))

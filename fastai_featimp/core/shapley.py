@@ -12,13 +12,13 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from .engine import prime_allocator
+from .forward import default_bs, prime_allocator
 
 __all__ = ['coalition_value_fn', 'exact_shapley', 'permutation_shapley', 'all_coalitions']
 
 
 def coalition_value_fn(forward: Callable, row: Sequence[torch.Tensor], background: Sequence[torch.Tensor],
-                       players: Sequence, output: Callable[[torch.Tensor], torch.Tensor], bs: int = 16384):
+                       players: Sequence, output: Callable[[torch.Tensor], torch.Tensor], bs: int | None = None):
     """`value(masks)`: for a bool matrix `masks` (C x M), the mean of `output(forward(...))` over the background
     for each coalition. `row[t]` has shape (1, cols_t), `background[t]` (B, cols_t); `players[m]` lists the
     `(tensor, column)` slots of player m."""
@@ -26,7 +26,7 @@ def coalition_value_fn(forward: Callable, row: Sequence[torch.Tensor], backgroun
     membership = [torch.zeros(len(players), bg.shape[1], dtype=torch.bool, device=device) for bg in background]
     for m, slots in enumerate(players):
         for t, c in slots: membership[t][m, c] = True
-    per_chunk = max(1, bs // n_bg)   # coalitions per forward pass
+    per_chunk = max(1, (bs or default_bs(device)) // n_bg)   # coalitions per forward pass
 
     def value(masks: torch.Tensor) -> np.ndarray:
         prime_allocator()

@@ -9,7 +9,7 @@ from fastai.tabular.all import CrossEntropyLossFlat, TabularDataLoaders, tabular
 from fastai.metrics import R2Score
 
 import fastai_featimp
-from conftest import BIN_CAT, make_binary_df
+from helpers import BIN_CAT, make_binary_df
 from helpers import assert_learner_unchanged, assert_same_rng, global_rng_state, learner_snapshot
 
 
@@ -48,7 +48,7 @@ def test_nothing_changes_after_a_successful_call(binary_learner, binary_test):
     (dict(df=make_binary_df(50, 9), groups={'g': ['signal', 'nope']}), "unknown column 'nope'"),
     (dict(df=make_binary_df(50, 9), groups={'g1': ['signal', 'weak'], 'g2': ['weak']}), "'weak' is in two groups"),
     (dict(df=make_binary_df(50, 9), n_repeats=0), 'n_repeats must be an integer >= 1'),
-    (dict(df=make_binary_df(50, 9), max_rows=51), 'max_rows=51 is larger than the test set'),
+    (dict(df=make_binary_df(50, 9), max_rows=1), 'max_rows must be an integer >= 2'),
     (dict(df=make_binary_df(50, 9), metric=R2Score()), "metric 'r2_score' could not be computed"),
     (dict(df=make_binary_df(50, 9), metric='no_such_metric'), "unknown metric name 'no_such_metric'"),
     (dict(df=make_binary_df(50, 9).assign(y=lambda d: d.y.where(d.index > 3))), 'label column.*missing values'),
@@ -148,10 +148,11 @@ def test_odd_column_names_work(name, kind, quiet):
 
 def test_fastai_failure_on_colliding_name_says_rename(binary_learner, monkeypatch):
     "Where fastai itself fails on a colliding name, the error says which column to rename."
-    from fastai_featimp import tabular_data
-    schema = tabular_data.tabular_schema(binary_learner)
+    from fastai_featimp.tabular import data as tabular_data
+    from fastai_featimp.tabular.schema import tabular_schema
+    schema = tabular_schema(binary_learner)
     schema.cat_names = schema.cat_names + ['c']
-    err = tabular_data._named_attribute_error(schema, AttributeError("'L' object is not callable"))
+    err = tabular_data.named_attribute_error(schema, AttributeError("'L' object is not callable"))
     assert isinstance(err, ValueError) and "'c'" in str(err) and 'rename' in str(err)
 
 

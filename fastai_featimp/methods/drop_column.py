@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from fastai.learner import Learner
-from fastcore.basics import patch
-from fastcore.meta import delegates
 
-from .columns import resolve_variables
-from .permutation import importance_frame, permutation_importance
-from .progress import progress_for
-from .retrain import recipe_from_learner, train_and_score, trained_and_scored, validation_indices
-from .checks import check_int
-from .scoring import learner_scorers
-from .tabular_data import tabular_schema
+from ..common.progress import progress_for
+from ..common.scoring import learner_scorers
+from ..core.checks import check_choice, check_int
+from ..core.results import importance_frame
+from ..core.seeding import int_seed, root_seed
+from ..core.state import preserved_state
+from ..tabular.recipe import recipe_from_learner, train_and_score, trained_and_scored, validation_indices
+from ..tabular.schema import tabular_schema
+from ..tabular.variables import resolve_variables
 
 __all__ = ['drop_column_importance', 'recursive_elimination']
 
@@ -26,9 +25,9 @@ def _check_frames(schema, recipe, train_df, test_df):
         if missing: raise ValueError(f"{what} lacks column(s) {missing} that the learner was trained on")
 
 
-def _task_seeds(seed, n_repeats) -> list:
+def _task_seeds(root, n_repeats) -> list:
     "One training seed per repeat, shared by every configuration so differences measure the column."
-    return [int(s.generate_state(1)[0] % 2**31) for s in np.random.SeedSequence(seed).spawn(n_repeats)]
+    return [int_seed(root, 'retraining', r) for r in range(n_repeats)]
 
 
 def _run(tasks, n_jobs, learn, show_progress, comment):
@@ -70,12 +69,14 @@ def drop_column_importance(
         if unknown: raise ValueError(f"column(s) {unknown} are not inputs of this learner (or are inside a group); "
                                      f"the learner's inputs are {[v.name for v in variables]}")
         variables = [v for v in variables if v.name in set(columns)]
-    valid = list(valid_idx) if valid_idx is not None else validation_indices(learn, train_df, seed)
-    seeds = _task_seeds(seed, n_repeats)
+    root = root_seed(seed)
+    valid = list(valid_idx) if valid_idx is not None else validation_indices(learn, train_df, root)
+    seeds = _task_seeds(root, n_repeats)
     configs = [()] + [tuple(v.members) for v in variables]   # the reference first, then one per variable
     args = lambda drop, s: (recipe, train_df, valid, test_df, drop, s, metric, greater_is_better)
     tasks = [(train_and_score, args(drop, s)) for drop in configs for s in seeds]
-    scores = np.array(_run(tasks, n_jobs, learn, show_progress, 'drop-column retrainings'), dtype=float)
+    with preserved_state():
+        scores = np.array(_run(tasks, n_jobs, learn, show_progress, 'drop-column retrainings'), dtype=float)
     scores = scores.reshape(len(configs), len(seeds))
     drop = scores[1:] - scores[:1]
     if scorer.greater_is_better: drop = -drop
@@ -98,8 +99,7 @@ def recursive_elimination(
 ):
     """Retrain, score on `test_df`, drop the `step` least important columns, repeat. Returns one row per round
     (`n_features`, `features`, `score`, `dropped`); `attrs['best']` is the best round (ties: fewest columns)."""
-    if importance not in ('permutation', 'drop-column'):
-        raise ValueError(f"importance must be 'permutation' or 'drop-column', got {importance!r}")
+    check_choice('importance', importance, ('permutation', 'drop-column'))
     step = check_int('step', step)
     schema = tabular_schema(learn)
     recipe = recipe_from_learner(learn, epochs, lr)
@@ -107,44 +107,33 @@ def recursive_elimination(
     if not 1 <= min_features <= len(recipe.cat_names + recipe.cont_names):
         raise ValueError(f"min_features must be between 1 and the number of columns, got {min_features!r}")
     scorer, = learner_scorers(learn, schema, metric, greater_is_better)
-    valid = list(valid_idx) if valid_idx is not None else validation_indices(learn, train_df, seed)
+    root = root_seed(seed)
+    valid = list(valid_idx) if valid_idx is not None else validation_indices(learn, train_df, root)
     kept = recipe.cat_names + recipe.cont_names
     rounds = []
-    train_seed = _task_seeds(seed, 1)[0]
-    while True:
-        dropped_so_far = [c for c in recipe.cat_names + recipe.cont_names if c not in kept]
-        model, score = trained_and_scored(recipe, train_df, valid, test_df, dropped_so_far, train_seed, metric,
-                                          greater_is_better)
-        rounds.append(dict(n_features=len(kept), features=list(kept), score=score))
-        if len(kept) <= min_features: break
-        if importance == 'permutation':
-            fi = permutation_importance(model, df=test_df, metric=metric, greater_is_better=greater_is_better,
-                                        n_repeats=n_repeats, seed=seed, show_progress=False)
-        else:
-            fi = drop_column_importance(model, train_df.drop(columns=dropped_so_far), test_df, valid_idx=valid,
-                                        metric=metric, greater_is_better=greater_is_better, seed=seed,
-                                        n_jobs=n_jobs, show_progress=False, epochs=recipe.epochs, lr=recipe.lr)
-        n_drop = min(step, len(kept) - min_features)
-        weakest = list(fi.sort_values('Importance', kind='stable')['Variable'][:n_drop])
-        rounds[-1]['dropped'] = weakest
-        kept = [c for c in kept if c not in weakest]
+    train_seed = _task_seeds(root, 1)[0]
+    with preserved_state():
+        while True:
+            dropped_so_far = [c for c in recipe.cat_names + recipe.cont_names if c not in kept]
+            model, score = trained_and_scored(recipe, train_df, valid, test_df, dropped_so_far, train_seed, metric,
+                                              greater_is_better)
+            rounds.append(dict(n_features=len(kept), features=list(kept), score=score))
+            if len(kept) <= min_features: break
+            # the ranking goes through the public Learner API: methods do not import each other
+            if importance == 'permutation':
+                fi = model.feature_importance(df=test_df, metric=metric, greater_is_better=greater_is_better,
+                                              n_repeats=n_repeats, seed=seed, show_progress=False)
+            else:
+                fi = drop_column_importance(model, train_df.drop(columns=dropped_so_far), test_df, valid_idx=valid,
+                                            metric=metric, greater_is_better=greater_is_better, seed=seed,
+                                            n_jobs=n_jobs, show_progress=False, epochs=recipe.epochs, lr=recipe.lr)
+            n_drop = min(step, len(kept) - min_features)
+            weakest = list(fi.sort_values('Importance', kind='stable')['Variable'][:n_drop])
+            rounds[-1]['dropped'] = weakest
+            kept = [c for c in kept if c not in weakest]
     table = pd.DataFrame(rounds).reindex(columns=['n_features', 'features', 'score', 'dropped'])
     better = table['score'] if scorer.greater_is_better else -table['score']
     best = int(table.assign(b=better).sort_values(['b', 'n_features'], ascending=[False, True]).index[0])
     table.attrs.update(best=best, metric=scorer.name, greater_is_better=scorer.greater_is_better,
                        importance=importance, recipe=recipe.summary())
     return table
-
-
-@patch
-@delegates(drop_column_importance, but=['learn', 'train_df', 'test_df'])
-def drop_column_importance(self:Learner, train_df, test_df, **kwargs):
-    "Drop-column (retraining) importance of each input column (see `fastai_featimp.drop_column_importance`)."
-    return drop_column_importance(self, train_df, test_df, **kwargs)   # @patch leaves the free function in place
-
-
-@patch
-@delegates(recursive_elimination, but=['learn', 'train_df', 'test_df'])
-def recursive_elimination(self:Learner, train_df, test_df, **kwargs):
-    "Recursive feature elimination by retraining (see `fastai_featimp.recursive_elimination`)."
-    return recursive_elimination(self, train_df, test_df, **kwargs)

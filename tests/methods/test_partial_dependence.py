@@ -4,11 +4,10 @@ import pandas as pd
 import pytest
 import torch
 from fastai.tabular.all import CategoryBlock, MSELossFlat, RegressionBlock, load_learner
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.inspection import partial_dependence as sk_partial_dependence
 
-from conftest import make_binary_df, train
-from helpers import assert_learner_unchanged, learner_snapshot
+from helpers import (ProcessedMatrixClassifier, assert_learner_unchanged, learner_snapshot, make_binary_df,
+                     multi_df, processed_matrix, train)
 
 Q = dict(show_progress=False)
 
@@ -31,21 +30,11 @@ def test_grid_in_original_units_between_percentiles(binary_learner, binary_test)
     assert np.all(np.diff(grid) > 0)
 
 
-class ProcessedMatrixClassifier(ClassifierMixin, BaseEstimator):
-    def __init__(self, model=None, n_cat=0): self.model, self.n_cat = model, n_cat
-    def fit(self, X, y): self.classes_ = np.array([0, 1]); return self
-    def predict_proba(self, X):
-        X = torch.as_tensor(np.asarray(X), dtype=torch.float32)
-        with torch.inference_mode():
-            return torch.softmax(self.model(X[:, :self.n_cat].long(), X[:, self.n_cat:]), -1).double().numpy()
-
-
 @pytest.mark.parametrize('feature', ['signal', 'level'])
 def test_agrees_with_sklearn_brute_partial_dependence(binary_learner, binary_test, feature):
     learn = binary_learner
     r = learn.partial_dependence(feature, binary_test, **Q)
-    to = learn.dls.test_dl(binary_test).dataset
-    X = np.hstack([to.cats.to_numpy(float), to.conts.to_numpy(float)])
+    X = processed_matrix(learn, binary_test)
     names = list(learn.dls.cat_names) + list(learn.dls.cont_names)
     j = names.index(feature)
     if feature == 'signal':
@@ -163,7 +152,6 @@ def test_subsample_is_seeded(binary_learner, binary_test):
 
 
 def test_multiclass_regression_and_loaded_learner(tmp_path, quiet):
-    from test_permutation import multi_df
     df = multi_df(1500, 0)
     multi = train(df, 'cls', ['k'], ['a', 'b', 'noise'], epochs=2, y_block=CategoryBlock())
     with pytest.raises(ValueError, match='pass target='):

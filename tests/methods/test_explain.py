@@ -6,8 +6,8 @@ import torch
 from fastai.tabular.all import RegressionBlock, MSELossFlat
 
 import fastai_featimp
-from conftest import BIN_CAT, BIN_CONT, train
-from helpers import assert_learner_unchanged, learner_snapshot
+from helpers import BIN_CAT, BIN_CONT, train
+from helpers import assert_learner_unchanged, learner_snapshot, processed_matrix
 
 
 @pytest.fixture(scope='module')
@@ -45,9 +45,7 @@ def test_outputs_are_the_models_probabilities_of_the_predicted_class(binary_lear
 def test_exact_values_equal_shap_exact_explainer(binary_learner, rows, background):
     shap = pytest.importorskip('shap')   # a [dev] dependency, installed by the README's test command
     learn = binary_learner
-    def matrix(df):
-        to = learn.dls.test_dl(df).dataset
-        return np.hstack([to.cats.to_numpy(float), to.conts.to_numpy(float)])
+    matrix = lambda df: processed_matrix(learn, df)
     n_cat = len(learn.dls.cat_names)
     def f(X):
         X = torch.as_tensor(np.asarray(X), dtype=torch.float32)

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from fastai.learner import Learner
-from fastcore.basics import patch
 
 __all__ = ['plot_waterfall', 'plot_explanation_summary']
 
@@ -90,15 +88,3 @@ def _value_colour(values: pd.Series) -> np.ndarray:
         ranks = values.astype(str).map(values.astype(str).value_counts().rank(method='first')).to_numpy(float)
     span = np.nanmax(ranks) - np.nanmin(ranks) if len(ranks) else 0
     return (ranks - np.nanmin(ranks)) / span if span > 0 else np.full(len(ranks), 0.5)
-
-
-@patch
-def plot_explanation(self:Learner, expl, row:int=0, top:int=12, ax=None):
-    "Waterfall of one explained row (see `plot_waterfall`); returns the Axes."
-    return plot_waterfall(expl, row=row, top=top, ax=ax)
-
-
-@patch
-def plot_explanation_summary(self:Learner, expl, top:int=20, figsize=None):
-    "Bars of mean |contribution| and a beeswarm over all explained rows; returns the Figure."
-    return plot_explanation_summary(expl, top=top, figsize=figsize)   # @patch leaves the module function in place

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .engine import ColumnGroup
+from ..core.permutation import ColumnGroup
 
 __all__ = ['Variable', 'resolve_variables']
 

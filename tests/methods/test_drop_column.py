@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import fastai_featimp
-from fastai_featimp.retrain import build_learner, recipe_from_learner, trained_and_scored, validation_indices
-from conftest import make_binary_df, train
+from fastai_featimp.tabular.recipe import build_learner, recipe_from_learner, trained_and_scored, validation_indices
+from helpers import make_binary_df, train
 from helpers import assert_learner_unchanged, learner_snapshot
 
 RECIPE = dict(epochs=3, lr=1e-2, show_progress=False)

@@ -4,32 +4,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import torch
-from fastai.learner import Learner
-from fastcore.basics import patch
-from fastcore.meta import delegates
 
-from .checks import check_int
-from .columns import resolve_variables
-from .progress import progress_for
-from .safety import eval_mode, preserved_global_rng
-from .shapley import coalition_value_fn, exact_shapley, permutation_shapley
-from .outputs import output_activation, output_labels, target_index
-from .tabular_data import _gather, model_device, raw_inputs, tabular_schema
+from ..common.outputs import output_activation, output_labels, target_index
+from ..common.progress import progress_for
+from ..core.checks import check_choice, check_int
+from ..core.seeding import root_seed, stream
+from ..core.shapley import coalition_value_fn, exact_shapley, permutation_shapley
+from ..core.state import eval_mode, preserved_state
+from ..tabular.data import load_tabular
+from ..tabular.schema import tabular_schema
+from ..tabular.variables import resolve_variables
 
 __all__ = ['explain', 'EXACT_MAX_PLAYERS']
 
 EXACT_MAX_PLAYERS = 14   # 'auto' enumerates every coalition up to this many columns (2^14 = 16,384)
-
-
-def _default_background(learn, n_background: int, rng) -> list:
-    "A seeded sample of the training set's processed rows."
-    to = learn.dls.train_ds
-    if len(to) == 0:
-        raise ValueError("this learner holds no training data (a learner from load_learner is exported without it): "
-                         "pass background=, a DataFrame of typical rows")
-    idx = np.sort(rng.choice(len(to), min(n_background, len(to)), replace=False))
-    inputs, _ = _gather(learn.dls.train, to.iloc[idx])
-    return [x.to(model_device(learn.model)) for x in inputs]
 
 
 def _display_value(rows: pd.DataFrame, i: int, members) -> object:
@@ -54,8 +42,7 @@ def explain(
 ):
     """Interventional Shapley values per input column for each row: a long DataFrame `row, Variable, Value,
     Contribution, Std`; `attrs` hold base values, explained outputs and classes. Base + contributions = output."""
-    if method not in ('auto', 'exact', 'permutation'):
-        raise ValueError(f"method must be 'auto', 'exact' or 'permutation', got {method!r}")
+    check_choice('method', method, ('auto', 'exact', 'permutation'))
     n_background = check_int('n_background', n_background)
     schema = tabular_schema(learn)
     players = resolve_variables(schema.cat_names, schema.cont_names, schema.na_parent, groups)
@@ -66,20 +53,23 @@ def explain(
     m = len(players)
     use_exact = method == 'exact' or (method == 'auto' and m <= EXACT_MAX_PLAYERS)
     n_perm = int(n_permutations or 10 * m)
-    bg_seq, perm_seq = np.random.SeedSequence(seed).spawn(2)
-    with preserved_global_rng(), eval_mode(learn.model):
-        x = raw_inputs(learn, schema, rows, 'rows')
-        bg = (_default_background(learn, n_background, np.random.default_rng(bg_seq)) if background is None
-              else raw_inputs(learn, schema, background, 'background'))
+    root = root_seed(seed)
+    if rows is None: raise TypeError("rows must be a pandas DataFrame of the rows to explain, got None")
+    with preserved_state(), eval_mode(learn.model):
+        x = load_tabular(learn, schema, rows, what='rows', dataloader_ok=False).inputs
+        bg_what = 'background' if background is not None else 'training set'
+        bg = load_tabular(learn, schema, background, split='train', max_rows=n_background,
+                          rng=stream(root, 'background'), what=bg_what, dataloader_ok=False,
+                          hint=': this learner holds no training data (a learner from load_learner is exported '
+                               'without it): pass background=, a DataFrame of typical rows').inputs
         with torch.inference_mode(): full_out = out_fn(learn.model(*x)).reshape(x[0].shape[0], -1).cpu()
         records, base_values, outputs, targets = [], [], [], []
-        rng = np.random.default_rng(perm_seq)
         for i in progress_for(learn, show_progress, 'explaining rows')(range(x[0].shape[0])):
             k = target_index(labels, target, int(full_out[i].argmax()) if classifier else None)   # predicted class
             value = coalition_value_fn(learn.model, [t[i:i + 1] for t in x], bg, [p.group.slots for p in players],
                                        lambda p, k=k: out_fn(p).reshape(p.shape[0], -1)[:, k])
             if use_exact: phi, base, full = exact_shapley(value, m); se = np.full(m, np.nan)
-            else: phi, se, base, full = permutation_shapley(value, m, n_perm, rng)
+            else: phi, se, base, full = permutation_shapley(value, m, n_perm, stream(root, 'permutations', i))
             base_values.append(base); outputs.append(full); targets.append(labels[k])
             for p, c, s in zip(players, phi, se):
                 records.append(dict(row=i, Variable=p.name, Value=_display_value(rows, i, p.members),
@@ -89,10 +79,3 @@ def explain(
                       targets=targets, output=output, n_background=int(bg[0].shape[0]), seed=seed,
                       n_permutations=None if use_exact else n_perm, row_index=list(rows.index))
     return expl
-
-
-@patch
-@delegates(explain, but=['learn', 'rows'])
-def explain(self:Learner, rows, **kwargs):
-    "Shapley attributions of each row's prediction, per input column (see `fastai_featimp.explain.explain`)."
-    return explain(self, rows, **kwargs)   # @patch leaves the module's free function in place

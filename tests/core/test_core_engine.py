@@ -2,7 +2,8 @@
 import numpy as np
 import torch
 
-from fastai_featimp.engine import ColumnGroup, batched_forward, permutation_scores, permuted_forward
+from fastai_featimp.core.forward import batched_forward
+from fastai_featimp.core.permutation import ColumnGroup, permutation_scores, permuted_forward
 
 
 def mse(preds, targ): return [float(((preds - targ) ** 2).mean())]

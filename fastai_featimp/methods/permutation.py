@@ -1,38 +1,23 @@
 "Permutation importance of a fastai tabular learner's input columns, on a labelled test set."
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-from fastai.learner import Learner
-from fastcore.basics import patch
-from fastcore.meta import delegates
+from ..common.progress import progress_for
+from ..common.scoring import learner_scorers
+from ..core.association import associated_groups, association_of, conditional_strata
+from ..core.checks import check_choice, check_int, check_threshold
+from ..core.forward import default_bs
+from ..core.permutation import permutation_scores
+from ..core.results import importance_frame
+from ..core.seeding import root_seed, stream
+from ..core.state import eval_mode, preserved_state
+from ..tabular.data import feature_arrays, load_tabular
+from ..tabular.schema import tabular_schema
+from ..tabular.variables import resolve_variables
 
-from .columns import resolve_variables
-from .dependence import associated_groups, association_of, check_threshold, conditional_strata
-from .engine import permutation_scores
-from .progress import progress_for
-from .safety import eval_mode, preserved_global_rng
-from .checks import check_int
-from .scoring import learner_scorers
-from .stats import summarize_repeats
-from .tabular_data import feature_arrays, load_test_set, model_device, tabular_schema
+__all__ = ['permutation_importance']
 
-__all__ = ['permutation_importance', 'default_bs', 'importance_frame', 'score_learner']
-
-
-def default_bs(device) -> int:
-    "Rows per forward pass: the throughput plateau measured in benchmarks/bench_permutation.py."
-    return 16384 if getattr(device, 'type', str(device)) == 'cuda' else 4096
-
-
-def importance_frame(variables, per_repeat: np.ndarray, **attrs) -> pd.DataFrame:
-    "The result table, most important first; `per_repeat` has shape `(n_variables, n_repeats)`."
-    summary = summarize_repeats(per_repeat)
-    fi = pd.DataFrame({'Variable': [v.name for v in variables], 'Type': [v.kind for v in variables], **summary,
-                       'Members': [list(v.members) for v in variables]})
-    fi = fi.sort_values('Importance', ascending=False, kind='stable').reset_index(drop=True)
-    fi.attrs.update(attrs, importances={v.name: [float(x) for x in row] for v, row in zip(variables, per_repeat)})
-    return fi
+NO_TEST_SET = ("no test set given: importance is measured on the validation set, which guided training choices; a "
+               "held-out labelled test set (test_dl=learn.dls.test_dl(test_df) or df=test_df) gives the unbiased estimate")
 
 
 def permutation_importance(
@@ -48,7 +33,7 @@ def permutation_importance(
     strategy:str='marginal',      # 'marginal', or 'conditional': permute within strata of the most associated columns
     seed:int|None=None,           # same seed, same result; the global random state is left untouched
     bs:int|None=None,             # rows per forward pass (default: a throughput-tuned size for the device)
-    max_rows:int|None=None,       # score a seeded subsample of this many rows, drawn once
+    max_rows:int|None=None,       # score a seeded sample of at most this many rows, drawn once
     greater_is_better=None,       # direction of a custom metric (bool, or a list aligned with `metric`)
     show_progress:bool=True,      # a fastprogress bar (never under `learn.no_bar()`)
 ):
@@ -59,23 +44,23 @@ def permutation_importance(
     when permuting hurts, whatever the metric's direction."""
     n_repeats = check_int('n_repeats', n_repeats)
     if bs is not None: bs = check_int('bs', bs)
-    if strategy not in ('marginal', 'conditional'):
-        raise ValueError(f"strategy must be 'marginal' or 'conditional', got {strategy!r}")
+    check_choice('strategy', strategy, ('marginal', 'conditional'))
     threshold = check_threshold(threshold)
     if isinstance(groups, str):
         if groups != 'auto': raise ValueError(f"groups must be a dict, 'auto' or None, got {groups!r}")
         groups, auto_groups = None, True
+    if test_dl is not None and df is not None: raise ValueError("pass either test_dl or df, not both")
     schema = tabular_schema(learn)
     variables = resolve_variables(schema.cat_names, schema.cont_names, schema.na_parent, groups)   # check early
     scorers = learner_scorers(learn, schema, metric, greater_is_better)
-    subsample_rng, perm_seed = _seeds(seed)
-    device = model_device(learn.model)
-    bs = bs or default_bs(device)
-    with preserved_global_rng(), eval_mode(learn.model):
-        data = load_test_set(learn, schema, test_dl, df, max_rows, subsample_rng)
+    root = root_seed(seed)
+    with preserved_state(), eval_mode(learn.model):
+        data = load_tabular(learn, schema, df if test_dl is None else test_dl, labelled=True, warn=NO_TEST_SET,
+                            max_rows=max_rows, rng=stream(root, 'subsample'), min_rows=2,
+                            hint=': a learner from load_learner has no validation set: pass df= or test_dl=')
         extra = {}
         if auto_groups or strategy == 'conditional':   # both read the association on the scored rows
-            cat, cont = feature_arrays(schema, *[x.cpu() for x in data.inputs])
+            cat, cont = feature_arrays(schema, *data.inputs)
             assoc = association_of(cat, cont)
             extra = dict(threshold=threshold) if auto_groups else {}
         if auto_groups:
@@ -90,8 +75,8 @@ def permutation_importance(
         score = lambda preds, targ: [s(preds, targ) for s in scorers]   # one forward pass serves every metric
         baseline, permuted = permutation_scores(
             learn.model, data.inputs, data.target, [v.group for v in variables], score, n_repeats,
-            seed=perm_seed, bs=bs, progress=progress_for(learn, show_progress, 'permutation importance'),
-            strata=strata)
+            seed=root, bs=bs or default_bs(data.inputs[0].device), keys=[v.name for v in variables],
+            progress=progress_for(learn, show_progress, 'permutation importance'), strata=strata)
     frames = {}
     for k, s in enumerate(scorers):
         drop = permuted[:, :, k] - baseline[k]
@@ -101,28 +86,3 @@ def permutation_importance(
             greater_is_better=s.greater_is_better, n_repeats=n_repeats, seed=seed, n_rows=data.n_rows,
             source=data.source, strategy=strategy, **extra)
     return frames if isinstance(metric, (list, tuple)) else frames[scorers[0].name]
-
-
-def score_learner(learn, test_df, metric=None, greater_is_better=None) -> float:
-    "One metric (default: the loss) of `learn` over the whole labelled `test_df`, computed as importance does."
-    from .engine import batched_forward
-    schema = tabular_schema(learn)
-    scorer, = learner_scorers(learn, schema, metric, greater_is_better)
-    with preserved_global_rng(), eval_mode(learn.model):
-        data = load_test_set(learn, schema, df=test_df)
-        preds = batched_forward(learn.model, data.inputs, default_bs(data.inputs[0].device))
-        return scorer(preds, data.target)
-
-
-def _seeds(seed):
-    "Independent streams for the subsample and the permutations, both from `seed`."
-    if seed is not None: seed = check_int('seed', seed, minimum=0)
-    sub, perm = np.random.SeedSequence(seed).spawn(2)
-    return np.random.default_rng(sub), int(perm.generate_state(1)[0])
-
-
-@patch
-@delegates(permutation_importance, but=['learn'])
-def feature_importance(self:Learner, test_dl=None, **kwargs):
-    "Permutation importance of each input column on a labelled test set (see `permutation_importance`)."
-    return permutation_importance(self, test_dl, **kwargs)

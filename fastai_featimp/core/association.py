@@ -7,7 +7,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ['cramers_v', 'correlation_ratio', 'association_matrix', 'association_clusters']
+__all__ = ['cramers_v', 'correlation_ratio', 'association_matrix', 'association_of', 'association_clusters',
+           'associated_groups', 'conditional_strata', 'CONDITIONAL_SETTINGS']
+
+# How conditional permutation builds strata (documented in the README):
+CONDITIONAL_SETTINGS = dict(
+    max_partners=2,          # the columns most associated with the permuted one ...
+    min_association=0.2,     # ... of those at least this associated (none: the column is permuted freely)
+    min_rows_per_stratum=20, # continuous partners get quantile bins, as many as keep ~this many rows a stratum
+    max_bins=10,
+)
 
 
 def _codes(x) -> np.ndarray:
@@ -75,3 +84,41 @@ def association_clusters(assoc: pd.DataFrame, threshold: float, columns=None) ->
                       t=1 - threshold + 1e-12, criterion='distance')
     clusters = [[n for n, l in zip(names, labels) if l == c] for c in dict.fromkeys(labels)]
     return [c for c in clusters if len(c) > 1]
+
+
+def association_of(cat: dict, cont: dict, method: str = 'auto') -> pd.DataFrame:
+    "`association_matrix` with the user-facing `method` ('auto' is |Spearman|)."
+    if method not in ('auto', 'spearman', 'pearson'):
+        raise ValueError(f"method must be 'auto', 'spearman' or 'pearson', got {method!r}")
+    return association_matrix(cat, cont, 'spearman' if method == 'auto' else method)
+
+
+def associated_groups(assoc: pd.DataFrame, threshold: float, exclude=()) -> dict:
+    "Groups `{'a + b': ['a', 'b']}` of the columns (not in `exclude`) that cluster at association >= threshold."
+    free = [c for c in assoc.index if c not in set(exclude)]
+    return {' + '.join(c): c for c in association_clusters(assoc, threshold, free)}
+
+
+def _quantile_bins(values: np.ndarray, bins: int) -> np.ndarray:
+    edges = np.unique(np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1]))
+    return np.searchsorted(edges, values, side='right')
+
+
+def conditional_strata(members, assoc: pd.DataFrame, cat: dict, cont: dict, settings=None) -> tuple:
+    """Stratum id per row for permuting `members` conditionally, and a description.
+
+    Partners: up to `max_partners` other columns whose association with any member is at least
+    `min_association`, most associated first. A categorical partner contributes its levels, a continuous
+    one quantile bins (as many as keep about `min_rows_per_stratum` rows per stratum, 2 to `max_bins`).
+    Rows are permuted only within their stratum; a row alone in its stratum keeps its own value."""
+    s = {**CONDITIONAL_SETTINGS, **(settings or {})}
+    others = [c for c in assoc.index if c not in members]
+    strength = assoc.loc[list(members), others].max(axis=0).sort_values(ascending=False, kind='stable')
+    partners = [c for c, v in strength.items() if v >= s['min_association']][:s['max_partners']]
+    n = len(next(iter({**cat, **cont}.values())))
+    if not partners: return None, dict(partners=[], n_strata=1, fixed_rows=0)
+    bins = int(np.clip((n / s['min_rows_per_stratum']) ** (1 / len(partners)), 2, s['max_bins']))
+    keys = [np.asarray(cat[p]) if p in cat else _quantile_bins(np.asarray(cont[p], float), bins) for p in partners]
+    strata = np.unique(np.stack(keys, axis=1), axis=0, return_inverse=True)[1].ravel()
+    sizes = np.bincount(strata)
+    return strata, dict(partners=partners, n_strata=int(len(sizes)), fixed_rows=int(sizes[sizes == 1].sum()))

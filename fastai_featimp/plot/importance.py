@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from fastai.learner import Learner
-from fastcore.basics import patch
 
-__all__ = ['plot_importance', 'plot_dependence', 'plot_importance_comparison', 'plot_recursive_elimination']
+__all__ = ['plot_importance', 'plot_importance_comparison', 'plot_recursive_elimination']
 
 TYPE_COLORS = {'categorical': '#1f77b4', 'continuous': '#ff7f0e', 'group': '#2ca02c'}
 
@@ -48,50 +46,6 @@ def plot_importance(fi, ax=None, top:int=20, title:str|None=None):
         ax.legend(handles=[Patch(color=TYPE_COLORS[t], label=t) for t in types], loc='lower right', fontsize='small')
     ax.figure.tight_layout()
     return ax
-
-
-@patch
-def plot_feature_importance(self:Learner, fi=None, *, top:int=20, ax=None, **kwargs):
-    "Plot `fi` from `feature_importance`; with `fi=None` compute it first with `kwargs`. Returns the Axes."
-    if fi is None:
-        fi = self.feature_importance(**kwargs)
-    elif kwargs:
-        raise TypeError(f"keyword arguments {sorted(kwargs)} are for computing; they are used only when fi is None")
-    return plot_importance(fi, ax=ax, top=top)
-
-
-def plot_dependence(assoc, figsize=None):
-    "A dendrogram of average-linkage clustering on `1 - association` beside the heatmap in dendrogram order."
-    import matplotlib.pyplot as plt
-    from scipy.cluster.hierarchy import dendrogram, linkage
-    from scipy.spatial.distance import squareform
-    names = list(assoc.index)
-    n = len(names)
-    if n < 2: raise ValueError("a dependence plot needs at least two columns")
-    dist = np.clip(1 - assoc.to_numpy(), 0, 1)
-    np.fill_diagonal(dist, 0)
-    tree = linkage(squareform(dist, checks=False), method='average')
-    side = max(5.0, 0.22 * n + 2)   # about 0.22 inch per column keeps 50 labels legible
-    fig, (ax_tree, ax_map) = plt.subplots(1, 2, figsize=figsize or (side * 1.45, side),
-                                          gridspec_kw=dict(width_ratios=[1, 2.2]))
-    fontsize = 9 if n <= 25 else max(5, 9 - (n - 25) // 8)
-    order = dendrogram(tree, labels=names, orientation='left', ax=ax_tree, color_threshold=0.3,
-                       leaf_font_size=fontsize)['leaves'][::-1]   # top-to-bottom, as the heatmap rows
-    ax_tree.set_xlabel('1 - association')
-    ordered = assoc.iloc[order, order]
-    im = ax_map.imshow(ordered.to_numpy(), vmin=0, vmax=1, cmap='viridis', aspect='auto')
-    ax_map.set_xticks(range(n), ordered.columns, rotation=90, fontsize=fontsize)
-    ax_map.set_yticks(range(n), ordered.index, fontsize=fontsize)
-    if n <= 15:
-        for i in range(n):
-            for j in range(n):
-                v = ordered.iat[i, j]
-                ax_map.text(j, i, f'{v:.2f}', ha='center', va='center', fontsize=7,
-                            color='black' if v > 0.6 else 'white')
-    fig.colorbar(im, ax=ax_map, fraction=0.04, label='association')
-    fig.suptitle("Association between inputs (|Spearman|, Cramér's V, eta)")
-    fig.tight_layout()
-    return fig
 
 
 def plot_importance_comparison(fi_a, fi_b, ax=None, top:int=20, labels=None):

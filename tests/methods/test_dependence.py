@@ -6,9 +6,9 @@ from fastai.tabular.all import RegressionBlock, load_learner
 from scipy import stats
 
 import fastai_featimp
-from fastai_featimp.association import correlation_ratio, cramers_v
-from fastai_featimp.engine import within_strata_permutation
-from conftest import train
+from fastai_featimp.core.association import correlation_ratio, cramers_v
+from fastai_featimp.core.permutation import within_strata_permutation
+from helpers import train
 
 
 def imp(fi): return fi.set_index('Variable')['Importance']

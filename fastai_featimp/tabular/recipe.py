@@ -18,10 +18,15 @@ from fastai.data.block import CategoryBlock, MultiCategoryBlock, RegressionBlock
 from fastai.layers import LinBnDrop
 from fastai.tabular.core import Categorify, FillMissing, FillStrategy, Normalize
 
-from .tabular_data import _procs, tabular_schema
+from ..common.scoring import learner_scorers
+from ..core.forward import batched_forward, default_bs
+from ..core.seeding import root_seed, stream
+from ..core.state import eval_mode, preserved_state
+from .data import load_tabular
+from .schema import procs_of, tabular_schema
 
 __all__ = ['Recipe', 'recipe_from_learner', 'build_learner', 'train_and_score', 'trained_and_scored',
-           'validation_indices']
+           'validation_indices', 'score_learner']
 
 
 @dataclass
@@ -78,7 +83,7 @@ def recipe_from_learner(learn, epochs=None, lr=None) -> Recipe:
     "Read the recipe back from a trained fastai tabular learner."
     schema = tabular_schema(learn)
     arch = _architecture(learn.model)
-    procs = _procs(learn.dls.train_ds)
+    procs = procs_of(learn.dls.train_ds)
     fill = next((p for p in procs if isinstance(p, FillMissing)), None)
     fill_settings = None if fill is None else dict(
         fill_strategy=getattr(fill.fill_strategy, '__name__', fill.fill_strategy), add_col=fill.add_col,
@@ -105,7 +110,7 @@ def validation_indices(learn, train_df: pd.DataFrame, seed) -> list:
         valid, n_total = [], 0
     if len(valid) and n_total == len(train_df) and pd.Index(valid).isin(train_df.index).all():
         return list(train_df.index.get_indexer(valid))
-    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    rng = stream(root_seed(seed), 'validation split')
     return sorted(rng.choice(len(train_df), int(round(0.2 * len(train_df))), replace=False).tolist())
 
 
@@ -136,23 +141,28 @@ def build_learner(recipe: Recipe, train_df, valid_idx, drop=(), seed=0):
                            wd=recipe.wd, metrics=copy.deepcopy(recipe.metrics))
 
 
+def score_learner(learn, test_df, metric=None, greater_is_better=None) -> float:
+    "One metric (default: the loss) of `learn` over the whole labelled `test_df`, computed as importance is."
+    schema = tabular_schema(learn)
+    scorer, = learner_scorers(learn, schema, metric, greater_is_better)
+    with eval_mode(learn.model):
+        data = load_tabular(learn, schema, test_df, labelled=True, min_rows=2)
+        return scorer(batched_forward(learn.model, data.inputs, default_bs(data.inputs[0].device)), data.target)
+
+
 def trained_and_scored(recipe: Recipe, train_df, valid_idx, test_df, drop, seed, metric, greater_is_better) -> tuple:
     """`(learner, score on test_df)` after training `recipe` without `drop`, seeded.
 
     Every retraining runs on one torch thread: parallel workers do not fight over cores, and the float
-    arithmetic (reductions split across threads) is the same whatever `n_jobs`, so results are identical."""
+    arithmetic (reductions split across threads) is the same whatever `n_jobs`, so results are identical.
+    The thread count, the random states, cuDNN flags and warning filters are restored afterwards."""
     import warnings
-    from .permutation import score_learner
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            learn = build_learner(recipe, train_df, valid_idx, drop, seed)
-            with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(recipe.epochs, recipe.lr)
-            return learn, score_learner(learn, test_df, metric, greater_is_better)
-    finally:
-        torch.set_num_threads(threads)
+    with preserved_state():
+        torch.set_num_threads(1)
+        warnings.simplefilter('ignore')
+        learn = build_learner(recipe, train_df, valid_idx, drop, seed)
+        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(recipe.epochs, recipe.lr)
+        return learn, score_learner(learn, test_df, metric, greater_is_better)
 
 
 def train_and_score(*args) -> float:

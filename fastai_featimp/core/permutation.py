@@ -1,0 +1,72 @@
+"""Permutation importance on tensors: columns (or groups of columns, across input tensors) permuted over the
+whole set, the model run again, the score compared. Knows nothing of fastai."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+import torch
+
+from .forward import Forward, batched_forward, replaced_forward
+from .seeding import root_seed, stream
+
+__all__ = ['ColumnGroup', 'permuted_forward', 'within_strata_permutation', 'permutation_scores']
+
+Score = Callable[[torch.Tensor, torch.Tensor], Sequence[float]]
+
+
+@dataclass(frozen=True)
+class ColumnGroup:
+    "Columns permuted together: `slots` are `(input_tensor_index, column_index)` pairs, across tensors."
+    slots: tuple
+
+    def by_tensor(self, device) -> dict:
+        "Column indices per input tensor, as index tensors on `device`."
+        cols: dict = {}
+        for t, c in self.slots: cols.setdefault(t, []).append(c)
+        return {t: torch.tensor(sorted(set(cs)), dtype=torch.long, device=device) for t, cs in cols.items()}
+
+
+def permuted_forward(forward: Forward, inputs: Sequence[torch.Tensor], group: ColumnGroup, perm: torch.Tensor,
+                     bs: int) -> torch.Tensor:
+    "Outputs with `group`'s columns taken from row `perm[i]` for row `i`; inputs are never modified."
+    cols = group.by_tensor(inputs[0].device)
+    edits = {t: (c, lambda rows, old, t=t, c=c: inputs[t][perm[rows].unsqueeze(1), c]) for t, c in cols.items()}
+    return replaced_forward(forward, inputs, edits, bs)
+
+
+def within_strata_permutation(rng: np.random.Generator, n: int, strata: np.ndarray | None = None) -> np.ndarray:
+    "A permutation of `n` rows that maps every row to a row of the same stratum (all rows when `strata` is None)."
+    if strata is None: return rng.permutation(n)
+    shuffled = np.lexsort((rng.random(n), strata))   # rows by stratum, in random order within each
+    by_stratum = np.argsort(strata, kind='stable')    # rows by stratum, in their own order
+    perm = np.empty(n, dtype=np.int64)
+    perm[by_stratum] = shuffled                       # both list the strata in the same blocks
+    return perm
+
+
+def permutation_scores(forward: Forward, inputs: Sequence[torch.Tensor], target: torch.Tensor,
+                       groups: Sequence[ColumnGroup], score: Score, n_repeats: int, seed: int | None = None,
+                       bs: int = 4096, progress: Callable[[Iterable], Iterable] = iter, strata: Sequence | None = None,
+                       keys: Sequence | None = None):
+    """Baseline scores and scores with each group permuted.
+
+    Returns `(baseline, permuted)`: arrays of shape `(n_scores,)` and `(n_groups, n_repeats, n_scores)`.
+    Each repeat permutes the whole set once (never per batch). Group g's permutations come from its own
+    stream, derived from `seed` and `keys[g]` (default: its position; pass names so that a group's result
+    does not depend on which other groups are scored), drawn on the CPU: results do not depend on `bs` or
+    the device. `strata[g]` (an int array of length n, or None) restricts group g's permutations to rows of
+    the same stratum: conditional permutation."""
+    n = inputs[0].shape[0]
+    device = inputs[0].device
+    root = root_seed(seed)
+    keys = list(range(len(groups))) if keys is None else list(keys)
+    baseline = np.asarray(score(batched_forward(forward, inputs, bs), target), dtype=float)
+    permuted = np.empty((len(groups), n_repeats, baseline.size))
+    gens = [stream(root, 'permutation', k) for k in keys]
+    for step in progress(range(len(groups) * n_repeats)):
+        g, r = divmod(step, n_repeats)
+        perm = torch.from_numpy(within_strata_permutation(gens[g], n, None if strata is None else strata[g])).to(device)
+        permuted[g, r] = score(permuted_forward(forward, inputs, groups[g], perm, bs), target)
+    return baseline, permuted

@@ -1,0 +1,78 @@
+"""What every method returns, in one place (the README's "Results" section says the same).
+
+- Importance (`feature_importance`, `drop_column_importance`, text phrase importance): a DataFrame, one row
+  per variable, most important first: `Variable`, `Type`, `Importance`, `Std`, `CI_low`, `CI_high`,
+  `p_value`, `Members` (+ method-specific columns), and `attrs` describing the run (`method`, `metric`,
+  `greater_is_better`, `baseline`, `n_repeats`, `seed`, `n_rows`, `source`, `importances` = raw per-repeat
+  values, ...).
+- Explanations (`explain`): a long DataFrame, one row per (row or text, variable), with `attrs`
+  `base_values`, `outputs`, `targets`, `method`, `output`.
+- Curves (`partial_dependence`, `accumulated_local_effects`): a `PartialDependence` object.
+
+pandas keeps `attrs` through slicing, sorting and `copy()`, and through `pd.concat` only when every part
+has the same `attrs`; `to_csv` writes the columns alone. Plots need the columns; they read `attrs` for
+labels where present, and say so where a drawing cannot be made without them."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .stats import summarize_repeats
+
+__all__ = ['importance_frame', 'PartialDependence', 'plain']
+
+
+def plain(value):
+    "A plain Python number (or list/dict of them) in place of NumPy scalars, for messages and `attrs`."
+    if isinstance(value, dict): return {plain(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)): return type(value)(plain(v) for v in value)
+    if isinstance(value, np.ndarray): return [plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic): return value.item()
+    return value
+
+
+def importance_frame(variables, per_repeat: np.ndarray, **attrs) -> pd.DataFrame:
+    """The importance table, most important first. `variables` have `name`, `kind` and `members`;
+    `per_repeat` has shape `(n_variables, n_repeats)`."""
+    summary = summarize_repeats(per_repeat)
+    fi = pd.DataFrame({'Variable': [v.name for v in variables], 'Type': [v.kind for v in variables], **summary,
+                       'Members': [list(v.members) for v in variables]})
+    fi = fi.sort_values('Importance', ascending=False, kind='stable').reset_index(drop=True)
+    fi.attrs.update(plain(attrs), importances={v.name: [float(x) for x in row] for v, row in zip(variables, per_repeat)})
+    return fi
+
+
+@dataclass
+class PartialDependence:
+    "A dependence curve (or surface) in original units: PD, ICE or ALE."
+    features: list
+    grid_values: list            # one array per feature, original units (labels for categorical columns)
+    average: np.ndarray          # (n_grid,) or (n_grid_1, n_grid_2)
+    individual: np.ndarray | None  # (n_rows, n_grid) ICE curves, or None
+    kind: str                    # 'average', 'individual', 'both' or 'ale'
+    output: str
+    target: object
+    categorical: list = field(default_factory=list)   # per feature: True for a categorical column
+    deciles: dict = field(default_factory=dict)        # continuous feature -> deciles of its values (the rug)
+
+    def to_frame(self) -> pd.DataFrame:
+        "Tidy table: one row per grid point (and per row for ICE), the value in a column named after the output."
+        name = self.kind if self.kind == 'ale' else 'average'
+        if len(self.features) == 2:
+            g1, g2 = np.meshgrid(self.grid_values[0], self.grid_values[1], indexing='ij')
+            return pd.DataFrame({self.features[0]: g1.ravel(), self.features[1]: g2.ravel(), name: self.average.ravel()})
+        f = self.features[0]
+        frame = pd.DataFrame({f: self.grid_values[0], name: self.average})
+        if self.individual is not None:
+            ice = pd.DataFrame(self.individual, columns=range(len(self.grid_values[0])))
+            ice = ice.rename_axis('row').reset_index().melt(id_vars='row', var_name='grid_index', value_name='individual')
+            ice[f] = np.asarray(self.grid_values[0], dtype=object)[ice['grid_index'].to_numpy(int)]
+            frame = frame.merge(ice.drop(columns='grid_index'), on=f, how='left')
+        return frame
+
+    def plot(self, ax=None, **kwargs):
+        "Draw it (see `fastai_featimp.plot_partial_dependence`); returns the Axes."
+        from ..plot.partial_dependence import plot_partial_dependence
+        return plot_partial_dependence(self, ax=ax, **kwargs)

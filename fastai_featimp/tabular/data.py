@@ -1,0 +1,164 @@
+"""The one way user data becomes tensors for a tabular learner: a raw DataFrame, a DataLoader from
+`learn.dls.test_dl`, or one of the learner's own splits is checked against the learner, processed by its
+own procs, optionally subsampled (the one rule in `core.seeding`), and gathered as one batch of
+`(codes, continuous values[, targets])` on the model's device."""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from fastai.tabular.core import Tabular
+
+from ..core.checks import shown
+from ..core.forward import model_device
+from ..core.seeding import subsample_indices
+from .schema import ATTRIBUTE_NAMES, TabularSchema
+
+__all__ = ['TabularData', 'load_tabular', 'prepare_frame', 'gather_batch', 'feature_arrays', 'named_attribute_error']
+
+
+def prepare_frame(schema: TabularSchema, df, labelled: bool = True) -> pd.DataFrame:
+    "Check a raw DataFrame against the learner and return the frame to process (a copy, never the caller's)."
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
+    missing = [c for c in schema.feature_names if c not in df.columns]
+    if missing:
+        raise ValueError(f"the test DataFrame lacks feature column(s) {shown(missing)} that the learner was "
+                         f"trained on; it has {shown(df.columns, 10)}")
+    no_label = [c for c in schema.y_names if c not in df.columns] if labelled else []
+    if no_label:
+        raise ValueError(f"the test DataFrame has no label column {shown(no_label)}: permutation importance "
+                         "needs the true labels (fastai's test_dl would silently drop them)")
+    bad_cont = [c for c in schema.cont_names if not (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]))]
+    if bad_cont:
+        raise ValueError(f"continuous column(s) {shown(bad_cont)} are not numeric in the test DataFrame "
+                         f"(dtypes: {shown(str(df[c].dtype) for c in bad_cont)})")
+    na_cont = [c for c in schema.cont_names if df[c].isna().any()]
+    fillable = set(getattr(schema.fill_missing, 'na_dict', {}) or {})
+    unfillable = [c for c in na_cont if c not in fillable]
+    if unfillable:
+        raise ValueError(f"continuous column(s) {shown(unfillable)} have missing values in the test set but had "
+                         "none in training, so the learner's FillMissing cannot fill them; fill or drop those rows")
+    labels = df[[c for c in schema.y_names if c in df.columns]] if labelled else df.iloc[:, :0]
+    if labels.isna().any().any():
+        raise ValueError(f"the label column(s) {shown(schema.y_names)} have missing values in "
+                         f"{int(labels.isna().any(axis=1).sum())} row(s); drop those rows")
+    out = df.copy()
+    for c in out.columns:
+        # fastai encodes a pandas `category` column by its own codes, not the training vocabulary
+        if isinstance(out[c].dtype, pd.CategoricalDtype): out[c] = out[c].astype(object)
+    if schema.y_vocab is not None and labelled:
+        y = out[schema.y_names[0]]
+        unseen = pd.unique(y[~y.isin(schema.y_vocab)])
+        if len(unseen):
+            raise ValueError(f"the label column {schema.y_names[0]!r} holds label(s) never seen in training: "
+                             f"{shown(unseen)}; the learner knows {shown(schema.y_vocab, 10)}")
+    return out
+
+
+@dataclass
+class TabularData:
+    "Processed tensors of a set of rows, on the model's device."
+    inputs: list              # [x_cat] or [x_cat, x_cont]
+    target: torch.Tensor | None
+    n_rows: int
+    source: str               # 'df', 'test_dl', 'validation set' or 'training set'
+
+
+def gather_batch(dl, rows=None) -> tuple:
+    "`rows` (default: the whole dataset of `dl`) as one batch: `(inputs, target or None)`."
+    to = dl.dataset if rows is None else rows
+    if len(to) == 0: return None, None
+    # The DataLoader's own batch transforms (fastai's ReadTabBatch) applied to all rows at once: the
+    # same tensors as iterating it, without a per-batch copy of the frame or a second concatenated copy.
+    batch = dl.after_batch(to)
+    n_inp = 2 if getattr(to, 'with_cont', True) else 1
+    # plain tensors: fastai's tensor subclasses add dispatch overhead to every later index and forward
+    plain = [torch.as_tensor(t).as_subclass(torch.Tensor) for t in batch]
+    return plain[:n_inp], (plain[n_inp] if len(plain) > n_inp else None)
+
+
+def named_attribute_error(schema: TabularSchema, error: Exception) -> Exception:
+    "fastai's error, or one naming the columns to rename when a column name collides with a fastai attribute."
+    clash = [n for n in schema.cat_names + schema.cont_names + schema.y_names if n in ATTRIBUTE_NAMES]
+    if not clash: return error
+    return ValueError(f"fastai could not process the test set ({type(error).__name__}: {error}); column name(s) "
+                      f"{shown(clash)} collide with fastai attribute names: rename them in the training and "
+                      "test DataFrames and retrain")
+
+
+_SPLITS = {'valid': 'validation set', 'train': 'training set'}
+
+
+def load_tabular(learn, schema: TabularSchema, data=None, *, labelled: bool = False, split: str = 'valid',
+                 warn: str | None = None, max_rows=None, rng=None, what: str = 'test DataFrame',
+                 hint: str = '', min_rows: int = 1, dataloader_ok: bool = True,
+                 cap_name: str = 'max_rows') -> TabularData:
+    """The tensors of `data`: a raw DataFrame (processed with the learner's procs; `labelled`: it must hold
+    the labels), a tabular DataLoader from `learn.dls.test_dl`, or None for the learner's `split` ('valid'
+    or 'train'; `warn` is the warning given when it is used). `max_rows` caps the rows with a seeded sample
+    drawn from `rng`. `what` and `hint` word the errors; `min_rows` is the fewest rows that make sense;
+    `dataloader_ok=False` accepts DataFrames only."""
+    if data is not None and not dataloader_ok and not isinstance(data, pd.DataFrame):
+        raise TypeError(f"{what} must be a pandas DataFrame, got {type(data).__name__}")
+    if isinstance(data, pd.DataFrame):
+        frame = prepare_frame(schema, data, labelled)
+        _check_rows(len(frame), min_rows, what, hint)   # before fastai, which fails on an empty frame
+        try: dl = learn.dls.test_dl(frame, inplace=True)   # `frame` is already our own copy
+        except Exception as e: raise named_attribute_error(schema, e) from e
+        source = 'df'
+    elif data is not None:
+        if not hasattr(data, 'new') or not isinstance(getattr(data, 'dataset', None), Tabular):
+            raise TypeError(f"test_dl must be a fastai tabular DataLoader from learn.dls.test_dl(df), got "
+                            f"{type(data).__name__}")
+        to = data.dataset
+        if list(to.cat_names) != schema.cat_names or list(to.cont_names) != schema.cont_names:
+            raise ValueError(f"test_dl was built for other columns (categorical {list(to.cat_names)}, continuous "
+                             f"{list(to.cont_names)}) than this learner's; build it with learn.dls.test_dl(df)")
+        dl, source, what = data, 'test_dl', 'test_dl'
+    else:
+        if warn: warnings.warn(warn, UserWarning, stacklevel=4)
+        dl = learn.dls.valid if split == 'valid' else learn.dls.train
+        source = what = _SPLITS[split]
+    to = dl.dataset
+    n = len(to)
+    _check_rows(n, min_rows, what, hint)
+    idx = subsample_indices(n, max_rows, rng, cap_name, min_rows)
+    try: inputs, target = gather_batch(dl, None if idx is None else to.iloc[idx])
+    except Exception as e: raise named_attribute_error(schema, e) from e
+    if labelled: _check_labels(schema, target, source)
+    device = model_device(learn.model)
+    return TabularData([x.to(device) for x in inputs], None if target is None else target.to(device),
+                       inputs[0].shape[0], source)
+
+
+def _check_rows(n: int, min_rows: int, what: str, hint: str) -> None:
+    if n == 0: raise ValueError(f"the {what} is empty ({what} has no rows){hint}")
+    if n < min_rows:
+        raise ValueError(f"the {what} has a single row: a permutation of one row changes nothing; "
+                         "give at least 2 rows (hundreds for a useful estimate)")
+
+
+def _check_labels(schema: TabularSchema, target, source: str) -> None:
+    if target is None:
+        raise ValueError(f"the {source} has no labels: fastai's test_dl drops the label column "
+                         f"{shown(schema.y_names)} when the DataFrame lacks it; build it from a labelled "
+                         "DataFrame, e.g. learn.dls.test_dl(test_df) with the labels, or pass df=test_df")
+    if schema.y_vocab is not None and (target < 0).any():
+        raise ValueError(f"the {source} holds labels never seen in training (fastai encoded them as -1); "
+                         f"the learner knows {shown(schema.y_vocab, 10)}. Pass df= to see which labels")
+    if target.is_floating_point() and torch.isnan(target).any():
+        raise ValueError(f"the {source} has missing labels; drop those rows")
+
+
+def feature_arrays(schema: TabularSchema, x_cat, x_cont=None) -> tuple:
+    """`({name: codes}, {name: values})` for the learner's columns, from processed arrays (codes, filled and
+    normalised values). FillMissing's `_na` indicators are left out: they belong to their column."""
+    x_cat = np.asarray(x_cat.cpu() if torch.is_tensor(x_cat) else x_cat)
+    if x_cont is not None: x_cont = np.asarray(x_cont.cpu() if torch.is_tensor(x_cont) else x_cont, dtype=float)
+    cat = {n: x_cat[:, i] for i, n in enumerate(schema.cat_names) if n not in schema.na_parent}
+    cont = {n: x_cont[:, i] for i, n in enumerate(schema.cont_names)}
+    return cat, cont

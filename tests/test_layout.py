@@ -1,0 +1,90 @@
+"""The package's layout rules (README, "Design"), checked on the source: a core without fastai, methods that
+never import each other, plots that only draw, every @patch in learner.py, no private name across modules."""
+import ast
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parents[1] / 'fastai_featimp'
+MODULES = sorted(p for p in PKG.rglob('*.py'))
+
+
+def dotted(path: Path) -> str:
+    parts = list(path.relative_to(PKG.parent).with_suffix('').parts)
+    return '.'.join(parts[:-1] if parts[-1] == '__init__' else parts)
+
+
+def imports(path: Path) -> list:
+    "`(module, [names])` for every import in the file, relative imports resolved, lazy ones included."
+    here = dotted(path).split('.')
+    if path.name != '__init__.py': here = here[:-1]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'))):
+        if isinstance(node, ast.Import): found += [(a.name, []) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = here[:len(here) - node.level + 1] if node.level else []
+            module = '.'.join(base + ([node.module] if node.module else []))
+            names = [a.name for a in node.names]
+            if not node.module:   # `from . import x`: x is a module
+                found += [(f'{module}.{n}', []) for n in names]
+            else: found.append((module, names))
+    return found
+
+
+def area(module: str) -> str:
+    "The top-level part of the package a module belongs to (`core`, `methods`, `plot`, ..., or the module)."
+    parts = module.split('.')
+    return parts[1] if len(parts) > 1 and parts[0] == 'fastai_featimp' else ''
+
+
+def is_fastai(module: str) -> bool: return module.split('.')[0] in ('fastai', 'fastcore', 'fastprogress')
+
+
+def of(kind): return [p for p in MODULES if area(dotted(p)) == kind and p.name != '__init__.py']
+
+
+def test_the_layout_exists():
+    for kind in ['core', 'common', 'tabular', 'text', 'methods', 'plot']: assert (PKG / kind / '__init__.py').exists(), kind
+    assert (PKG / 'learner.py').exists()
+
+
+@pytest.mark.parametrize('path', of('core'), ids=lambda p: p.name)
+def test_core_uses_no_fastai_and_nothing_above_it(path):
+    for module, _ in imports(path):
+        assert not is_fastai(module), (path.name, module)
+        # core may hand a result to a plot (a PartialDependence draws itself), nothing else of the package
+        assert area(module) in ('', 'core', 'plot') or not module.startswith('fastai_featimp'), (path.name, module)
+
+
+@pytest.mark.parametrize('path', of('methods'), ids=lambda p: p.name)
+def test_a_method_never_imports_another_method(path):
+    for module, _ in imports(path):
+        assert area(module) != 'methods', (path.name, module)
+
+
+@pytest.mark.parametrize('path', of('plot'), ids=lambda p: p.name)
+def test_plots_only_draw(path):
+    for module, _ in imports(path):
+        assert not is_fastai(module) and module.split('.')[0] != 'torch', (path.name, module)
+        assert not module.startswith('fastai_featimp') or area(module) == 'plot', (path.name, module)
+
+
+@pytest.mark.parametrize('kind', ['common', 'tabular', 'text'])
+def test_adapters_never_reach_up(kind):
+    for path in of(kind):
+        for module, _ in imports(path):
+            assert area(module) not in ('methods', 'plot', 'learner'), (path.name, module)
+
+
+def test_patch_only_in_learner_py():
+    for path in MODULES:
+        source = path.read_text(encoding='utf-8')
+        if path.name != 'learner.py': assert '@patch' not in source, path
+
+
+def test_no_private_name_imported_across_modules():
+    for path in MODULES:
+        for module, names in imports(path):
+            if module.startswith('fastai_featimp'):
+                private = [n for n in names if n.startswith('_') and not n.startswith('__')]
+                assert not private, (path, module, private)
