@@ -1,7 +1,8 @@
-"What a model output means: the activation fastai applies for 'probability', and the label of each output column."
+"""What a model output means: the activation fastai applies for 'probability', the label of each output
+column, and which output a method explains by default."""
 from __future__ import annotations
 
-__all__ = ['output_activation', 'output_labels', 'target_index']
+__all__ = ['output_activation', 'output_labels', 'target_index', 'is_binary', 'default_target']
 
 
 def output_activation(learn, output: str):
@@ -27,3 +28,17 @@ def target_index(labels: list, target=None, default: int | None = None) -> int:
         raise ValueError(f"this model has several outputs {labels}: pass target= to choose one")
     if target not in labels: raise ValueError(f"unknown target {target!r}; the model's outputs are {labels}")
     return labels.index(target)
+
+
+def is_binary(schema) -> bool:
+    "A single-label classifier with two classes: its second class is the positive one."
+    return schema.y_vocab is not None and len(schema.y_vocab) == 2
+
+
+def default_target(schema, labels: list, target=None, predicted: int | None = None) -> int:
+    """The output a method explains: `target` when given; else the positive class of a binary classifier
+    (the same for every row, so summaries of many rows are coherent), the `predicted` class of a classifier
+    with more classes, or the only output of a regression."""
+    if target is not None or is_binary(schema): return target_index(labels, target, 1 if is_binary(schema) else None)
+    classifier = schema.y_vocab is not None or schema.multi_label
+    return target_index(labels, None, predicted if classifier else None)

@@ -8,16 +8,19 @@ import warnings
 from dataclasses import dataclass
 from typing import Callable
 
+import math
+
 import torch
 from fastai.learner import AvgMetric, Metric
-from fastai.metrics import (BalancedAccuracy, F1Score, R2Score, RocAuc, RocAucBinary, RocAucMulti, accuracy,
-                            accuracy_multi, error_rate, exp_rmspe, mae, mse, msle, rmse)
+from fastai.metrics import (BalancedAccuracy, F1Score, F1ScoreMulti, R2Score, RocAuc, RocAucBinary, RocAucMulti,
+                            accuracy, accuracy_multi, error_rate, exp_rmspe, mae, mse, msle, rmse)
 from fastai.torch_core import to_detach
+from fastcore.foundation import L
 
-__all__ = ['Scorer', 'make_scorers', 'learner_scorers', 'metric_direction', 'METRIC_NAMES']
+__all__ = ['Scorer', 'make_scorers', 'learner_scorers', 'metric_direction', 'is_metric_list', 'METRIC_NAMES']
 
 # Names whose direction is known although they do not end in _loss/_error/_score (fastai's own, mostly).
-_LOWER_IS_BETTER = {'loss', 'mse', 'rmse', 'mae', 'msle', 'exp_rmspe', 'error_rate', 'perplexity',
+_LOWER_IS_BETTER = {'loss', 'mse', 'rmse', 'mae', 'msle', 'exp_rmspe', 'error_rate', 'error_rate_multi', 'perplexity',
                     'brier_score_loss', 'hamming_loss', 'log_loss', 'zero_one_loss', 'hinge_loss', 'max_error'}
 _HIGHER_IS_BETTER = {'accuracy', 'accuracy_multi', 'top_k_accuracy', 'foreground_acc', 'dice', 'dice_multi',
                      'jaccard_coeff', 'jaccard_coeff_multi', 'pearsonr', 'spearmanr', 'matthews_corrcoef',
@@ -48,7 +51,11 @@ class Scorer:
                              f"{type(e).__name__}: {e}") from e
         if value is None:
             raise ValueError(f"metric {self.name!r} returned None on the test set")
-        return float(value.item() if hasattr(value, 'item') else value)
+        value = float(value.item() if hasattr(value, 'item') else value)
+        if math.isnan(value):
+            raise ValueError(f"metric {self.name!r} is NaN on these {len(targ)} rows (an AUC needs both classes, a "
+                             "correlation needs varying predictions): use more rows or another metric")
+        return value
 
 
 class _MetricContext:
@@ -71,14 +78,17 @@ def _metric_object_fn(metric: Metric, loss_func):
     return fn
 
 
-def _named_metric(name: str, learn_info: dict):
+def _named_metric(name: str, info: dict):
     "The fastai metric behind a short name, fitted to the model's output (binary, multi-class, multi-label)."
-    multi_label, n_out = learn_info['multi_label'], learn_info['n_out']
+    kind, n_out = info['kind'], info['n_out']
+    multi = kind == 'multi_label'
     table = {
-        'accuracy': accuracy_multi if multi_label else accuracy, 'error_rate': error_rate,
-        'roc_auc': (RocAucMulti() if multi_label else RocAucBinary() if n_out == 2 else RocAuc()),
+        'accuracy': accuracy_multi if multi else accuracy,
+        'error_rate': error_rate_multi if multi else error_rate,
+        'roc_auc': RocAucMulti() if multi else RocAucBinary() if n_out == 2 else RocAuc(),
         'rmse': rmse, 'mae': mae, 'mse': mse, 'msle': msle, 'exp_rmspe': exp_rmspe, 'r2': R2Score(),
-        'f1': F1Score(), 'balanced_accuracy': BalancedAccuracy(),
+        'f1': F1ScoreMulti(average='macro') if multi else F1Score() if n_out == 2 else F1Score(average='macro'),
+        'balanced_accuracy': BalancedAccuracy(),
     }
     if name not in table:
         raise ValueError(f"unknown metric name {name!r}; known names: 'loss', {', '.join(map(repr, table))} "
@@ -86,8 +96,45 @@ def _named_metric(name: str, learn_info: dict):
     return table[name]
 
 
+def error_rate_multi(inp, targ):
+    "Share of wrong labels of a multi-label model (1 - fastai's accuracy_multi)."
+    return 1 - accuracy_multi(inp, targ)
+
+
 METRIC_NAMES = ('loss', 'accuracy', 'error_rate', 'roc_auc', 'rmse', 'mae', 'mse', 'msle', 'exp_rmspe', 'r2', 'f1',
                 'balanced_accuracy')
+
+# What output a known metric reads: class scores, or a value to compare with a numeric target.
+_CLASS_METRICS = {'accuracy', 'accuracy_multi', 'error_rate', 'error_rate_multi', 'roc_auc', 'roc_auc_score', 'f1', 'f1_score', 'balanced_accuracy',
+                  'balanced_accuracy_score', 'top_k_accuracy', 'precision_score', 'recall_score',
+                  'matthews_corrcoef', 'cohen_kappa_score', 'fbeta_score', 'jaccard_score'}
+_VALUE_METRICS = {'rmse', '_rmse', 'mae', 'mse', 'msle', 'exp_rmspe', '_exp_rmspe', 'r2', 'r2_score', 'pearsonr',
+                  'spearmanr', 'explained_variance_score', 'mean_absolute_error', 'mean_squared_error'}
+_NO_MULTI_LABEL = {'balanced_accuracy', 'balanced_accuracy_score', 'top_k_accuracy'}
+
+
+def _metric_key(metric) -> str:
+    "The name a metric is known by (the function's name for fastai's AvgMetric and AccumMetric)."
+    if isinstance(metric, str): return metric
+    func = getattr(metric, 'func', metric)
+    return getattr(func, '__name__', None) or getattr(metric, 'name', '') or ''
+
+
+def _check_fits(metric, info: dict) -> None:
+    "Refuse a known metric that cannot read this model's output, naming the output and what to use instead."
+    key, kind, n_out = _metric_key(metric), info['kind'], info['n_out']
+    shape = f"{n_out} output{'s' if n_out != 1 else ''}"
+    if key in _CLASS_METRICS and kind == 'regression':
+        what = (f"one output: a regression of {info['y_names'][0]!r}" if n_out == 1 else f"{shape}: a regression")
+        raise ValueError(f"metric {key!r} needs class scores, but this model has {what}; use 'loss', 'rmse', 'mae' or "
+                         "'r2', or retrain it as a classifier (y_block=CategoryBlock()) to score classes")
+    if key in _VALUE_METRICS and kind != 'regression':
+        raise ValueError(f"metric {key!r} compares a predicted value with a numeric target, but this model outputs "
+                         f"class scores ({shape}, a {'multi-label ' if kind == 'multi_label' else ''}classifier); "
+                         "use 'loss', 'accuracy' or 'roc_auc'")
+    if key in _NO_MULTI_LABEL and kind == 'multi_label':
+        raise ValueError(f"metric {key!r} is for single-label classes, but this model is multi-label ({shape}); "
+                         "use 'loss', 'accuracy', 'f1' or 'roc_auc'")
 
 
 def _scorer(metric, loss_func, learn_info, greater_is_better, override_known=True) -> Scorer:
@@ -95,6 +142,7 @@ def _scorer(metric, loss_func, learn_info, greater_is_better, override_known=Tru
         name, fn = 'loss', lambda p, t: loss_func(p, t)
     else:
         if isinstance(metric, str): metric = _named_metric(metric, learn_info)
+        _check_fits(metric, learn_info)
         if isinstance(metric, AvgMetric):     # whole-set value of its function = its batch-weighted mean
             name, fn = metric.name, metric.func
         elif isinstance(metric, Metric):      # AccumMetric, skm_to_fastai, AvgLoss, custom Metric subclasses
@@ -123,9 +171,15 @@ def _scorer(metric, loss_func, learn_info, greater_is_better, override_known=Tru
 
 
 def learner_scorers(learn, schema, metric=None, greater_is_better=None) -> list:
-    "`make_scorers` for a tabular learner: its loss, and metric names fitted to its outputs."
-    return make_scorers(metric, learn.loss_func, dict(multi_label=schema.multi_label, n_out=schema.n_out),
+    "`make_scorers` for a learner: its loss, and metrics checked against (or fitted to) its outputs."
+    kind = 'multi_label' if schema.multi_label else 'classifier' if schema.y_vocab is not None else 'regression'
+    return make_scorers(metric, learn.loss_func, dict(kind=kind, n_out=schema.n_out, y_names=list(schema.y_names)),
                         greater_is_better)
+
+
+def is_metric_list(metric) -> bool:
+    "A list of metrics (a list, tuple or fastcore `L` such as `learn.metrics`), not one metric."
+    return isinstance(metric, (list, tuple, L))
 
 
 def make_scorers(metric, loss_func, learn_info: dict, greater_is_better=None) -> list:
@@ -133,9 +187,9 @@ def make_scorers(metric, loss_func, learn_info: dict, greater_is_better=None) ->
 
     `greater_is_better`: a list aligned with the metrics overrides each known direction; a single value
     overrides a single metric's, and with a list of metrics it applies to those of unknown direction only."""
-    metrics = list(metric) if isinstance(metric, (list, tuple)) else [metric]
+    metrics = list(metric) if is_metric_list(metric) else [metric]
     if not metrics: raise ValueError("metric is an empty list: give at least one metric, or None for the loss")
-    aligned = isinstance(greater_is_better, (list, tuple))
+    aligned = is_metric_list(greater_is_better)
     gibs = list(greater_is_better) if aligned else [greater_is_better] * len(metrics)
     if len(gibs) != len(metrics):
         raise ValueError(f"greater_is_better has {len(gibs)} values for {len(metrics)} metrics")

@@ -39,7 +39,7 @@ def coalition_value_fn(forward: Callable, row: Sequence[torch.Tensor], backgroun
                 for t, (x, bg) in enumerate(zip(row, background)):
                     take = (m @ membership[t].to(torch.float32)).bool()          # (c, cols): from the row?
                     mixed = torch.where(take[:, None, :], x[None, :, :], bg[None, :, :])  # (c, B, cols)
-                    xb.append(mixed.reshape(-1, x.shape[1]))
+                    xb.append(mixed.reshape(m.shape[0] * n_bg, x.shape[1]))   # also for 0 columns
                 y = output(forward(*xb)).reshape(m.shape[0], n_bg)
                 out.append(y.double().mean(1).cpu())
         return torch.cat(out).numpy()

@@ -2,6 +2,8 @@
 recursive elimination, by retraining the learner's own recipe, in parallel through joblib."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -11,7 +13,8 @@ from ..core.checks import check_choice, check_int
 from ..core.results import importance_frame
 from ..core.seeding import int_seed, root_seed
 from ..core.state import preserved_state
-from ..tabular.recipe import recipe_from_learner, train_and_score, trained_and_scored, validation_indices
+from ..tabular.recipe import (recipe_from_learner, score_learner, train_and_score, trained_and_scored,
+                              validation_indices)
 from ..tabular.schema import tabular_schema
 from ..tabular.variables import resolve_variables
 
@@ -23,6 +26,36 @@ def _check_frames(schema, recipe, train_df, test_df):
         if not isinstance(df, pd.DataFrame): raise TypeError(f"{what} must be a pandas DataFrame, got {type(df).__name__}")
         missing = [c for c in recipe.cat_names + recipe.cont_names + recipe.y_names if c not in df.columns]
         if missing: raise ValueError(f"{what} lacks column(s) {missing} that the learner was trained on")
+
+
+def _valid_rows(valid_idx, learn, train_df, root) -> list:
+    "The validation rows: checked positions in `train_df`, or the learner's own split, else a seeded 20%."
+    if valid_idx is None: return validation_indices(learn, train_df, root)
+    valid = [check_int('valid_idx', i, minimum=0) for i in valid_idx]
+    out = [i for i in valid if i >= len(train_df)]
+    if out: raise ValueError(f"valid_idx holds position(s) {out[:5]} beyond train_df's {len(train_df)} rows "
+                             "(valid_idx lists row positions 0..len(train_df)-1)")
+    if not valid or len(set(valid)) >= len(train_df):
+        raise ValueError(f"valid_idx must leave rows to train on and hold at least one row; it has {len(set(valid))} "
+                         f"of train_df's {len(train_df)} rows")
+    return valid
+
+
+def _reproduces(original: float, reference: float, greater_is_better: bool, recipe, metric_name: str) -> bool:
+    "Warn, with both numbers and the fix, when the reference retraining is clearly worse than the original model."
+    worse = (original - reference) if greater_is_better else (reference - original)
+    if worse <= RELATIVE_TOLERANCE * abs(original): return True
+    warnings.warn(f"the reference retraining scores {metric_name} {reference:.4g} on test_df, clearly worse than the "
+                  f"original model's {original:.4g}: the recipe (epochs={recipe.epochs} from {recipe.epochs_source}; "
+                  f"lr={recipe.lr:.3g} from {recipe.lr_source}) does not reproduce how the model was trained, so the "
+                  "importances measure the retraining more than the columns. Pass epochs= and lr= as you trained it "
+                  "(learn.fit_one_cycle(epochs, lr))", UserWarning, stacklevel=3)
+    return False
+
+
+# the reference retraining is "clearly worse" than the original model when its score is worse by more than this
+# share of the original score
+RELATIVE_TOLERANCE = 0.1
 
 
 def _task_seeds(root, n_repeats) -> list:
@@ -48,7 +81,7 @@ def drop_column_importance(
     columns=None,                 # columns to drop one at a time (default: every input column)
     groups:dict|None=None,        # `{name: [columns]}` dropped together
     epochs:int|None=None,         # fit_one_cycle length (default: the learner's last fit length)
-    lr:float|None=None,           # fit_one_cycle lr_max (default: `learn.lr`)
+    lr:float|None=None,           # fit_one_cycle lr_max (default: the peak of the last fit's recorded lr schedule)
     n_repeats:int=1,              # seeds per configuration
     metric=None,                  # None (the loss), a name, a fastai metric or a callable
     greater_is_better=None,       # direction of a custom metric
@@ -59,31 +92,43 @@ def drop_column_importance(
     """Importance as the loss of quality when the learner's recipe is retrained without each column, against a
     retraining with all columns under the same recipe and seeds. Same DataFrame as `feature_importance`."""
     n_repeats = check_int('n_repeats', n_repeats)
+    n_jobs = _check_jobs(n_jobs)
     schema = tabular_schema(learn)
     recipe = recipe_from_learner(learn, epochs, lr)
     _check_frames(schema, recipe, train_df, test_df)
     scorer, = learner_scorers(learn, schema, metric, greater_is_better)
     variables = resolve_variables(schema.cat_names, schema.cont_names, schema.na_parent, groups)
     if columns is not None:
+        columns = [columns] if isinstance(columns, str) else list(columns)
         unknown = [c for c in columns if c not in {v.name for v in variables}]
         if unknown: raise ValueError(f"column(s) {unknown} are not inputs of this learner (or are inside a group); "
                                      f"the learner's inputs are {[v.name for v in variables]}")
         variables = [v for v in variables if v.name in set(columns)]
     root = root_seed(seed)
-    valid = list(valid_idx) if valid_idx is not None else validation_indices(learn, train_df, root)
+    valid = _valid_rows(valid_idx, learn, train_df, root)
     seeds = _task_seeds(root, n_repeats)
     configs = [()] + [tuple(v.members) for v in variables]   # the reference first, then one per variable
     args = lambda drop, s: (recipe, train_df, valid, test_df, drop, s, metric, greater_is_better)
     tasks = [(train_and_score, args(drop, s)) for drop in configs for s in seeds]
     with preserved_state():
+        original = score_learner(learn, test_df, metric, greater_is_better)
         scores = np.array(_run(tasks, n_jobs, learn, show_progress, 'drop-column retrainings'), dtype=float)
     scores = scores.reshape(len(configs), len(seeds))
+    reproduces = _reproduces(original, float(scores[0].mean()), scorer.greater_is_better, recipe, scorer.name)
     drop = scores[1:] - scores[:1]
     if scorer.greater_is_better: drop = -drop
     return importance_frame(variables, drop, method='drop-column', reference=float(scores[0].mean()),
-                            reference_scores=scores[0].tolist(), baseline=float(scores[0].mean()), metric=scorer.name,
+                            reference_scores=scores[0].tolist(), original_score=original, reproduces=reproduces,
+                            baseline=float(scores[0].mean()), metric=scorer.name,
                             greater_is_better=scorer.greater_is_better, n_repeats=n_repeats, seed=seed,
-                            n_rows=len(test_df), recipe=recipe.summary())
+                            n_rows=len(test_df), epochs=recipe.epochs, epochs_source=recipe.epochs_source,
+                            lr=recipe.lr, lr_source=recipe.lr_source, recipe=recipe.summary())
+
+
+def _check_jobs(n_jobs) -> int:
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0 or n_jobs < -1:
+        raise ValueError(f"n_jobs must be a positive integer or -1 (all cores), got {n_jobs!r}")
+    return int(n_jobs)
 
 
 def recursive_elimination(
@@ -101,14 +146,17 @@ def recursive_elimination(
     (`n_features`, `features`, `score`, `dropped`); `attrs['best']` is the best round (ties: fewest columns)."""
     check_choice('importance', importance, ('permutation', 'drop-column'))
     step = check_int('step', step)
+    n_repeats, n_jobs = check_int('n_repeats', n_repeats), _check_jobs(n_jobs)
     schema = tabular_schema(learn)
     recipe = recipe_from_learner(learn, epochs, lr)
     _check_frames(schema, recipe, train_df, test_df)
-    if not 1 <= min_features <= len(recipe.cat_names + recipe.cont_names):
-        raise ValueError(f"min_features must be between 1 and the number of columns, got {min_features!r}")
+    min_features = check_int('min_features', min_features)
+    if min_features > len(recipe.cat_names + recipe.cont_names):
+        raise ValueError(f"min_features must be between 1 and the number of columns "
+                         f"({len(recipe.cat_names + recipe.cont_names)}), got {min_features!r}")
     scorer, = learner_scorers(learn, schema, metric, greater_is_better)
     root = root_seed(seed)
-    valid = list(valid_idx) if valid_idx is not None else validation_indices(learn, train_df, root)
+    valid = _valid_rows(valid_idx, learn, train_df, root)
     kept = recipe.cat_names + recipe.cont_names
     rounds = []
     train_seed = _task_seeds(root, 1)[0]

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..common.outputs import output_activation, output_labels, target_index
+from ..common.outputs import default_target, output_activation, output_labels, target_index
 from ..common.progress import progress_for
 from ..core.checks import check_choice, check_int
 from ..core.seeding import root_seed, stream
@@ -35,7 +35,7 @@ def explain(
     method:str='auto',             # 'exact', 'permutation', or 'auto' (exact up to 14 columns)
     n_permutations:int|None=None,  # permutations for method='permutation' (default 10 per column, antithetic pairs)
     seed:int|None=None,            # same seed, same background sample and permutations
-    target=None,                   # class label or target name to explain (default: the predicted class)
+    target=None,                   # class or target to explain (default: a binary model's positive class, else the predicted class)
     output:str='probability',      # 'probability' (after the loss's activation) or 'raw' (logit / value)
     groups:dict|None=None,         # `{name: [columns]}` switched together as one player
     show_progress:bool=True,       # a fastprogress bar over the rows
@@ -48,7 +48,6 @@ def explain(
     players = resolve_variables(schema.cat_names, schema.cont_names, schema.na_parent, groups)
     out_fn = output_activation(learn, output)
     labels = output_labels(learn, schema)
-    classifier = schema.y_vocab is not None or schema.multi_label
     if target is not None: target_index(labels, target)   # fail before any work
     m = len(players)
     use_exact = method == 'exact' or (method == 'auto' and m <= EXACT_MAX_PLAYERS)
@@ -65,7 +64,7 @@ def explain(
         with torch.inference_mode(): full_out = out_fn(learn.model(*x)).reshape(x[0].shape[0], -1).cpu()
         records, base_values, outputs, targets = [], [], [], []
         for i in progress_for(learn, show_progress, 'explaining rows')(range(x[0].shape[0])):
-            k = target_index(labels, target, int(full_out[i].argmax()) if classifier else None)   # predicted class
+            k = default_target(schema, labels, target, int(full_out[i].argmax()))
             value = coalition_value_fn(learn.model, [t[i:i + 1] for t in x], bg, [p.group.slots for p in players],
                                        lambda p, k=k: out_fn(p).reshape(p.shape[0], -1)[:, k])
             if use_exact: phi, base, full = exact_shapley(value, m); se = np.full(m, np.nan)

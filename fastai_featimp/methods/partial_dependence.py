@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..common.outputs import output_activation, output_labels, target_index
+from ..common.outputs import default_target, output_activation, output_labels
 from ..common.progress import progress_for
 from ..core.checks import check_choice, check_int
 from ..core.forward import default_bs, fixed_forward
@@ -24,7 +24,7 @@ KINDS = ('average', 'individual', 'both')
 def _target(learn, schema, target) -> tuple:
     "`(output index, label)`; a binary classifier defaults to its positive class."
     labels = output_labels(learn, schema)
-    k = target_index(labels, target, 1 if schema.y_vocab is not None and len(labels) == 2 else None)
+    k = default_target(schema, labels, target)
     return k, labels[k]
 
 
@@ -46,6 +46,7 @@ def _feature_grid(schema, name, inputs, df, grid_resolution, percentiles) -> dic
         mean, std = schema.norm_stats(name)
         raw = (df[name].dropna().to_numpy(float) if df is not None
                else inputs[CONT][:, j].double().cpu().numpy() * std + mean)
+        if not len(raw): raise ValueError(f"column {name!r} has no values in df (all missing): no grid to draw")
         lo, hi = percentiles
         grid = np.unique(np.quantile(raw, np.linspace(lo, hi, grid_resolution)))
         slots = [[((CONT, j), float((g - mean) / std))] for g in grid]

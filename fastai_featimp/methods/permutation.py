@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..common.progress import progress_for
-from ..common.scoring import learner_scorers
+from ..common.scoring import is_metric_list, learner_scorers
 from ..core.association import associated_groups, association_of, conditional_strata
 from ..core.checks import check_choice, check_int, check_threshold
 from ..core.forward import default_bs
@@ -85,4 +85,4 @@ def permutation_importance(
             variables, drop, method='permutation', baseline=float(baseline[k]), metric=s.name,
             greater_is_better=s.greater_is_better, n_repeats=n_repeats, seed=seed, n_rows=data.n_rows,
             source=data.source, strategy=strategy, **extra)
-    return frames if isinstance(metric, (list, tuple)) else frames[scorers[0].name]
+    return frames if is_metric_list(metric) else frames[scorers[0].name]

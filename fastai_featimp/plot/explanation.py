@@ -56,6 +56,11 @@ def plot_explanation_summary(expl, top:int=20, figsize=None):
     "Mean |contribution| per column as bars, beside a beeswarm of every row's contribution coloured by value."
     import matplotlib.pyplot as plt
     _check(expl)
+    targets = sorted({str(t) for t in expl.attrs.get('targets', [])})
+    if len(targets) > 1:
+        raise ValueError(f"these rows explain different outputs ({', '.join(targets)}): a summary of contributions "
+                         "towards different classes mixes directions; explain them with one target, e.g. "
+                         f"learn.explain(rows, target={targets[0]!r})")
     order = (expl.groupby('Variable')['Contribution'].apply(lambda c: c.abs().mean())
              .sort_values(ascending=False).head(top))
     names = list(order.index)[::-1]   # largest at the top

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
+from fastai.data.core import DataLoaders
 from fastai.tabular.core import Tabular
 
 from ..core.checks import shown
@@ -24,6 +25,8 @@ def prepare_frame(schema: TabularSchema, df, labelled: bool = True) -> pd.DataFr
     "Check a raw DataFrame against the learner and return the frame to process (a copy, never the caller's)."
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
+    twice = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+    if twice: raise ValueError(f"the test DataFrame has duplicate column names {shown(twice)}; rename or drop them")
     missing = [c for c in schema.feature_names if c not in df.columns]
     if missing:
         raise ValueError(f"the test DataFrame lacks feature column(s) {shown(missing)} that the learner was "
@@ -46,10 +49,22 @@ def prepare_frame(schema: TabularSchema, df, labelled: bool = True) -> pd.DataFr
     if labels.isna().any().any():
         raise ValueError(f"the label column(s) {shown(schema.y_names)} have missing values in "
                          f"{int(labels.isna().any(axis=1).sum())} row(s); drop those rows")
+    if labelled and schema.y_vocab is None and not schema.multi_label:
+        text = [c for c in schema.y_names if not pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
+        if text: raise ValueError(f"the label column(s) {shown(text)} hold text (dtype {df[text[0]].dtype}, e.g. "
+                                  f"{df[text[0]].iloc[0]!r}) but the learner predicts numbers (a regression): convert "
+                                  "them to numbers")
     out = df.copy()
     for c in out.columns:
-        # fastai encodes a pandas `category` column by its own codes, not the training vocabulary
-        if isinstance(out[c].dtype, pd.CategoricalDtype): out[c] = out[c].astype(object)
+        # fastai encodes a pandas `category` column by its own codes, not the training vocabulary; pandas'
+        # nullable dtypes (Int64, Float64, boolean, string) hold pd.NA, which fastai's procs do not expect
+        dtype = out[c].dtype
+        if c in schema.cont_names and isinstance(dtype, pd.api.extensions.ExtensionDtype):
+            out[c] = out[c].to_numpy(dtype=float, na_value=np.nan)
+        elif isinstance(dtype, pd.CategoricalDtype) or _is_nullable(dtype):
+            out[c] = out[c].astype(object).where(out[c].notna(), np.nan)
+    for c in schema.feature_names:
+        if c not in schema.cont_names and schema.categorify is not None: out[c] = _as_training_levels(schema, c, out[c])
     if schema.y_vocab is not None and labelled:
         y = out[schema.y_names[0]]
         unseen = pd.unique(y[~y.isin(schema.y_vocab)])
@@ -57,6 +72,48 @@ def prepare_frame(schema: TabularSchema, df, labelled: bool = True) -> pd.DataFr
             raise ValueError(f"the label column {schema.y_names[0]!r} holds label(s) never seen in training: "
                              f"{shown(unseen)}; the learner knows {shown(schema.y_vocab, 10)}")
     return out
+
+
+def _is_nullable(dtype) -> bool:
+    "pandas' nullable extension dtypes (their missing value is pd.NA)."
+    return isinstance(dtype, pd.api.extensions.ExtensionDtype) and getattr(dtype, 'na_value', None) is pd.NA
+
+
+def _level_key(v) -> str:
+    "A level's string form, with 3.0 read as 3 (a CSV reads integer codes with missing values as floats)."
+    if isinstance(v, (float, np.floating)) and float(v).is_integer(): return str(int(v))
+    return str(v)
+
+
+# share of unseen levels above which a column gets a warning: rare new levels are normal, many are a sign of
+# data that does not match training (an identifier column is the legitimate exception, hence no error)
+UNSEEN_WARNING = 0.1
+
+
+def _as_training_levels(schema: TabularSchema, name: str, values: pd.Series) -> pd.Series:
+    """`values` in the training levels' own type where their string forms match (a column trained as strings
+    and read back from a CSV as integers, or the reverse); a warning with the share and examples when many
+    values are still unseen."""
+    levels = [v for v in schema.levels(name)[1:]]   # '#na#' is fastai's, not a value
+    present = values.dropna()
+    if not len(present) or not levels: return values
+    known = set(levels)
+    seen = present.isin(known)
+    if not seen.all():
+        by_key = {_level_key(v): v for v in levels}
+        mapped = present.map(lambda v: v if v in known else by_key.get(_level_key(v), v))
+        if mapped.isin(known).sum() > seen.sum():
+            values = values.copy().astype(object)
+            values[mapped.index] = mapped
+            present, seen = mapped, mapped.isin(known)
+    share = 1 - seen.mean()
+    if share > UNSEEN_WARNING:
+        unseen = pd.unique(present[~seen])
+        warnings.warn(f"{share:.0%} of the non-missing values of categorical column {name!r} never occurred in "
+                      f"training (e.g. {shown(unseen, 3)}; training levels: {shown(levels, 5)}); fastai encodes them "
+                      "as '#na#', so the model sees no difference between them. Unless the column is an identifier, "
+                      "check that it holds the same kind of values as in training", UserWarning, stacklevel=5)
+    return values
 
 
 @dataclass
@@ -111,6 +168,9 @@ def load_tabular(learn, schema: TabularSchema, data=None, *, labelled: bool = Fa
         except Exception as e: raise named_attribute_error(schema, e) from e
         source = 'df'
     elif data is not None:
+        if isinstance(data, DataLoaders):
+            raise TypeError("got the learner's DataLoaders (learn.dls), which hold the training and validation sets; "
+                            "pass one labelled DataLoader, e.g. learn.dls.test_dl(test_df), or df=test_df")
         if not hasattr(data, 'new') or not isinstance(getattr(data, 'dataset', None), Tabular):
             raise TypeError(f"test_dl must be a fastai tabular DataLoader from learn.dls.test_dl(df), got "
                             f"{type(data).__name__}")

@@ -17,8 +17,10 @@ import torch
 from fastai.data.block import CategoryBlock, MultiCategoryBlock, RegressionBlock
 from fastai.layers import LinBnDrop
 from fastai.tabular.core import Categorify, FillMissing, FillStrategy, Normalize
+from fastai.tabular.model import TabularModel
 
 from ..common.scoring import learner_scorers
+from ..core.checks import check_int, check_number
 from ..core.forward import batched_forward, default_bs
 from ..core.seeding import root_seed, stream
 from ..core.state import eval_mode, preserved_state
@@ -26,7 +28,7 @@ from .data import load_tabular
 from .schema import procs_of, tabular_schema
 
 __all__ = ['Recipe', 'recipe_from_learner', 'build_learner', 'train_and_score', 'trained_and_scored',
-           'validation_indices', 'score_learner']
+           'validation_indices', 'score_learner', 'trained_lr']
 
 
 @dataclass
@@ -50,21 +52,28 @@ class Recipe:
     metrics: list
     epochs: int
     lr: float
+    epochs_source: str = 'argument'    # where `epochs` came from
+    lr_source: str = 'argument'        # where `lr` came from
     extra: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
         "A readable, picklable description (for `attrs`)."
-        return dict(layers=self.layers, emb_szs=self.emb_szs, epochs=self.epochs, lr=self.lr, bs=self.bs,
+        return dict(layers=self.layers, emb_szs=self.emb_szs, epochs=self.epochs, epochs_source=self.epochs_source,
+                    lr=self.lr, lr_source=self.lr_source, bs=self.bs,
                     loss=type(self.loss_func).__name__, opt=getattr(self.opt_func, '__name__', str(self.opt_func)),
                     wd=self.wd, **{k: v for k, v in self.model_config.items() if k != 'act_cls'})
 
 
 def _architecture(model) -> dict:
     "Layer sizes, dropout, BatchNorm use, y_range, activation and embedding sizes of a fastai TabularModel."
-    blocks = [m for m in model.layers if isinstance(m, LinBnDrop)]
-    if not blocks or not hasattr(model, 'embeds'):
-        raise TypeError(f"drop-column importance rebuilds fastai's TabularModel; this learner's model is "
-                        f"{type(model).__name__}")
+    blocks = [m for m in getattr(model, 'layers', []) if isinstance(m, LinBnDrop)]
+    if type(model) is not TabularModel or not blocks:
+        # a subclass or a custom module may compute anything: rebuilding a plain TabularModel would retrain
+        # another model and call the difference importance
+        raise TypeError(f"drop-column importance rebuilds the learner from its recipe, which is possible for fastai's "
+                        f"own TabularModel only; this learner's model is {type(model).__module__}."
+                        f"{type(model).__name__}. Use permutation importance (learn.feature_importance), which "
+                        "works for any model")
     def part(block, kind): return next((m for m in block if isinstance(m, kind)), None)
     linears = [part(b, torch.nn.Linear) for b in blocks]
     hidden = blocks[:-1]
@@ -79,8 +88,19 @@ def _architecture(model) -> dict:
     return dict(layers=[l.out_features for l in linears[:-1]], out_sz=linears[-1].out_features, config=config)
 
 
+def trained_lr(learn) -> tuple:
+    """`(lr, source)`: the peak of the last fit's recorded per-batch learning rates (one-cycle's `lr_max`, a
+    constant fit's lr), else `learn.lr` (a loaded learner keeps no record; fit_one_cycle(n, lr) leaves
+    `learn.lr` at its default)."""
+    lrs = list(getattr(getattr(learn, 'recorder', None), 'lrs', None) or [])
+    if lrs: return float(max(lrs)), "the peak of the last fit's learning-rate schedule (learn.recorder.lrs)"
+    return float(learn.lr), "learn.lr (no learning rates recorded: pass lr= to match the training)"
+
+
 def recipe_from_learner(learn, epochs=None, lr=None) -> Recipe:
     "Read the recipe back from a trained fastai tabular learner."
+    if epochs is not None: epochs = check_int('epochs', epochs)
+    if lr is not None: lr = check_number('lr', lr, positive=True)
     schema = tabular_schema(learn)
     arch = _architecture(learn.model)
     procs = procs_of(learn.dls.train_ds)
@@ -89,8 +109,10 @@ def recipe_from_learner(learn, epochs=None, lr=None) -> Recipe:
         fill_strategy=getattr(fill.fill_strategy, '__name__', fill.fill_strategy), add_col=fill.add_col,
         fill_vals=dict(fill.fill_vals))
     y_kind = 'category' if schema.y_vocab is not None else 'multi_label' if schema.multi_label else 'regression'
+    epochs_source = 'argument' if epochs is not None else "the last fit's length (learn.n_epoch)"
     epochs = epochs if epochs is not None else getattr(learn, 'n_epoch', None)
     if not epochs: raise ValueError("this learner has not been fitted (no fit length to repeat): pass epochs=")
+    lr, lr_source = (lr, 'argument') if lr is not None else trained_lr(learn)
     return Recipe(
         cat_names=[c for c in schema.cat_names if c not in schema.na_parent], cont_names=list(schema.cont_names),
         y_names=list(schema.y_names), y_kind=y_kind, fill_missing=fill_settings,
@@ -98,7 +120,8 @@ def recipe_from_learner(learn, epochs=None, lr=None) -> Recipe:
         bs=learn.dls.bs, layers=arch['layers'], out_sz=arch['out_sz'], model_config=arch['config'],
         emb_szs={n: e.embedding_dim for n, e in zip(schema.cat_names, learn.model.embeds)},
         loss_func=copy.deepcopy(learn.loss_func), opt_func=learn.opt_func, wd=learn.wd,
-        metrics=copy.deepcopy(list(learn.metrics)), epochs=int(epochs), lr=float(lr if lr is not None else learn.lr))
+        metrics=copy.deepcopy(list(learn.metrics)), epochs=int(epochs), lr=float(lr),
+        epochs_source=epochs_source, lr_source=lr_source)
 
 
 def validation_indices(learn, train_df: pd.DataFrame, seed) -> list:

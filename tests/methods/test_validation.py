@@ -49,7 +49,8 @@ def test_nothing_changes_after_a_successful_call(binary_learner, binary_test):
     (dict(df=make_binary_df(50, 9), groups={'g1': ['signal', 'weak'], 'g2': ['weak']}), "'weak' is in two groups"),
     (dict(df=make_binary_df(50, 9), n_repeats=0), 'n_repeats must be an integer >= 1'),
     (dict(df=make_binary_df(50, 9), max_rows=1), 'max_rows must be an integer >= 2'),
-    (dict(df=make_binary_df(50, 9), metric=R2Score()), "metric 'r2_score' could not be computed"),
+    (dict(df=make_binary_df(50, 9), metric=R2Score()), "metric 'r2_score' compares a predicted value with a "
+                                                         "numeric target, but this model outputs class scores"),
     (dict(df=make_binary_df(50, 9), metric='no_such_metric'), "unknown metric name 'no_such_metric'"),
     (dict(df=make_binary_df(50, 9).assign(y=lambda d: d.y.where(d.index > 3))), 'label column.*missing values'),
     (dict(df=make_binary_df(50, 9).assign(signal=lambda d: d.signal.where(d.index > 3))),
