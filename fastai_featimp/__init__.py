@@ -1,24 +1,23 @@
 """Explain fastai models: `import fastai_featimp` adds `feature_importance`, `explain`, `partial_dependence`,
 `feature_dependence`, `drop_column_importance` and their plots to fastai's `Learner` (see `learner.py`).
 The same computations are free functions here, taking the learner first."""
+import sys as _sys
+from pathlib import Path as _Path
+
 __version__ = '0.2.0'
 
-from . import learner as _learner  # noqa: F401  (attaches the Learner methods)
-from .core.forward import allocator_priming, batched_forward
-from .core.permutation import ColumnGroup, permutation_scores
-from .core.results import PartialDependence
-from .methods.dependence import feature_dependence
-from .methods.drop_column import drop_column_importance, recursive_elimination
-from .methods.explain import explain
-from .methods.partial_dependence import accumulated_local_effects, partial_dependence
-from .methods.permutation import permutation_importance
-from .plot.dependence import plot_dependence
-from .plot.explanation import plot_explanation_summary, plot_waterfall
-from .plot.importance import plot_importance, plot_importance_comparison, plot_recursive_elimination
-from .plot.partial_dependence import plot_partial_dependence
+# The console script `fastai-featimp` imports this package before its argument parser runs. It loads fastai
+# itself once a command needs it, so that `--help` and `--version` answer at once; everywhere else,
+# importing the package attaches the Learner methods straight away.
+_CONSOLE_SCRIPT = bool(_sys.argv) and _Path(str(_sys.argv[0])).stem == 'fastai-featimp'
 
-__all__ = ['permutation_importance', 'plot_importance', 'feature_dependence', 'plot_dependence', 'explain',
-           'plot_waterfall', 'plot_explanation_summary', 'partial_dependence', 'accumulated_local_effects',
-           'PartialDependence', 'plot_partial_dependence', 'drop_column_importance', 'recursive_elimination',
-           'plot_importance_comparison', 'plot_recursive_elimination', 'permutation_scores', 'batched_forward',
-           'ColumnGroup', 'allocator_priming', '__version__']
+if not _CONSOLE_SCRIPT:
+    from .api import *  # noqa: F401,F403
+    from .api import __all__
+
+
+def __getattr__(name):
+    "Public names on demand inside the console script (see above)."
+    from . import api
+    try: return getattr(api, name)
+    except AttributeError: raise AttributeError(f"module 'fastai_featimp' has no attribute {name!r}") from None

@@ -1,7 +1,11 @@
-"The command-line tool: the offline demo, importance of an exported learner, and one-line errors (exit 2)."
+"""The command-line tool: the offline demo, importance / explain / pdp of an exported learner, a stdout that holds
+only the result, output paths checked before any work, and one-line errors (exit 2) in the CLI's own words."""
 import json
+import re
 import shutil
 import subprocess
+import sys
+import time
 
 import pandas as pd
 import pytest
@@ -10,27 +14,44 @@ import torch
 from fastai_featimp.cli import main
 
 
-def run_cli(*args):
+def run_cli(*args, cwd=None):
     exe = shutil.which('fastai-featimp')
     assert exe, 'the fastai-featimp console script is not installed (pip install -e .)'
-    return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, timeout=600)
+    return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, timeout=600, cwd=cwd)
 
 
-def test_demo_end_to_end(tmp_path):
-    res = run_cli('demo', '--epochs', 1, '--repeats', 2, '--seed', 0, '--out', tmp_path)
+def test_demo_end_to_end_writes_into_its_folder(tmp_path):
+    res = run_cli('demo', '--epochs', 1, '--repeats', 2, '--seed', 0, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    table = pd.read_csv(tmp_path / 'feature_importance.csv')
+    out = tmp_path / 'featimp-demo'   # the default --out, created; nothing loose in the current folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['featimp-demo']
+    table = pd.read_csv(out / 'feature_importance.csv')
     assert sorted(table['Variable']) == sorted(['workclass', 'education', 'marital-status', 'occupation',
                                                'relationship', 'race', 'age', 'fnlwgt', 'education-num'])
     assert table['Importance'].max() > 0.01
-    assert (tmp_path / 'feature_importance.png').read_bytes()[:4] == b'\x89PNG'
-    assert 'education-num' in res.stdout and 'Traceback' not in res.stderr
+    assert (out / 'feature_importance.png').read_bytes()[:4] == b'\x89PNG'
+    meta = json.loads((out / 'feature_importance.json').read_text())
+    assert meta['metric'] == 'loss' and meta['n_repeats'] == 2 and meta['seed'] == 0 and meta['n_rows'] == 16281
+    # stdout is the table and nothing else: no progress, no warnings, no training log
+    lines = res.stdout.strip().splitlines()
+    assert lines[0].split()[:3] == ['Variable', 'Type', 'Importance'] and len(lines) == 10
+    assert 'Traceback' not in res.stderr and 'Warning' not in res.stderr and 'epoch' not in res.stdout
 
 
-def test_help_on_every_command():
-    for args in ([], ['demo'], ['importance']):
-        res = run_cli(*args, '--help')
-        assert res.returncode == 0 and 'usage: fastai-featimp' in res.stdout
+def test_help_and_version_answer_without_fastai():
+    code = ("import sys, time; sys.argv = ['fastai-featimp']; t = time.time()\n"
+            "from fastai_featimp.cli import main\n"
+            "for args in (['--help'], ['importance', '--help'], ['explain', '--help'], ['pdp', '--help'], ['--version']):\n"
+            "    try: main(args)\n"
+            "    except SystemExit: pass\n"
+            "print('FASTAI', 'fastai' in sys.modules, 'torch' in sys.modules)")
+    res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
+    assert 'usage: fastai-featimp' in res.stdout and 'fastai-featimp 0.' in res.stdout
+    assert 'FASTAI False False' in res.stdout, res.stdout[-300:]
+    start = time.time()
+    res = run_cli('--help')
+    assert res.returncode == 0 and 'usage: fastai-featimp' in res.stdout and res.stderr == ''
+    assert time.time() - start < 10   # generous: a fastai import alone takes seconds more on a loaded machine
 
 
 @pytest.fixture(scope='module')
@@ -38,29 +59,59 @@ def exported(binary_learner, binary_test, tmp_path_factory):
     folder = tmp_path_factory.mktemp('cli')
     binary_learner.export(folder / 'model.pkl')
     binary_test.to_csv(folder / 'test.csv', index=False)
+    binary_test.iloc[:3].drop(columns='y').to_csv(folder / 'rows.csv', index=False)
+    binary_test.iloc[100:160].to_csv(folder / 'background.csv', index=False)
     return folder
 
 
-def test_importance_command(exported, binary_learner, binary_test, capsys):
+def test_importance_command(exported, binary_learner, capsys):
     out_csv, out_png = exported / 'fi.csv', exported / 'fi.png'
+    groups = {'noise_pair': ['noise', 'noise_cat']}
     code = main(['importance', str(exported / 'model.pkl'), str(exported / 'test.csv'), '--metric', 'accuracy',
-                 '--repeats', '2', '--seed', '0', '--groups', json.dumps({'noise_pair': ['noise', 'noise_cat']}),
-                 '--csv', str(out_csv), '--plot', str(out_png)])
+                 '--repeats', '2', '--seed', '0', '--groups', json.dumps(groups), '--csv', str(out_csv),
+                 '--plot', str(out_png)])
     assert code == 0
     table = pd.read_csv(out_csv)
     ref = binary_learner.feature_importance(df=pd.read_csv(exported / 'test.csv'), metric='accuracy', n_repeats=2,
-                                            seed=0, groups={'noise_pair': ['noise', 'noise_cat']},
-                                            show_progress=False)
+                                            seed=0, groups=groups, show_progress=False)
     pd.testing.assert_series_equal(table['Importance'], ref['Importance'], atol=1e-6)
-    assert table['Variable'][0] == 'signal' and 'noise_pair' in set(table['Variable'])
+    assert table['Variable'][0] == 'signal'
+    members = dict(zip(table['Variable'], table['Members'].map(json.loads)))   # Members kept, as JSON lists
+    assert members['noise_pair'] == ['noise', 'noise_cat'] and members['signal'] == ['signal']
+    meta = json.loads(out_csv.with_suffix('.json').read_text())
+    assert meta['metric'] == 'accuracy' and meta['seed'] == 0 and meta['n_repeats'] == 2 and meta['n_rows'] == 4000
+    assert meta['baseline'] == pytest.approx(ref.attrs['baseline']) and {'fastai_featimp', 'fastai'} <= set(meta)
     assert out_png.stat().st_size > 1000
-    assert 'accuracy' in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[0].split()[:3] == ['Variable', 'Type', 'Importance']
+    assert 'accuracy on 4000 rows' in captured.err and 'wrote' in captured.err
 
 
-def test_importance_with_max_rows_and_regression_metric_names(exported, capsys):
-    assert main(['importance', str(exported / 'model.pkl'), str(exported / 'test.csv'), '--max-rows', '300',
-                 '--repeats', '1', '--seed', '1', '--metric', 'roc_auc']) == 0
-    assert 'roc_auc_score on 300 rows' in capsys.readouterr().out
+def test_quiet_and_progress(exported, capsys):
+    args = ['importance', str(exported / 'model.pkl'), str(exported / 'test.csv'), '--repeats', '1', '--seed', '0']
+    assert main(args + ['--quiet']) == 0
+    quiet = capsys.readouterr()
+    assert quiet.err == '' and quiet.out.lstrip().startswith('Variable')
+    assert main(args + ['--progress']) == 0
+    loud = capsys.readouterr()
+    assert 'permutation importance' in loud.err and loud.out.lstrip().startswith('Variable')   # the bar, on stderr
+
+
+def test_explain_and_pdp_commands(exported, tmp_path, capsys):
+    model = str(exported / 'model.pkl')
+    assert main(['explain', model, str(exported / 'rows.csv'), '--background', str(exported / 'background.csv'),
+                 '--seed', '0', '--csv', str(tmp_path / 'e.csv'), '--plot', str(tmp_path / 'e.png'), '--row', '1']) == 0
+    out = capsys.readouterr().out
+    assert re.search(r'row 0: yes output 0\.\d+ \(base 0\.\d+\)', out) and 'signal' in out
+    expl = pd.read_csv(tmp_path / 'e.csv')
+    assert len(expl) == 3 * 6 and (tmp_path / 'e.png').stat().st_size > 1000
+    assert main(['pdp', model, str(exported / 'test.csv'), 'signal', '--kind', 'both', '--grid-resolution', '5',
+                 '--csv', str(tmp_path / 'p.csv'), '--plot', str(tmp_path / 'p.pdf')]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split() == ['signal', 'average'] and len(out.strip().splitlines()) == 6
+    assert len(pd.read_csv(tmp_path / 'p.csv')) == 5 * 4000 and (tmp_path / 'p.pdf').read_bytes()[:4] == b'%PDF'
+    assert main(['pdp', model, str(exported / 'test.csv'), 'signal', 'level', '--grid-resolution', '3']) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 1 + 3 * 3
 
 
 def write(path, text): path.write_text(text); return path
@@ -71,12 +122,18 @@ def write(path, text): path.write_text(text); return path
     ('text_model', 'cannot load'),
     ('dict_model', "cannot load .* as a fastai learner.*'dict'"),
     ('missing_data', 'data file not found'),
+    ('data_is_folder', r'data file .* is a folder, not a file'),
+    ('header_only', 'has a header but no rows: the test set is empty'),
     ('no_label', "no label column 'y'"),
     ('no_feature', "lacks feature column.*'signal'"),
     ('bad_json', '--groups is not valid JSON'),
     ('bad_groups', '--groups must be a JSON object'),
     ('unknown_group_column', "unknown column 'nope'"),
-    ('bad_metric', "unknown metric name 'auc'"),
+    ('bad_max_rows', '--max-rows must be an integer >= 2, got 1'),
+    ('csv_folder_missing', r'--csv .*nowhere/fi.csv: the folder .*nowhere does not exist'),
+    ('csv_is_folder', r'--csv .* is a folder; give a file name'),
+    ('plot_format', r"--plot .*fi.xyz: unknown image format '.xyz'"),
+    ('unwritable', r'cannot write --csv /proc/fi.csv'),
 ])
 def test_errors_are_one_line_with_status_2(case, message, exported, tmp_path, capsys):
     model, data, extra = exported / 'model.pkl', exported / 'test.csv', []
@@ -85,23 +142,37 @@ def test_errors_are_one_line_with_status_2(case, message, exported, tmp_path, ca
     if case == 'text_model': model = write(tmp_path / 'm.pkl', 'not a pickle')
     if case == 'dict_model': torch.save({'a': 1}, model := tmp_path / 'd.pkl')
     if case == 'missing_data': data = tmp_path / 'nope.csv'
+    if case == 'data_is_folder': data = tmp_path
+    if case == 'header_only': df.iloc[:0].to_csv(data := tmp_path / 'x.csv', index=False)
     if case == 'no_label': df.drop(columns='y').to_csv(data := tmp_path / 'x.csv', index=False)
     if case == 'no_feature': df.drop(columns='signal').to_csv(data := tmp_path / 'x.csv', index=False)
     if case == 'bad_json': extra = ['--groups', '{oops']
     if case == 'bad_groups': extra = ['--groups', '["signal"]']
     if case == 'unknown_group_column': extra = ['--groups', '{"g": ["signal", "nope"]}']
-    if case == 'bad_metric': extra = ['--metric', 'auc']
+    if case == 'bad_max_rows': extra = ['--max-rows', '1']
+    if case == 'csv_folder_missing': extra = ['--csv', str(tmp_path / 'nowhere' / 'fi.csv')]
+    if case == 'csv_is_folder': extra = ['--csv', str(tmp_path)]
+    if case == 'plot_format': extra = ['--plot', str(tmp_path / 'fi.xyz')]
+    if case == 'unwritable': extra = ['--csv', '/proc/fi.csv']
     capsys.readouterr()
+    started = time.time()
     code = main(['importance', str(model), str(data), '--repeats', '1', *extra])
     err = capsys.readouterr().err
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith('fastai-featimp: error:') and 'Traceback' not in err
-    import re
     assert re.search(message, lines[0]), lines[0]
+    assert 'max_rows' not in lines[0] and 'metric object' not in lines[0]   # the CLI's words, not the library's
+    if case in ('csv_folder_missing', 'csv_is_folder', 'plot_format', 'unwritable'):
+        assert time.time() - started < 2   # checked before the model is even loaded
+
+
+def test_explain_without_background_says_what_to_pass(exported, capsys):
+    assert main(['explain', str(exported / 'model.pkl'), str(exported / 'rows.csv')]) == 2
+    assert 'explain needs --background BG.csv' in capsys.readouterr().err
 
 
 def test_error_through_the_console_script_has_no_traceback(tmp_path):
     res = run_cli('importance', tmp_path / 'missing.pkl', tmp_path / 'missing.csv')
     assert res.returncode == 2 and 'Traceback' not in res.stderr
-    assert res.stderr.strip().splitlines()[-1].startswith('fastai-featimp: error: model file not found')
+    assert res.stderr.strip().splitlines() == [f"fastai-featimp: error: model file not found: {tmp_path / 'missing.pkl'}"]

@@ -167,7 +167,9 @@ EXPLAIN = [
          "axes[0].set_title(f\"confident and wrong (true label: {rows['salary'].iloc[0]})\")\n"
          "axes[1].set_title(f\"confident and right (true label: {rows['salary'].iloc[1]})\")\n"
          "fig.tight_layout()"),
-    md("Each waterfall starts at the base value (the mean predicted probability of that class over 100 training "
+    md("Both rows explain the probability of `>50K`: for a binary model every row explains its positive class, so "
+       "contributions point the same way in every row and can be summarised. Each waterfall starts at the base "
+       "value (the mean predicted probability of `>50K` over 100 training "
        "rows) and adds one column at a time, largest first, to reach this row's prediction; `base + sum of "
        "contributions = prediction` holds exactly (`expl.attrs` keeps the base values and outputs).\n\n"
        "Read the wrong one against the raw row. Its contributions come from columns that do separate incomes on "
@@ -198,8 +200,9 @@ PARTIAL = [
        "their mean; the ticks at the bottom are the deciles of age in these rows."),
     code("learn.plot_partial_dependence('age', rows, kind='both', subsample=200, seed=0, show_progress=False);"),
     md("## Education: one bar per level\n\n"
-       "A categorical column is set to every level of the training vocabulary, labelled by its original value "
-       "(`#na#` only appears when it occurs in the rows)."),
+       "A categorical column is set to every level of the training vocabulary, in the vocabulary's order "
+       "(`.plot(sort='value')` orders them by effect), labelled by its original value; levels the model never "
+       "met in training are left out."),
     code("learn.plot_partial_dependence('education', rows, show_progress=False);"),
     md("## Two columns at once\n\n"
        "A two-way dependence shows interactions: here, how the effect of hours worked depends on age."),
@@ -227,15 +230,19 @@ DROP = [
        "Permutation importance asks how much the *trained* model relies on a column. Drop-column importance "
        "asks another question: retrain the same recipe without the column, and measure how much worse the "
        "result is. `learn.drop_column_importance(train_df, test_df)` reads the recipe back from the learner "
-       "(procs, columns, batch size, architecture, loss, optimiser, weight decay, fit length and `learn.lr`), "
+       "(procs, columns, batch size, architecture, loss, optimiser, weight decay, the fit's length and the learning "
+       "rate it was trained with, read from the recorder), "
        "retrains once with all columns as the reference and once without each column, with the same seeds, "
        "and scores every model on the test set."),
     adult_setup(bs=256, fit='learn.fit_one_cycle(1, 1e-2)'),
     code("perm = learn.feature_importance(df=test_df, seed=42, show_progress=False)\n"
-         "drop = learn.drop_column_importance(train_df, test_df, epochs=1, lr=1e-2, seed=42, n_jobs=2,\n"
-         "                                    show_progress=False)\n"
+         "drop = learn.drop_column_importance(train_df, test_df, seed=42, n_jobs=2, show_progress=False)\n"
          "fastai_featimp.plot_importance_comparison(perm, drop);"),
-    code("drop.attrs['reference'], drop.attrs['recipe']"),
+    code("{k: drop.attrs[k] for k in ['epochs', 'epochs_source', 'lr', 'lr_source', 'original_score', 'reference']}"),
+    md("The recipe repeats the learner's last fit: one epoch at `lr_max=1e-2`, read from the learning rates the "
+       "recorder kept (fastai's `fit_one_cycle(1, 1e-2)` leaves `learn.lr` at its default 1e-3). The reference "
+       "retraining scores close to the original model; when it does not, a warning gives both numbers and says "
+       "to pass `epochs=` and `lr=`, because importances would then measure the retraining, not the columns."),
     md("**Why they differ, especially for embedded categoricals.** Permuting `education` feeds the trained "
        "network another row's embedding; the network has learnt to lean on `education-num` for the same "
        "information, so `education` looks unimportant, and `education-num` looks very important. Retrain "

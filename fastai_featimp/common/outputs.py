@@ -2,7 +2,7 @@
 column, and which output a method explains by default."""
 from __future__ import annotations
 
-__all__ = ['output_activation', 'output_labels', 'target_index', 'is_binary', 'default_target']
+__all__ = ['output_activation', 'output_kind', 'output_labels', 'target_index', 'is_binary', 'default_target']
 
 
 def output_activation(learn, output: str):
@@ -11,6 +11,13 @@ def output_activation(learn, output: str):
         raise ValueError(f"output must be 'probability' or 'raw', got {output!r}")
     act = getattr(learn.loss_func, 'activation', None) if output == 'probability' else None
     return (lambda p: act(p)) if act is not None else (lambda p: p)
+
+
+def output_kind(schema, output: str) -> str:
+    """What an explained number is, for labels: 'probability' (a classifier after its activation), 'value'
+    (a regression's prediction, in the target's units) or 'raw' (a classifier's logit)."""
+    if schema.y_vocab is None and not schema.multi_label: return 'value'
+    return output
 
 
 def output_labels(learn, schema) -> list:

@@ -1,7 +1,9 @@
 "Argument checks shared by every method, with messages that name the argument and what arrived."
 from __future__ import annotations
 
-__all__ = ['check_int', 'check_number', 'check_choice', 'check_threshold', 'shown']
+import numpy as np
+
+__all__ = ['check_int', 'check_number', 'check_choice', 'check_threshold', 'shown', 'plain']
 
 
 def check_int(name: str, value, minimum: int = 1) -> int:
@@ -40,5 +42,14 @@ def check_threshold(threshold) -> float:
 def shown(values, k: int = 5) -> str:
     "The first `k` values for a message: `'a', 'b' and 3 more`."
     values = list(values)
-    text = ', '.join(repr(v) for v in values[:k])
+    text = ', '.join(repr(plain(v)) for v in values[:k])
     return text + (f' and {len(values) - k} more' if len(values) > k else '')
+
+
+def plain(value):
+    "A plain Python number (or list/dict of them) in place of NumPy scalars, for messages and `attrs`."
+    if isinstance(value, dict): return {plain(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)): return type(value)(plain(v) for v in value)
+    if isinstance(value, np.ndarray): return [plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic): return value.item()
+    return value

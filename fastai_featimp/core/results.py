@@ -19,18 +19,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .checks import plain
 from .stats import summarize_repeats
 
 __all__ = ['importance_frame', 'PartialDependence', 'plain']
-
-
-def plain(value):
-    "A plain Python number (or list/dict of them) in place of NumPy scalars, for messages and `attrs`."
-    if isinstance(value, dict): return {plain(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)): return type(value)(plain(v) for v in value)
-    if isinstance(value, np.ndarray): return [plain(v) for v in value.tolist()]
-    if isinstance(value, np.generic): return value.item()
-    return value
 
 
 def importance_frame(variables, per_repeat: np.ndarray, **attrs) -> pd.DataFrame:
@@ -52,10 +44,14 @@ class PartialDependence:
     average: np.ndarray          # (n_grid,) or (n_grid_1, n_grid_2)
     individual: np.ndarray | None  # (n_rows, n_grid) ICE curves, or None
     kind: str                    # 'average', 'individual', 'both' or 'ale'
-    output: str
+    output: str                  # 'probability', 'raw' (a logit) or 'value' (a regression's prediction)
     target: object
     categorical: list = field(default_factory=list)   # per feature: True for a categorical column
     deciles: dict = field(default_factory=dict)        # continuous feature -> deciles of its values (the rug)
+
+    def output_label(self) -> str:
+        "The explained quantity in words: `P(yes)`, `logit(yes)` or the target's name."
+        return {'probability': f'P({self.target})', 'raw': f'logit({self.target})'}.get(self.output, str(self.target))
 
     def to_frame(self) -> pd.DataFrame:
         "Tidy table: one row per grid point (and per row for ICE), the value in a column named after the output."
@@ -73,6 +69,6 @@ class PartialDependence:
         return frame
 
     def plot(self, ax=None, **kwargs):
-        "Draw it (see `fastai_featimp.plot_partial_dependence`); returns the Axes."
+        "Draw it (see `fastai_featimp.plot_partial_dependence`: `sort='value'` orders levels by the average)."
         from ..plot.partial_dependence import plot_partial_dependence
         return plot_partial_dependence(self, ax=ax, **kwargs)

@@ -140,13 +140,16 @@ def recursive_elimination(
     min_features:int=1,           # stop when this many columns remain
     importance:str='permutation', # how to rank the columns each round: 'permutation' or 'drop-column'
     valid_idx=None, epochs:int|None=None, lr:float|None=None, metric=None, greater_is_better=None,
-    seed:int|None=None, n_jobs:int=1, n_repeats:int=3, show_progress:bool=True,
+    seed:int|None=None, n_jobs:int=1, n_repeats:int=3, score_repeats:int=1, show_progress:bool=True,
 ):
     """Retrain, score on `test_df`, drop the `step` least important columns, repeat. Returns one row per round
-    (`n_features`, `features`, `score`, `dropped`); `attrs['best']` is the best round (ties: fewest columns)."""
+    (`n_features`, `features`, `score`, `score_se`, `dropped`); `attrs['best']` is the number of columns of the
+    best round (ties: fewest columns). `score_repeats` retrains each round with that many seeds: `score` is their
+    mean and `score_se` its standard error; `n_repeats` is for the permutation ranking."""
     check_choice('importance', importance, ('permutation', 'drop-column'))
     step = check_int('step', step)
     n_repeats, n_jobs = check_int('n_repeats', n_repeats), _check_jobs(n_jobs)
+    score_repeats = check_int('score_repeats', score_repeats)
     schema = tabular_schema(learn)
     recipe = recipe_from_learner(learn, epochs, lr)
     _check_frames(schema, recipe, train_df, test_df)
@@ -159,13 +162,15 @@ def recursive_elimination(
     valid = _valid_rows(valid_idx, learn, train_df, root)
     kept = recipe.cat_names + recipe.cont_names
     rounds = []
-    train_seed = _task_seeds(root, 1)[0]
+    seeds = _task_seeds(root, score_repeats)
     with preserved_state():
         while True:
             dropped_so_far = [c for c in recipe.cat_names + recipe.cont_names if c not in kept]
-            model, score = trained_and_scored(recipe, train_df, valid, test_df, dropped_so_far, train_seed, metric,
-                                              greater_is_better)
-            rounds.append(dict(n_features=len(kept), features=list(kept), score=score))
+            args = lambda s: (recipe, train_df, valid, test_df, dropped_so_far, s, metric, greater_is_better)
+            model, score = trained_and_scored(*args(seeds[0]))   # this round's ranking uses the first seed's model
+            scores = [score] + _run([(train_and_score, args(s)) for s in seeds[1:]], n_jobs, learn, False, '')
+            se = float(np.std(scores, ddof=1) / np.sqrt(len(scores))) if len(scores) > 1 else float('nan')
+            rounds.append(dict(n_features=len(kept), features=list(kept), score=float(np.mean(scores)), score_se=se))
             if len(kept) <= min_features: break
             # the ranking goes through the public Learner API: methods do not import each other
             if importance == 'permutation':
@@ -179,9 +184,9 @@ def recursive_elimination(
             weakest = list(fi.sort_values('Importance', kind='stable')['Variable'][:n_drop])
             rounds[-1]['dropped'] = weakest
             kept = [c for c in kept if c not in weakest]
-    table = pd.DataFrame(rounds).reindex(columns=['n_features', 'features', 'score', 'dropped'])
+    table = pd.DataFrame(rounds).reindex(columns=['n_features', 'features', 'score', 'score_se', 'dropped'])
     better = table['score'] if scorer.greater_is_better else -table['score']
-    best = int(table.assign(b=better).sort_values(['b', 'n_features'], ascending=[False, True]).index[0])
-    table.attrs.update(best=best, metric=scorer.name, greater_is_better=scorer.greater_is_better,
-                       importance=importance, recipe=recipe.summary())
+    best = table.assign(b=better).sort_values(['b', 'n_features'], ascending=[False, True])['n_features'].iloc[0]
+    table.attrs.update(best=int(best), metric=scorer.name, greater_is_better=scorer.greater_is_better,
+                       importance=importance, score_repeats=score_repeats, recipe=recipe.summary())
     return table

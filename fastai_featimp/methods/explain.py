@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..common.outputs import default_target, output_activation, output_labels, target_index
+from ..common.outputs import default_target, output_activation, output_kind, output_labels, target_index
 from ..common.progress import progress_for
-from ..core.checks import check_choice, check_int
+from ..core.checks import check_choice, check_int, plain
 from ..core.seeding import root_seed, stream
 from ..core.shapley import coalition_value_fn, exact_shapley, permutation_shapley
 from ..core.state import eval_mode, preserved_state
@@ -69,12 +69,12 @@ def explain(
                                        lambda p, k=k: out_fn(p).reshape(p.shape[0], -1)[:, k])
             if use_exact: phi, base, full = exact_shapley(value, m); se = np.full(m, np.nan)
             else: phi, se, base, full = permutation_shapley(value, m, n_perm, stream(root, 'permutations', i))
-            base_values.append(base); outputs.append(full); targets.append(labels[k])
+            base_values.append(base); outputs.append(full); targets.append(plain(labels[k]))
             for p, c, s in zip(players, phi, se):
                 records.append(dict(row=i, Variable=p.name, Value=_display_value(rows, i, p.members),
                                     Contribution=float(c), Std=float(s)))
     expl = pd.DataFrame.from_records(records, columns=['row', 'Variable', 'Value', 'Contribution', 'Std'])
     expl.attrs.update(method='exact' if use_exact else 'permutation', base_values=base_values, outputs=outputs,
-                      targets=targets, output=output, n_background=int(bg[0].shape[0]), seed=seed,
+                      targets=targets, output=output_kind(schema, output), n_background=int(bg[0].shape[0]), seed=seed,
                       n_permutations=None if use_exact else n_perm, row_index=list(rows.index))
     return expl

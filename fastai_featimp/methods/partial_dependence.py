@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..common.outputs import default_target, output_activation, output_labels
+from ..common.outputs import default_target, output_activation, output_kind, output_labels
 from ..common.progress import progress_for
-from ..core.checks import check_choice, check_int
+from ..core.checks import check_choice, check_int, plain
 from ..core.forward import default_bs, fixed_forward
 from ..core.results import PartialDependence
 from ..core.seeding import root_seed, stream
 from ..core.state import eval_mode, preserved_state
-from ..tabular.data import load_tabular
+from ..tabular.data import load_tabular, training_codes
 from ..tabular.schema import tabular_schema
 from ..tabular.variables import CAT, CONT
 
@@ -25,7 +25,7 @@ def _target(learn, schema, target) -> tuple:
     "`(output index, label)`; a binary classifier defaults to its positive class."
     labels = output_labels(learn, schema)
     k = default_target(schema, labels, target)
-    return k, labels[k]
+    return k, plain(labels[k])
 
 
 NO_DF = ("no df given: the dependence is computed on the validation set; pass df= (e.g. the test set or a sample "
@@ -39,7 +39,7 @@ def _data(learn, schema, df, subsample=None, rng=None) -> list:
                         hint=' (a learner from load_learner has no validation set): pass df=').inputs
 
 
-def _feature_grid(schema, name, inputs, df, grid_resolution, percentiles) -> dict:
+def _feature_grid(schema, name, inputs, df, grid_resolution, percentiles, seen=None) -> dict:
     "Grid of one feature: original-unit values, the processed values to set, and rug deciles."
     if name in schema.cont_names:
         j = schema.cont_names.index(name)
@@ -60,6 +60,7 @@ def _feature_grid(schema, name, inputs, df, grid_resolution, percentiles) -> dic
         levels = schema.levels(name)
         codes = range(1, len(levels))
         if (inputs[CAT][:, j] == 0).any(): codes = range(len(levels))   # '#na#' only where it occurs
+        if seen is not None: codes = [c for c in codes if c in seen]    # and levels the model met in training
         return dict(values=[levels[c] for c in codes], slots=[[((CAT, j), c)] for c in codes], categorical=True)
     known = [c for c in schema.cat_names if c not in schema.na_parent] + schema.cont_names
     raise ValueError(f"unknown column {name!r}; the learner's columns are {', '.join(map(repr, known))}")
@@ -101,7 +102,8 @@ def partial_dependence(
     k, target_label = _target(learn, schema, target)
     with preserved_state(), eval_mode(learn.model):
         inputs = _data(learn, schema, df, subsample, stream(root_seed(seed), 'subsample'))
-        grids = [_feature_grid(schema, f, inputs, df, int(grid_resolution), (lo, hi)) for f in feats]
+        seen = {f: training_codes(learn, f) for f in feats if f in schema.cat_names}
+        grids = [_feature_grid(schema, f, inputs, df, int(grid_resolution), (lo, hi), seen.get(f)) for f in feats]
         points = [a + b for a in grids[0]['slots'] for b in (grids[1]['slots'] if len(grids) == 2 else [[]])]
         bs = int(bs or default_bs(inputs[0].device))
         curves = []
@@ -114,7 +116,7 @@ def partial_dependence(
     if len(feats) == 2: average = average.reshape(len(grids[0]['values']), len(grids[1]['values']))
     return PartialDependence(
         features=feats, grid_values=[g['values'] for g in grids], average=average,
-        individual=ice if kind != 'average' else None, kind=kind, output=output, target=target_label,
+        individual=ice if kind != "average" else None, kind=kind, output=output_kind(schema, output), target=target_label,
         categorical=[g['categorical'] for g in grids],
         deciles={f: g['deciles'] for f, g in zip(feats, grids) if 'deciles' in g})
 
@@ -167,5 +169,5 @@ def accumulated_local_effects(
     mids = (ale[:-1] + ale[1:]) / 2   # centre: the count-weighted mean over the bins is zero
     ale -= (mids * counts).sum() / counts.sum()
     return PartialDependence(features=[name], grid_values=[edges], average=ale, individual=None, kind='ale',
-                             output=output, target=target_label, categorical=[False],
+                             output=output_kind(schema, output), target=target_label, categorical=[False],
                              deciles={name: np.quantile(raw, np.linspace(0.1, 0.9, 9))})

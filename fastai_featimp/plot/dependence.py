@@ -24,6 +24,10 @@ def plot_dependence(assoc, figsize=None):
     order = dendrogram(tree, labels=names, orientation='left', ax=ax_tree, color_threshold=0.3,
                        leaf_font_size=fontsize)['leaves'][::-1]   # top-to-bottom, as the heatmap rows
     ax_tree.set_xlabel('1 - association')
+    # leaves sit at distance 0 on the right edge: widen past it, so merges at distance 0 (identical columns)
+    # are drawn in full instead of on the frame
+    far = max(float(tree[:, 2].max()) if len(tree) else 0.0, 0.05)
+    ax_tree.set_xlim(far * 1.05, -0.04 * far)
     ordered = assoc.iloc[order, order]
     im = ax_map.imshow(ordered.to_numpy(), vmin=0, vmax=1, cmap='viridis', aspect='auto')
     ax_map.set_xticks(range(n), ordered.columns, rotation=90, fontsize=fontsize)

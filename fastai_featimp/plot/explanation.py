@@ -32,6 +32,9 @@ def plot_waterfall(expl, row:int=0, top:int=12, ax=None):
     values = list(shown['Contribution'])
     if len(rest):
         labels.append(f'{len(rest)} other columns'); values.append(float(rest['Contribution'].sum()))
+    if 'base_values' not in expl.attrs:
+        raise ValueError("this explanation has lost its attrs (base values and outputs), as pandas does in to_csv or a "
+                         "concat of different results: draw the DataFrame returned by learn.explain")
     base, out = expl.attrs['base_values'][row], expl.attrs['outputs'][row]
     if ax is None: _, ax = plt.subplots(figsize=(8, 0.4 * len(values) + 1.6))
     # bars from the bottom (base) up to the top (prediction), the largest contribution at the top
@@ -43,8 +46,7 @@ def plot_waterfall(expl, row:int=0, top:int=12, ax=None):
     ax.set_yticks(range(len(labels)), labels[::-1])
     ax.axvline(base, color='grey', linestyle=':', linewidth=1)
     ax.axvline(out, color='black', linewidth=1)
-    what = 'P' if expl.attrs.get('output') == 'probability' else 'output'
-    ax.set_xlabel(f"{what}({expl.attrs['targets'][row]}): base {base:.3g} -> prediction {out:.3g}")
+    ax.set_xlabel(f"{_quantity(expl, row)}: base {base:.3g} -> prediction {out:.3g}")
     index = expl.attrs.get('row_index')
     ax.set_title(f'row {row}' + (f' (index {index[row]})' if index is not None else ''))
     ax.margins(x=0.12)   # room for the base line and the value labels
@@ -74,22 +76,30 @@ def plot_explanation_summary(expl, top:int=20, figsize=None):
     sc = None
     for k, name in enumerate(names):
         part = expl[expl['Variable'] == name]
-        colour = _value_colour(part['Value'])
         jitter = rng.uniform(-0.3, 0.3, len(part))
-        sc = ax_dots.scatter(part['Contribution'], k + jitter, c=colour, cmap='coolwarm', vmin=0, vmax=1, s=8)
+        colour = _value_colour(part['Value'])
+        if colour is None:   # categories have no low-to-high order: grey, not a made-up scale
+            ax_dots.scatter(part['Contribution'], k + jitter, color='#7f7f7f', s=8)
+        else:
+            sc = ax_dots.scatter(part['Contribution'], k + jitter, c=colour, cmap='coolwarm', vmin=0, vmax=1, s=8)
     ax_dots.axvline(0, color='black', linewidth=0.8)
-    ax_dots.set_xlabel('contribution per row')
-    if sc is not None: fig.colorbar(sc, ax=ax_dots, fraction=0.04, label='value (low -> high; categories by rank)')
+    ax_dots.set_xlabel('contribution per row' + (f" to {_quantity(expl)}" if expl.attrs.get('targets') else ''))
+    if sc is not None: fig.colorbar(sc, ax=ax_dots, fraction=0.04, label='value (low -> high; categories grey)')
     fig.tight_layout()
     return fig
 
 
-def _value_colour(values: pd.Series) -> np.ndarray:
-    "A column's values as 0..1 ranks (numbers by size, categories by their order of frequency)."
+def _value_colour(values: pd.Series):
+    "A numeric column's values as 0..1 ranks; None for a categorical column (drawn grey)."
     num = pd.to_numeric(values, errors='coerce')
-    if num.notna().all() and len(values):
-        ranks = num.rank(method='average').to_numpy()
-    else:
-        ranks = values.astype(str).map(values.astype(str).value_counts().rank(method='first')).to_numpy(float)
-    span = np.nanmax(ranks) - np.nanmin(ranks) if len(ranks) else 0
-    return (ranks - np.nanmin(ranks)) / span if span > 0 else np.full(len(ranks), 0.5)
+    if not len(values) or num.isna().mean() > 0.5 and values.notna().any(): return None
+    if num.notna().sum() == 0: return None
+    ranks = num.rank(method='average').to_numpy()
+    span = np.nanmax(ranks) - np.nanmin(ranks)
+    return np.nan_to_num((ranks - np.nanmin(ranks)) / span, nan=0.5) if span > 0 else np.full(len(ranks), 0.5)
+
+
+def _quantity(expl, row: int = 0) -> str:
+    "What was explained, in words: `P(yes)`, `logit(yes)`, or the regression target's name."
+    target = expl.attrs['targets'][row]
+    return {'probability': f'P({target})', 'raw': f'logit({target})'}.get(expl.attrs.get('output'), str(target))

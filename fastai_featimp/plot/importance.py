@@ -40,12 +40,23 @@ def plot_importance(fi, ax=None, top:int=20, title:str|None=None):
     method = fi.attrs.get('method', 'permutation')
     if fi.attrs.get('strategy') == 'conditional': method = 'conditional ' + method
     ax.set_xlabel(f"{change} in {metric} ({method})" + ('' if xerr is None else ', 95% CI'))
-    if title is not None: ax.set_title(title)
+    ax.set_title(title if title is not None else _subtitle(fi), fontsize=None if title is not None else 'small')
     types = [t for t in TYPE_COLORS if t in set(shown['Type'])]
     if len(types) > 1:
         ax.legend(handles=[Patch(color=TYPE_COLORS[t], label=t) for t in types], loc='lower right', fontsize='small')
     ax.figure.tight_layout()
     return ax
+
+
+def _subtitle(fi) -> str:
+    "Metric, baseline and repeats of a result, from its attrs (empty when they were lost)."
+    a = fi.attrs
+    if 'metric' not in a: return ''
+    parts = [f"{a['metric']}", f"baseline {a['baseline']:.4g}" if 'baseline' in a else None,
+             f"{a['n_repeats']} repeat{'s' if a['n_repeats'] != 1 else ''}" if 'n_repeats' in a else None,
+             f"{a['n_bootstrap']} bootstrap samples" if a.get('n_bootstrap') else None,
+             f"{a['n_rows']} rows" if 'n_rows' in a else None]
+    return ', '.join(p for p in parts if p)
 
 
 def plot_importance_comparison(fi_a, fi_b, ax=None, top:int=20, labels=None):
@@ -73,13 +84,18 @@ def plot_importance_comparison(fi_a, fi_b, ax=None, top:int=20, labels=None):
 
 
 def plot_recursive_elimination(table, ax=None):
-    "Score against the number of columns kept, the best round marked; returns the Axes."
+    "Score against the number of columns kept (with its standard error where rounds were repeated), the best marked."
     import matplotlib.pyplot as plt
     if ax is None: _, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(table['n_features'], table['score'], marker='o')
-    best = table.loc[table.attrs['best']]
+    se = table['score_se'].to_numpy(float) if 'score_se' in table else None
+    if se is not None and np.isfinite(se).any():
+        ax.errorbar(table['n_features'], table['score'], yerr=np.nan_to_num(se), marker='o', capsize=3,
+                    label='score (standard error over seeds)')
+    else:
+        ax.plot(table['n_features'], table['score'], marker='o', label='score')
+    best = table[table['n_features'] == table.attrs['best']].iloc[0]
     ax.plot([best['n_features']], [best['score']], marker='*', markersize=16, color='#d62728',
-            label=f"best: {best['n_features']} columns")
+            label=f"best: {best['n_features']} columns", linestyle='none')
     ax.set_xlabel('columns kept'); ax.set_ylabel(table.attrs.get('metric', 'score'))
     ax.invert_xaxis()   # rounds run from all columns to few
     ax.legend(fontsize='small')

@@ -5,42 +5,74 @@ import numpy as np
 
 __all__ = ['plot_partial_dependence']
 
+VERTICAL_MAX = 12   # categorical levels drawn as vertical bars up to this many; horizontal bars beyond
+
 
 def _ylabel(res) -> str:
     what = {'ale': 'ALE of ', 'average': 'partial dependence of ', 'individual': 'ICE of ',
             'both': 'partial dependence of '}[res.kind]
-    quantity = f'P({res.target})' if res.output == 'probability' else f'raw output ({res.target})'
-    return what + quantity
+    return what + res.output_label()
 
 
-def plot_partial_dependence(res, ax=None, max_ice_lines:int=200):
+def _legend(ax) -> None:
+    "The legend outside the axes, on the right: never over the data."
+    ax.legend(fontsize='small', loc='upper left', bbox_to_anchor=(1.01, 1), borderaxespad=0)
+
+
+def plot_partial_dependence(res, ax=None, max_ice_lines:int=200, sort:str='vocabulary'):
     """Continuous: a line (PD or ALE) over thin ICE lines and a rug of the deciles; categorical: bars (ICE as
-    dots); a pair: filled contours (two continuous columns) or a heatmap. Returns the Axes."""
+    dots) in the training vocabulary's order (`sort='value'`: by the average), horizontal beyond 12 levels;
+    a pair: filled contours (two continuous columns) or a heatmap. Returns the Axes."""
     import matplotlib.pyplot as plt
+    if sort not in ('vocabulary', 'value'): raise ValueError(f"sort must be 'vocabulary' or 'value', got {sort!r}")
+    if len(res.features) == 2:
+        if ax is None: _, ax = plt.subplots(figsize=(7, 4.5))
+        return _plot_pair(res, ax)
+    if res.categorical[0]: return _plot_levels(res, ax, max_ice_lines, sort)
     if ax is None: _, ax = plt.subplots(figsize=(7, 4.5))
-    if len(res.features) == 2: return _plot_pair(res, ax)
-    name, grid = res.features[0], res.grid_values[0]
-    ice = res.individual
-    if res.categorical[0]:
-        x = np.arange(len(grid))
-        ax.bar(x, res.average, color='#1f77b4', alpha=0.8, label='average')
-        if ice is not None:
-            rows = ice[:max_ice_lines]
-            jitter = np.random.default_rng(0).uniform(-0.25, 0.25, rows.shape)   # same picture every time
-            ax.scatter((x + jitter).ravel(), rows.ravel(), s=4, color='black', alpha=0.3, label='rows (ICE)')
-        ax.set_xticks(x, [str(g) for g in grid], rotation=45, ha='right')
-    else:
-        if ice is not None:
-            for curve in ice[:max_ice_lines]: ax.plot(grid, curve, color='#1f77b4', alpha=0.15, linewidth=0.6)
-        ax.plot(grid, res.average, color='#d62728' if ice is not None else '#1f77b4', linewidth=2.5,
-                label='ALE' if res.kind == 'ale' else 'average')
-        if name in res.deciles:
-            low = ax.get_ylim()[0]
-            ax.plot(res.deciles[name], np.full(9, low), '|', color='black', markersize=12, label='deciles')
+    name, grid, ice = res.features[0], res.grid_values[0], res.individual
+    if ice is not None:
+        for curve in ice[:max_ice_lines]: ax.plot(grid, curve, color='#1f77b4', alpha=0.15, linewidth=0.6)
+    ax.plot(grid, res.average, color='#d62728' if ice is not None else '#1f77b4', linewidth=2.5,
+            label='ALE' if res.kind == 'ale' else 'average')
+    if name in res.deciles:
+        low = ax.get_ylim()[0]
+        ax.plot(res.deciles[name], np.full(len(res.deciles[name]), low), '|', color='black', markersize=12,
+                label='deciles')
     if res.kind == 'ale': ax.axhline(0, color='grey', linewidth=0.8)
     ax.set_xlabel(name)
     ax.set_ylabel(_ylabel(res))
-    if ice is not None or name in res.deciles: ax.legend(fontsize='small')
+    if ice is not None or name in res.deciles: _legend(ax)
+    ax.figure.tight_layout()
+    return ax
+
+
+def _plot_levels(res, ax, max_ice_lines, sort):
+    import matplotlib.pyplot as plt
+    name, levels, ice = res.features[0], [str(g) for g in res.grid_values[0]], res.individual
+    order = np.arange(len(levels)) if sort == 'vocabulary' else np.argsort(-np.asarray(res.average), kind='stable')
+    horizontal = len(levels) > VERTICAL_MAX
+    if ax is None:
+        size = (7, max(3.0, 0.22 * len(levels) + 1.2)) if horizontal else (max(5.0, 0.5 * len(levels) + 2.5), 4.5)
+        _, ax = plt.subplots(figsize=size)
+    pos = np.arange(len(levels))
+    values = np.asarray(res.average)[order]
+    fontsize = 9 if len(levels) <= 40 else max(5, 9 - (len(levels) - 40) // 15)
+    (ax.barh if horizontal else ax.bar)(pos, values, color='#1f77b4', alpha=0.8, label='average')
+    if ice is not None:
+        rows = ice[:max_ice_lines][:, order]
+        jitter = np.random.default_rng(0).uniform(-0.25, 0.25, rows.shape)   # same picture every time
+        xy = ((rows.ravel(), (pos + jitter).ravel()) if horizontal else ((pos + jitter).ravel(), rows.ravel()))
+        ax.scatter(*xy, s=4, color='black', alpha=0.3, label='rows (ICE)')
+    labels = [levels[i] for i in order]
+    if horizontal:
+        ax.set_yticks(pos, labels, fontsize=fontsize)
+        ax.invert_yaxis()   # the first level at the top, as in a table
+        ax.set_ylabel(name); ax.set_xlabel(_ylabel(res))
+    else:
+        ax.set_xticks(pos, labels, rotation=45 if max(map(len, labels)) > 3 else 0, ha='right', fontsize=fontsize)
+        ax.set_xlabel(name); ax.set_ylabel(_ylabel(res))
+    if ice is not None: _legend(ax)
     ax.figure.tight_layout()
     return ax
 

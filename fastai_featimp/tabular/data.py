@@ -18,7 +18,8 @@ from ..core.forward import model_device
 from ..core.seeding import subsample_indices
 from .schema import ATTRIBUTE_NAMES, TabularSchema
 
-__all__ = ['TabularData', 'load_tabular', 'prepare_frame', 'gather_batch', 'feature_arrays', 'named_attribute_error']
+__all__ = ['TabularData', 'load_tabular', 'prepare_frame', 'gather_batch', 'feature_arrays', 'named_attribute_error',
+           'training_codes']
 
 
 def prepare_frame(schema: TabularSchema, df, labelled: bool = True) -> pd.DataFrame:
@@ -222,3 +223,10 @@ def feature_arrays(schema: TabularSchema, x_cat, x_cont=None) -> tuple:
     cat = {n: x_cat[:, i] for i, n in enumerate(schema.cat_names) if n not in schema.na_parent}
     cont = {n: x_cont[:, i] for i, n in enumerate(schema.cont_names)}
     return cat, cont
+
+
+def training_codes(learn, name: str):
+    "The codes of a categorical column that occur in the learner's training rows, or None when it keeps none."
+    to = learn.dls.train_ds
+    if len(to) == 0: return None
+    return set(np.unique(to.cats[name].to_numpy()).tolist())

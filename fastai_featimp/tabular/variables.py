@@ -62,8 +62,11 @@ def resolve_variables(cat_names, cont_names, na_parent: dict, groups=None) -> li
             if c not in members: members.append(c)
         resolved[name] = members
     for name, members in resolved.items():
-        if name in known and members != [name]:
-            raise ValueError(f"group name {name!r} is also a column name; choose another name for the group")
+        # a group may be named after one of its members (that member gets no row of its own); naming it after
+        # a column outside the group would give two rows of the same name
+        if name in known and name not in members:
+            raise ValueError(f"group name {name!r} is the name of column {name!r}, which is not in the group; name the "
+                             "group after one of its members or choose another name")
     variables = [Variable(c, 'continuous' if c in cont_names else 'categorical', (c,),
                           ColumnGroup(tuple(_slots(c, cat_names, cont_names, na_parent))))
                  for c in known if c not in owner]

@@ -87,7 +87,7 @@ def test_recursive_elimination_keeps_the_informative_columns(tmp_path):
                                         n_repeats=2, **RECIPE)
     assert list(table['n_features']) == [8, 6, 4, 3]
     assert set(table['features'].iloc[-1]) == {'x1', 'x2', 'x3'}
-    best = table.loc[table.attrs['best']]
+    best = table[table['n_features'] == table.attrs['best']].iloc[0]   # attrs['best']: the columns kept
     assert {'x1', 'x2', 'x3'} <= set(best['features'])
     import matplotlib.pyplot as plt
     ax = fastai_featimp.plot_recursive_elimination(table)

@@ -1,0 +1,21 @@
+"""The public names of the package (re-exported by `fastai_featimp`); importing this attaches the Learner
+methods (`learner.py`)."""
+from . import learner  # noqa: F401  (attaches the Learner methods)
+from .core.forward import allocator_priming, batched_forward
+from .core.permutation import ColumnGroup, permutation_scores
+from .core.results import PartialDependence
+from .methods.dependence import feature_dependence
+from .methods.drop_column import drop_column_importance, recursive_elimination
+from .methods.explain import explain
+from .methods.partial_dependence import accumulated_local_effects, partial_dependence
+from .methods.permutation import permutation_importance
+from .plot.dependence import plot_dependence
+from .plot.explanation import plot_explanation_summary, plot_waterfall
+from .plot.importance import plot_importance, plot_importance_comparison, plot_recursive_elimination
+from .plot.partial_dependence import plot_partial_dependence
+
+__all__ = ['permutation_importance', 'plot_importance', 'feature_dependence', 'plot_dependence', 'explain',
+           'plot_waterfall', 'plot_explanation_summary', 'partial_dependence', 'accumulated_local_effects',
+           'PartialDependence', 'plot_partial_dependence', 'drop_column_importance', 'recursive_elimination',
+           'plot_importance_comparison', 'plot_recursive_elimination', 'permutation_scores', 'batched_forward',
+           'ColumnGroup', 'allocator_priming']
