@@ -20,8 +20,8 @@ setup(
     # fastai brings torch, pandas, numpy, matplotlib, scikit-learn, fastcore and fastprogress; scipy is ours.
     # torch stays at or below 2.14.1, the newest release these machines can install.
     install_requires=['fastai>=2.8,<2.9', 'torch<=2.14.1', 'pandas', 'numpy', 'scipy', 'matplotlib',
-                      'fastcore', 'fastprogress', 'scikit-learn'],
-    extras_require={'dev': ['pytest', 'nbclient', 'nbformat', 'ipykernel', 'shap']},   # shap: reference in tests and benchmarks
+                      'fastcore', 'fastprogress', 'scikit-learn', 'ipython'],
+    extras_require={'dev': ['pytest', 'nbclient', 'nbformat', 'ipykernel', 'shap', 'captum']},   # references in tests, benchmarks
     entry_points={'console_scripts': ['fastai-featimp=fastai_featimp.cli:main']},
     classifiers=['License :: OSI Approved :: Apache Software License', 'Programming Language :: Python :: 3',
                  'Topic :: Scientific/Engineering :: Artificial Intelligence'],

@@ -9,6 +9,7 @@ from fastai.learner import Learner
 from fastcore.basics import patch
 from fastcore.meta import delegates
 
+from .common.kinds import method_kind
 from .methods.dependence import feature_dependence as _feature_dependence
 from .methods.drop_column import drop_column_importance as _drop_column_importance
 from .methods.drop_column import recursive_elimination as _recursive_elimination
@@ -16,18 +17,23 @@ from .methods.explain import explain as _explain
 from .methods.partial_dependence import accumulated_local_effects as _accumulated_local_effects
 from .methods.partial_dependence import partial_dependence as _partial_dependence
 from .methods.permutation import permutation_importance
+from .methods.text_explain import explain_text
+from .methods.text_importance import phrase_importance
 from .plot.dependence import plot_dependence
 from .plot.explanation import plot_explanation_summary as _plot_explanation_summary
 from .plot.explanation import plot_waterfall
 from .plot.importance import plot_importance
+from .plot.text import explanation_html, plot_text_explanation
 
 __all__ = []   # nothing to import from here: the methods live on Learner
 
 
 @patch
-@delegates(permutation_importance, but=['learn'])
+@delegates(permutation_importance, but=['learn'], keep=True)
 def feature_importance(self:Learner, test_dl=None, **kwargs):
-    "Permutation importance of each input column on a labelled test set (see `permutation_importance`)."
+    """Importance on a labelled test set: permutation importance of each input column for a tabular learner
+    (see `permutation_importance`), phrase importance by ablation for a text learner (see `phrase_importance`)."""
+    if method_kind(self) == 'text': return phrase_importance(self, test_dl, **kwargs)
     return permutation_importance(self, test_dl, **kwargs)
 
 
@@ -54,16 +60,28 @@ def plot_feature_dependence(self:Learner, df=None, *, method:str='auto', assoc=N
 
 
 @patch
-@delegates(_explain, but=['learn', 'rows'])
+@delegates(_explain, but=['learn', 'rows'], keep=True)
 def explain(self:Learner, rows, **kwargs):
-    "Shapley attributions of each row's prediction, per input column (see `fastai_featimp.explain`)."
+    """Attributions of each prediction: Shapley values per input column of a tabular row (see
+    `fastai_featimp.explain`), or per word of a text (see `fastai_featimp.explain_text`)."""
+    if method_kind(self) == 'text': return explain_text(self, rows, **kwargs)
     return _explain(self, rows, **kwargs)
 
 
 @patch
 def plot_explanation(self:Learner, expl, row:int=0, top:int=12, ax=None):
-    "Waterfall of one explained row (see `fastai_featimp.plot_waterfall`); returns the Axes."
+    "One explained row: a waterfall for a tabular row, the shaded text for a text; returns the Axes."
+    if 'Start' in getattr(expl, 'columns', []): return plot_text_explanation(expl, row=row, ax=ax)
     return plot_waterfall(expl, row=row, top=top, ax=ax)
+
+
+@patch
+def show_explanation(self:Learner, expl, row:int=0):
+    "The text of one explained row with each word shaded by its contribution, as HTML for Jupyter."
+    from IPython.display import HTML
+    if 'Start' not in getattr(expl, 'columns', []):
+        raise TypeError("show_explanation shows the explanation of a text; for a tabular row use learn.plot_explanation")
+    return HTML(explanation_html(expl, row))
 
 
 @patch

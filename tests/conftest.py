@@ -39,3 +39,24 @@ def quiet():
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         yield
+
+
+@pytest.fixture(scope='session')
+def notes():
+    "Synthetic ICU notes with a known answer: training and held-out test notes."
+    from fastai_featimp.datasets import clinical_notes
+    return clinical_notes(2400, seed=0), clinical_notes(600, seed=1)
+
+
+@pytest.fixture(scope='session')
+def awd_lstm(notes):
+    "A small AWD_LSTM (embedding 100, hidden 256, 2 layers) trained from scratch on the notes."
+    from helpers import train_awd_lstm
+    return train_awd_lstm(notes[0])
+
+
+@pytest.fixture(scope='session')
+def custom_text(notes):
+    "A custom model (embeddings, a width-2 convolution) in a plain Learner over the same text pipeline."
+    from helpers import train_custom_text
+    return train_custom_text(notes[0])

@@ -54,6 +54,52 @@ def train(df, y_names, cat_names, cont_names, epochs=4, seed=0, bs=128, procs=No
     return learn
 
 
+TEXT_CONFIG = dict(emb_sz=100, n_hid=256, n_layers=2)   # the small AWD_LSTM tests train from scratch
+
+
+def text_dls(df, seed=0, bs=64):
+    "fastai's TextDataLoaders over a notes frame (`text`, `outcome`), a seeded 20% validation split."
+    from fastai.text.all import TextDataLoaders
+    return TextDataLoaders.from_df(df, text_col='text', label_col='outcome', valid_pct=0.2, seed=seed, bs=bs)
+
+
+def train_awd_lstm(df, epochs=3, seed=0, lr=1e-2):
+    "A small AWD_LSTM classifier trained from scratch (no pretrained weights: nothing to download)."
+    from fastai.text.all import AWD_LSTM, accuracy, awd_lstm_clas_config, set_seed, text_classifier_learner
+    set_seed(seed, reproducible=True)
+    config = {**awd_lstm_clas_config, **TEXT_CONFIG}
+    learn = text_classifier_learner(text_dls(df, seed), AWD_LSTM, config=config, pretrained=False, drop_mult=0.5,
+                                    metrics=accuracy)
+    with learn.no_bar(), learn.no_logging(), warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        learn.fit_one_cycle(epochs, lr)
+    return learn
+
+
+class BigramCNN(torch.nn.Module):
+    "A tiny custom text model: embeddings, a width-2 convolution (it can learn two-word phrases), max over time."
+    def __init__(self, vocab_size, n_out=2, emb=32, channels=64, pad_idx=1):
+        super().__init__()
+        self.emb = torch.nn.Embedding(vocab_size, emb, padding_idx=pad_idx)
+        self.conv = torch.nn.Conv1d(emb, channels, kernel_size=2)
+        self.head = torch.nn.Linear(channels, n_out)
+    def forward(self, x):
+        h = torch.relu(self.conv(self.emb(x).transpose(1, 2)))
+        return self.head(h.max(dim=2).values)
+
+
+def train_custom_text(df, epochs=6, seed=0, lr=1e-2):
+    "A plain `Learner(dls, model)` with the custom BigramCNN over the same text pipeline."
+    from fastai.text.all import Learner, accuracy, set_seed
+    set_seed(seed, reproducible=True)
+    dls = text_dls(df, seed)
+    learn = Learner(dls, BigramCNN(len(dls.vocab[0])), metrics=accuracy)
+    with learn.no_bar(), learn.no_logging(), warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        learn.fit_one_cycle(epochs, lr)
+    return learn
+
+
 class ProcessedMatrixClassifier(ClassifierMixin, BaseEstimator):
     "A thin sklearn estimator over a tabular learner's processed `[codes | normalised values]` matrix."
     def __init__(self, model=None, n_cat=0): self.model, self.n_cat = model, n_cat

@@ -1,7 +1,7 @@
 "Which kind of data a fastai learner was built on, read from its data pipeline (not from the model class)."
 from __future__ import annotations
 
-__all__ = ['data_kind']
+__all__ = ['data_kind', 'method_kind']
 
 
 def _pipeline_types(learn) -> set:
@@ -26,3 +26,9 @@ def data_kind(learn) -> str:
     raise TypeError(f"this package explains fastai learners over tabular data (tabular_learner) or text (a Tokenizer "
                     f"and Numericalize in the data pipeline, e.g. text_classifier_learner); this "
                     f"{type(learn).__name__} has {type(learn.dls).__name__} over {type(train_ds).__name__}")
+
+
+def method_kind(learn) -> str:
+    "'text' for a text learner, else 'tabular' (whose methods then say what they need when it is not tabular)."
+    try: return data_kind(learn)
+    except TypeError: return 'tabular'

@@ -25,13 +25,17 @@ from .stats import summarize_repeats
 __all__ = ['importance_frame', 'PartialDependence', 'plain']
 
 
-def importance_frame(variables, per_repeat: np.ndarray, **attrs) -> pd.DataFrame:
+def importance_frame(variables, per_repeat: np.ndarray, *, summary: dict | None = None, columns: dict | None = None,
+                     sort_by: str = 'Importance', **attrs) -> pd.DataFrame:
     """The importance table, most important first. `variables` have `name`, `kind` and `members`;
-    `per_repeat` has shape `(n_variables, n_repeats)`."""
-    summary = summarize_repeats(per_repeat)
+    `per_repeat` has shape `(n_variables, n_repeats)` (kept as `attrs['importances']`). `summary` replaces the
+    repeat statistics (a bootstrap gives its own); `columns` adds per-variable columns before `Members`;
+    `sort_by` names the column that orders the rows (by absolute value for a signed effect like `MeanDelta`)."""
+    summary = summarize_repeats(per_repeat) if summary is None else summary
     fi = pd.DataFrame({'Variable': [v.name for v in variables], 'Type': [v.kind for v in variables], **summary,
-                       'Members': [list(v.members) for v in variables]})
-    fi = fi.sort_values('Importance', ascending=False, kind='stable').reset_index(drop=True)
+                       **(columns or {}), 'Members': [list(v.members) for v in variables]})
+    key = (lambda c: c.abs()) if sort_by != 'Importance' else None
+    fi = fi.sort_values(sort_by, ascending=False, kind='stable', key=key).reset_index(drop=True)
     fi.attrs.update(plain(attrs), importances={v.name: [float(x) for x in row] for v, row in zip(variables, per_repeat)})
     return fi
 

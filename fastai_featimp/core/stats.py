@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-__all__ = ['summarize_repeats']
+__all__ = ['summarize_repeats', 'summarize_bootstrap']
 
 
 def summarize_repeats(values: np.ndarray, confidence: float = 0.95) -> dict:
@@ -28,3 +28,19 @@ def summarize_repeats(values: np.ndarray, confidence: float = 0.95) -> dict:
     # No spread at all (e.g. a column the model ignores): the test is degenerate, the answer is not.
     p = np.where(sem == 0, np.where(mean > 0, 0.0, 1.0), p)
     return dict(Importance=mean, Std=std, CI_low=mean - half, CI_high=mean + half, p_value=p)
+
+
+def summarize_bootstrap(full: np.ndarray, replicates: np.ndarray, confidence: float = 0.95) -> dict:
+    """Columns `Importance, Std, CI_low, CI_high, p_value` from the full-sample values `full` (n_variables,) and
+    bootstrap `replicates` (n_variables, B): the standard deviation and percentile interval of the replicates,
+    and the one-sided bootstrap p-value of `importance > 0`, (1 + #replicates <= 0) / (B + 1). Without
+    replicates the spread is unknown and these are NaN."""
+    full = np.asarray(full, dtype=float)
+    replicates = np.asarray(replicates, dtype=float).reshape(len(full), -1)
+    if replicates.shape[1] < 2:
+        nan = np.full_like(full, np.nan)
+        return dict(Importance=full, Std=nan, CI_low=nan, CI_high=nan, p_value=nan)
+    tail = (1 - confidence) / 2
+    lo, hi = np.quantile(replicates, [tail, 1 - tail], axis=1)
+    p = (1 + (replicates <= 0).sum(1)) / (replicates.shape[1] + 1)
+    return dict(Importance=full, Std=replicates.std(1, ddof=1), CI_low=lo, CI_high=hi, p_value=p)

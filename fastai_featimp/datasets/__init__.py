@@ -1,4 +1,5 @@
-"""Data sets shipped inside the package, so demos and notebooks run offline.
+"""Data sets shipped inside the package, so demos and notebooks run offline: the real UCI Adult census table,
+and a synthetic corpus of ICU notes generated in code with a known answer (`clinical_notes`).
 
 UCI Adult (Census Income): Becker, B. & Kohavi, R. (1996), UCI Machine Learning Repository,
 doi:10.24432/C5XW20, licensed CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/). The files
@@ -12,7 +13,10 @@ from io import BytesIO
 
 import pandas as pd
 
-__all__ = ['adult', 'ADULT_COLUMNS', 'ADULT_CAT_NAMES', 'ADULT_CONT_NAMES', 'ADULT_CITATION']
+from .clinical import CLINICAL_LEAK, CLINICAL_PHRASES, clinical_evidence, clinical_notes
+
+__all__ = ['adult', 'ADULT_COLUMNS', 'ADULT_CAT_NAMES', 'ADULT_CONT_NAMES', 'ADULT_CITATION', 'clinical_notes',
+           'clinical_evidence', 'CLINICAL_LEAK', 'CLINICAL_PHRASES']
 
 # fastai's URLs.ADULT_SAMPLE column names
 ADULT_COLUMNS = ['age', 'workclass', 'fnlwgt', 'education', 'education-num', 'marital-status', 'occupation',

@@ -6,7 +6,8 @@ import pandas as pd
 
 __all__ = ['plot_importance', 'plot_importance_comparison', 'plot_recursive_elimination']
 
-TYPE_COLORS = {'categorical': '#1f77b4', 'continuous': '#ff7f0e', 'group': '#2ca02c'}
+TYPE_COLORS = {'categorical': '#1f77b4', 'continuous': '#ff7f0e', 'group': '#2ca02c', 'word': '#9467bd',
+               'phrase': '#8c564b'}
 
 
 def _check_result(fi):

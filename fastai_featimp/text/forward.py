@@ -1,0 +1,67 @@
+"""The whole model on token ids, in batches that give exactly what the model gives for each text alone.
+
+A batch holds texts of one length only, longest first: no padding at all. fastai pads shorter texts with
+whole 72-token chunks in front and its pooling then reads padding for a text 72 or more tokens shorter than
+the longest in its batch, and a custom model may not mask padding at all; with one length per batch neither
+can happen, for any model. The model's recurrent state (AWD_LSTM keeps its last hidden state on the module)
+is put back afterwards."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+
+from ..core.forward import model_device, prime_allocator
+
+__all__ = ['TOKENS_PER_PASS', 'text_forward', 'plain_output', 'preserved_recurrent_state']
+
+TOKENS_PER_PASS = 16384   # default batch size in tokens: rows per pass = this // text length (see benchmarks/bench_text.py)
+
+
+def plain_output(out) -> torch.Tensor:
+    "The prediction of a model output: fastai text models return `(logits, raw, out)` of tensor subclasses."
+    if isinstance(out, (tuple, list)): out = out[0]
+    return out.as_subclass(torch.Tensor) if isinstance(out, torch.Tensor) else torch.as_tensor(out)
+
+
+@contextmanager
+def preserved_recurrent_state(model):
+    "Put back what recurrent modules keep between calls (AWD_LSTM's `hidden` and `bs`)."
+    kept = [(m, {k: getattr(m, k) for k in ('hidden', 'bs') if k in vars(m)}) for m in model.modules()]
+    kept = [(m, v) for m, v in kept if v]
+    try: yield
+    finally:
+        for m, values in kept:
+            for k, v in values.items(): setattr(m, k, v)
+
+
+def text_forward(model, sequences, bs: int | None = None, progress=None) -> torch.Tensor:
+    """Raw outputs (n, n_out) on the CPU for `sequences`, a list of 1-d id tensors (or a 2-d tensor of one
+    length). Texts are grouped by length, longest first, `bs` texts per pass (default: TOKENS_PER_PASS
+    tokens' worth); each group runs through the whole model with no padding."""
+    if isinstance(sequences, torch.Tensor): sequences = list(sequences)
+    device = model_device(model)
+    lengths = torch.tensor([len(s) for s in sequences])
+    order = torch.argsort(lengths, descending=True, stable=True)
+    out = None
+    prime_allocator()
+    with torch.inference_mode(), preserved_recurrent_state(model):
+        start = 0
+        while start < len(order):
+            length = int(lengths[order[start]])
+            same = int((lengths[order[start:]] == length).sum())   # sorted: the run of this length
+            rows = max(1, bs or TOKENS_PER_PASS // max(length, 1))
+            for a in range(start, start + same, rows):
+                idx = order[a:min(a + rows, start + same)]
+                batch = torch.stack([sequences[i] for i in idx.tolist()]).to(device)
+                try: pred = plain_output(model(batch)).float().cpu()
+                except RuntimeError as e:
+                    hint = (" (with every unit deleted only `xxbos` is left: mask='unk' keeps the text's length)"
+                            if length <= 2 else '')
+                    raise ValueError(f"the model failed on {len(idx)} text(s) of {length} token(s){hint}: "
+                                     f"{type(e).__name__}: {e}") from e
+                if out is None: out = pred.new_empty((len(sequences), *pred.shape[1:]))
+                out[idx] = pred
+                if progress is not None: progress(len(idx))
+            start += same
+    return out
