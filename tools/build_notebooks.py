@@ -255,9 +255,96 @@ DROP = [
        "noise of the same order as small importances; use `n_repeats=3` or more for intervals."),
 ]
 
+
+TEXT = [
+    md("# Which words drove this prediction? Explaining a fastai text classifier\n\n"
+       "An ICU team trained a model to predict death from clinical notes, and it worked suspiciously well. Its "
+       "strongest signal turned out to be that a *family visit* was mentioned: relatives fly in when they are told "
+       "the patient is dying. The phrase records a consequence of the outcome, not a cause, and a model that "
+       "leans on it is useless where it matters, before the family is called. This notebook reproduces the story "
+       "on `clinical_notes()`, a synthetic corpus shipped with the package whose answer is known: every planted "
+       "phrase has a known log likelihood ratio, and 'family visit' is the leak with the largest one (the words "
+       "'family' and 'visit' also occur apart, in the same context, with no signal)."),
+    code("from fastai.text.all import *\n"
+         "import fastai_featimp\n"
+         "from fastai_featimp.datasets import clinical_notes, clinical_evidence\n\n"
+         "train_df, test_df = clinical_notes(3000, seed=0), clinical_notes(1000, seed=1)\n"
+         "clinical_evidence()"),
+    md("A small AWD_LSTM trained from scratch (no pretrained weights: nothing to download), about a minute on two "
+       "CPU cores."),
+    code("def train(df):\n"
+         "    set_seed(0, reproducible=True)\n"
+         "    dls = TextDataLoaders.from_df(df, text_col='text', label_col='outcome', valid_pct=0.2, seed=0, bs=64)\n"
+         "    config = {**awd_lstm_clas_config, 'emb_sz': 100, 'n_hid': 256, 'n_layers': 2}\n"
+         "    learn = text_classifier_learner(dls, AWD_LSTM, config=config, pretrained=False, drop_mult=0.5, metrics=accuracy)\n"
+         "    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(3, 1e-2)\n"
+         "    print(f'validation accuracy {learn.recorder.values[-1][2]:.3f}')\n"
+         "    return learn\n\n"
+         "learn = train(train_df)"),
+    md("## One note, in front of the clinician\n\n"
+       "`learn.explain(text)` attributes the predicted probability of `died` (the positive class of this binary "
+       "model) to the words of the note, by Shapley sampling over words: each word is replaced by `xxunk` in many "
+       "random orders, the model runs on the whole note each time, and the average change is the word's "
+       "contribution. They add up exactly: the output with every word masked plus the contributions is the "
+       "prediction. A word keeps fastai's markers (`Family` is `xxmaj family`), and the offsets point into the note "
+       "as it was written, so the highlight is on the clinician's words, not fastai's tokens."),
+    code("note = test_df[test_df['has_family_visit']]['text'].iloc[0]\n"
+         "expl = learn.explain(note, seed=0, show_progress=False)\n"
+         "learn.show_explanation(expl)"),
+    code("expl.sort_values('Contribution', key=abs, ascending=False).head(8)"),
+    md("Red pushes towards `died`, blue away; hover over a word for its value (± its standard error). Occlusion "
+       "(`method='occlusion'`, each word masked alone) is ten times faster and agrees here; integrated gradients "
+       "(`method='integrated_gradients'`) follow the gradient along the embeddings. `OOV` marks words the model "
+       "never saw (a rare drug name): masking them changes nothing, so they cannot explain anything."),
+    code("learn.plot_explanation(learn.explain(note, method='occlusion', show_progress=False));"),
+    md("## The whole test set: which phrases does the model rely on?\n\n"
+       "`learn.feature_importance(df=test_df)` masks each candidate phrase (every word and two-word phrase in at "
+       "least `min_support` notes) wherever it occurs, in every note, runs the model again and measures the change "
+       "in the loss over the whole set, with a bootstrap over notes for the interval. Here on 200 notes to keep the "
+       "notebook quick."),
+    code("fi = learn.feature_importance(df=test_df.head(200), min_support=30, exclude='english', seed=0, show_progress=False)\n"
+         "fi.head(10)[['Variable', 'Type', 'Importance', 'CI_low', 'CI_high', 'Support', 'MeanDelta']]"),
+    code("learn.plot_feature_importance(fi, top=12);"),
+    md("**How to read the two numbers.** `Importance` is the change of the loss over the whole set when the phrase "
+       "is masked everywhere: it grows with how often the phrase occurs (`Support`) and how much it moves each "
+       "prediction, so it answers *what would the model lose without this phrase*. `MeanDelta` is the average "
+       "change of P(died) on the notes that contain it: a per-note effect with a direction, so it answers *what does "
+       "this phrase do where it appears*. On real text, function words ('the', 'and') can reach a sizeable "
+       "`Importance` because masking them everywhere disturbs the model's reading: `exclude='english'` drops "
+       "candidates that start or end with a short list of English function words (or pass your own list), and "
+       "`sort_by='MeanDelta'` ranks by the per-note effect. The unigrams 'visit' and 'family' follow the leak: "
+       "masking either breaks the phrase."),
+    code("import scipy.stats\n"
+         "planted = learn.feature_importance(df=test_df, candidates=list(clinical_evidence()['phrase']), seed=0,\n"
+         "                                   show_progress=False).set_index('Variable')\n"
+         "table = clinical_evidence().set_index('phrase').join(planted[['MeanDelta', 'Importance']])\n"
+         "print('Spearman(llr, MeanDelta) =', round(scipy.stats.spearmanr(table['llr'], table['MeanDelta']).statistic, 2))\n"
+         "table"),
+    md("## Remove the leak, retrain\n\n"
+       "The fix is in the data, not the model: the leak sentence is removed from every training note, the same "
+       "recipe is retrained, and the held-out notes are scored without it too (a prediction has to be made before "
+       "anyone knows whether the family will come)."),
+    code("import re\n"
+         "no_leak = lambda df: df.assign(text=df['text'].str.replace(r'(?i)family visit[^.]*\\.\\s*', '', regex=True))\n"
+         "clean = train(no_leak(train_df))\n"
+         "test_clean = no_leak(test_df)\n"
+         "def accuracy_on(l, df):\n"
+         "    with l.no_bar(): return float(l.validate(dl=l.dls.test_dl(df[['text', 'outcome']], with_labels=True))[1])\n"
+         "print(f\"with the leak, scored on notes without it: {accuracy_on(learn, test_clean):.3f}\")\n"
+         "print(f\"retrained without the leak:               {accuracy_on(clean, test_clean):.3f}\")"),
+    code("fi_clean = clean.feature_importance(df=test_clean.head(200), min_support=30, exclude='english', seed=0,\n"
+         "                                   show_progress=False)\n"
+         "fi_clean.head(8)[['Variable', 'Type', 'Importance', 'Support', 'MeanDelta']]"),
+    code("clean.show_explanation(clean.explain(no_leak(test_df[test_df['has_family_visit']]).iloc[:1], seed=0,\n"
+         "                                     show_progress=False))"),
+    md("Without the leak the ranking is led by the clinical signals the generator planted (vasopressors, a rising "
+       "lactate, a patient walking or eating), and the same note is now explained by them."),
+]
+
+
 NOTEBOOKS = {'01_quickstart.ipynb': QUICKSTART, '02_correlated_features.ipynb': CORRELATED,
              '03_explain_a_prediction.ipynb': EXPLAIN, '04_partial_dependence.ipynb': PARTIAL,
-             '05_drop_column.ipynb': DROP}
+             '05_drop_column.ipynb': DROP, '06_text_explanations.ipynb': TEXT}
 
 
 def build(name, cells):
