@@ -7,12 +7,14 @@ from .core.results import PartialDependence
 from .methods.dependence import feature_dependence
 from .methods.drop_column import drop_column_importance, recursive_elimination
 from .methods.explain import explain
+from .methods.importance_callback import ImportanceCallback, ImportanceReport
 from .methods.partial_dependence import accumulated_local_effects, partial_dependence
 from .methods.permutation import permutation_importance
 from .methods.text_explain import explain_text
 from .methods.text_importance import phrase_importance
 from .plot.dependence import plot_dependence
 from .plot.explanation import plot_explanation_summary, plot_waterfall
+from .plot.history import plot_importance_history, plot_train_vs_valid
 from .plot.importance import plot_importance, plot_importance_comparison, plot_recursive_elimination
 from .plot.partial_dependence import plot_partial_dependence
 from .plot.text import explanation_html, plot_text_explanation
@@ -22,4 +24,5 @@ __all__ = ['permutation_importance', 'plot_importance', 'feature_dependence', 'p
            'PartialDependence', 'plot_partial_dependence', 'drop_column_importance', 'recursive_elimination',
            'plot_importance_comparison', 'plot_recursive_elimination', 'permutation_scores', 'batched_forward',
            'ColumnGroup', 'allocator_priming', 'explain_text', 'phrase_importance', 'explanation_html',
-           'plot_text_explanation']
+           'plot_text_explanation', 'ImportanceCallback', 'ImportanceReport', 'plot_importance_history',
+           'plot_train_vs_valid']

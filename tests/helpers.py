@@ -40,8 +40,9 @@ def multi_df(n, seed):
                          'lab_a': (a > 0).astype(float), 'lab_b': (b > 0).astype(float)})
 
 
-def train(df, y_names, cat_names, cont_names, epochs=4, seed=0, bs=128, procs=None, y_block=None, lr=1e-2, **kwargs):
-    "A small tabular learner trained on `df` (its last fifth as validation set), seeded."
+def train(df, y_names, cat_names, cont_names, epochs=4, seed=0, bs=128, procs=None, y_block=None, lr=1e-2, fit_cbs=None,
+          **kwargs):
+    "A small tabular learner trained on `df` (its last fifth as validation set), seeded; `fit_cbs` join the fit."
     from fastai.tabular.all import Categorify, FillMissing, Normalize, TabularDataLoaders, set_seed, tabular_learner
     set_seed(seed, reproducible=True)
     dls = TabularDataLoaders.from_df(df, y_names=y_names, cat_names=cat_names, cont_names=cont_names,
@@ -50,7 +51,7 @@ def train(df, y_names, cat_names, cont_names, epochs=4, seed=0, bs=128, procs=No
     learn = tabular_learner(dls, layers=[64, 32], **kwargs)
     with learn.no_bar(), warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        learn.fit_one_cycle(epochs, lr)
+        learn.fit_one_cycle(epochs, lr, cbs=fit_cbs)
     return learn
 
 
@@ -88,7 +89,7 @@ class BigramCNN(torch.nn.Module):
         return self.head(h.max(dim=2).values)
 
 
-def train_custom_text(df, epochs=6, seed=0, lr=1e-2):
+def train_custom_text(df, epochs=6, seed=0, lr=1e-2, fit_cbs=None):
     "A plain `Learner(dls, model)` with the custom BigramCNN over the same text pipeline."
     from fastai.text.all import Learner, accuracy, set_seed
     set_seed(seed, reproducible=True)
@@ -96,7 +97,7 @@ def train_custom_text(df, epochs=6, seed=0, lr=1e-2):
     learn = Learner(dls, BigramCNN(len(dls.vocab[0])), metrics=accuracy)
     with learn.no_bar(), learn.no_logging(), warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        learn.fit_one_cycle(epochs, lr)
+        learn.fit_one_cycle(epochs, lr, cbs=fit_cbs)
     return learn
 
 

@@ -117,7 +117,7 @@ def _metric_key(metric) -> str:
     "The name a metric is known by (the function's name for fastai's AvgMetric and AccumMetric)."
     if isinstance(metric, str): return metric
     func = getattr(metric, 'func', metric)
-    return getattr(func, '__name__', None) or getattr(metric, 'name', '') or ''
+    return (getattr(func, '__name__', None) or getattr(metric, 'name', '') or '').lstrip('_')   # fastai's _rmse is rmse
 
 
 def _check_fits(metric, info: dict) -> None:

@@ -3,7 +3,6 @@ wherever it occurs, in every text, and the metric over the whole set is compared
 with a bootstrap over texts for the spread."""
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,9 +16,9 @@ from ..core.results import importance_frame
 from ..core.seeding import root_seed, stream
 from ..core.state import eval_mode, preserved_state
 from ..core.stats import summarize_bootstrap
+from ..text.ablation import ablation_outputs, build_ablation, mean_deltas, metric_changes
 from ..text.data import load_text, tokenize
-from ..text.forward import text_forward
-from ..text.phrases import candidate_phrases, occurrence_index, stop_words
+from ..text.phrases import candidate_phrases, stop_words
 from ..text.schema import text_schema
 from ..text.units import word_units
 
@@ -42,15 +41,6 @@ def _phrase_words(schema, phrase: str) -> tuple:
     keys = tuple(u.key for u in word_units(tokenize(schema, [phrase])[0]))
     if not keys: raise ValueError(f"candidate {phrase!r} holds no words")
     return keys
-
-
-def _per_text_loss(loss_func):
-    "The loss per text (reduction 'none') when the loss offers it, else None (then every resample is scored)."
-    if not hasattr(loss_func, 'reduction'): return None
-    per_item = copy.deepcopy(loss_func)
-    try: per_item.reduction = 'none'
-    except Exception: return None
-    return per_item
 
 
 def phrase_importance(
@@ -94,8 +84,7 @@ def phrase_importance(
                      hint=': a learner from load_learner has no validation set: pass df=')
     n = data.n_rows
     if n < 2: raise ValueError(f"phrase importance needs at least 2 labelled texts, got {n}")
-    words = [word_units(t) for t in data.tokens]
-    keys = [[w.key for w in ws] for ws in words]
+    keys = [[w.key for w in word_units(t)] for t in data.tokens]
     unk = schema.vocab[schema.unk_id]
     if candidates is not None:
         grams = {_phrase_words(schema, c): 0 for c in ([candidates] if isinstance(candidates, str) else candidates)}
@@ -105,83 +94,29 @@ def phrase_importance(
         if not grams:
             raise ValueError(f"no word or phrase of up to {max_n} words occurs in at least {support} of the {n} texts: "
                              "lower min_support or pass candidates=")
-    where = occurrence_index(keys, grams)
-    grams = {g: len(where[g]) for g in grams}   # support: texts containing the phrase
-    phrases = sorted(grams, key=lambda g: (-grams[g], g))
-    # one masked variant per (phrase, text containing it)
-    variants, owner, text_of = [], [], []
-    for p, g in enumerate(phrases):
-        for t, starts in sorted(where[g].items()):
-            drop = torch.zeros(len(data.ids[t]), dtype=torch.bool)
-            for s in starts:
-                for w in words[t][s:s + len(g)]: drop[w.positions] = True
-            ids = data.ids[t]
-            variants.append(torch.where(drop, torch.full_like(ids, schema.unk_id), ids) if mask == 'unk' else ids[~drop])
-            owner.append(p); text_of.append(t)
-    total = n + len(variants)
+    ab = build_ablation(data.tokens, data.ids, grams, mask, schema.unk_id)
     with preserved_state(), eval_mode(learn.model):
-        ticks = iter(progress_for(learn, show_progress, 'phrase importance')(range(total), total=total))
-        preds = text_forward(learn.model, list(data.ids) + variants, bs,
-                             progress=lambda k: [next(ticks, None) for _ in range(k)])
-    base_preds, var_preds = preds[:n], preds[n:]
-    owner, text_of = torch.tensor(owner, dtype=torch.long), torch.tensor(text_of, dtype=torch.long)
+        ticks = iter(progress_for(learn, show_progress, 'phrase importance')(range(ab.n_forward), total=ab.n_forward))
+        base, variants = ablation_outputs(learn.model, ab, bs, progress=lambda k: [next(ticks, None) for _ in range(k)])
     target = data.target
-    # MeanDelta: how much the phrase raises the probability of the target (a binary model's positive class,
-    # else each text's true class) on the texts that contain it
-    probs = output_activation(learn, 'probability')
-    k_of = (torch.full((n,), 1) if is_binary(schema) else target.long().view(-1)) if schema.y_vocab is not None else None
-    mean_delta, support = np.full(len(phrases), np.nan), np.array([grams[g] for g in phrases])
-    if k_of is not None:
-        p_base = probs(base_preds)[torch.arange(n), k_of]
-        p_var = probs(var_preds)[torch.arange(len(var_preds)), k_of[text_of]]
-        delta = (p_base[text_of] - p_var).double()
-        sums = torch.zeros(len(phrases), dtype=torch.double).index_add_(0, owner, delta)
-        mean_delta = (sums / torch.as_tensor(np.maximum(support, 1))).numpy()
-        mean_delta[support == 0] = np.nan
+    mean_delta = np.full(len(ab.phrases), np.nan)
+    if schema.y_vocab is not None:   # for the target: a binary model's positive class, else each text's true class
+        classes = torch.full((n,), 1) if is_binary(schema) else target.long().view(-1)
+        mean_delta = mean_deltas(output_activation(learn, 'probability'), base, variants, ab, classes)
     rng = stream(root, 'bootstrap')
     resamples = [rng.integers(0, n, n) for _ in range(n_bootstrap)]
-    variables = [Phrase(' '.join(g), 'word' if len(g) == 1 else 'phrase', (' '.join(g),)) for g in phrases]
+    variables = [Phrase(' '.join(g), 'word' if len(g) == 1 else 'phrase', (' '.join(g),)) for g in ab.phrases]
     frames = {}
     for s in scorers:
-        full, reps = _scores(s, learn.loss_func, base_preds, var_preds, owner, text_of, target, len(phrases), resamples)
+        full, reps = metric_changes(s, learn.loss_func, base, variants, ab, target, resamples)
         sign = -1.0 if s.greater_is_better else 1.0
         full, reps = sign * full, sign * reps
-        baseline = s(base_preds, target)
         frames[s.name] = importance_frame(
             variables, reps if n_bootstrap else full[:, None], summary=summarize_bootstrap(full, reps),
-            columns=dict(Support=support, MeanDelta=mean_delta), sort_by=sort_by, method='phrase ablation',
-            baseline=float(baseline), metric=s.name, greater_is_better=s.greater_is_better, n_bootstrap=n_bootstrap,
-            seed=seed, n_rows=n, source=data.source, mask=mask, max_n=max_n,
-            min_support=None if candidates is not None else int(min(grams.values()) if grams else 0),
+            columns=dict(Support=ab.support, MeanDelta=mean_delta), sort_by=sort_by, method='phrase ablation',
+            baseline=float(s(base, target)), metric=s.name, greater_is_better=s.greater_is_better,
+            n_bootstrap=n_bootstrap, seed=seed, n_rows=n, source=data.source, mask=mask, max_n=max_n,
+            min_support=None if candidates is not None else int(min(ab.support)),
             target=('positive class ' + str(schema.y_vocab[1])) if is_binary(schema) else "each text's true class",
-            n_forward_texts=total)
+            n_forward_texts=ab.n_forward)
     return frames if is_metric_list(metric) else frames[scorers[0].name]
-
-
-def _scores(scorer, loss_func, base, variants, owner, text_of, target, n_phrases, resamples) -> tuple:
-    """`(full, replicates)`: the metric change (masked - original) per phrase over the whole set, and over each
-    bootstrap resample of the texts (paired: the same texts with and without the phrase)."""
-    n = len(base)
-    per_item = _per_text_loss(loss_func) if scorer.name == 'loss' else None
-    if per_item is not None:
-        with torch.no_grad(): l0, lv = per_item(base, target).double(), per_item(variants, target[text_of]).double()
-        if l0.shape == (n,) and torch.isclose(l0.mean(), torch.as_tensor(float(loss_func(base, target)), dtype=torch.double)):
-            diff = torch.zeros(n_phrases, n, dtype=torch.double)
-            diff[owner, text_of] = lv - l0[text_of]                 # change of each text's loss when masked
-            full = diff.mean(1).numpy()
-            counts = np.stack([np.bincount(r, minlength=n) for r in resamples]) if resamples else np.zeros((0, n))
-            reps = (diff.numpy() @ counts.T) / n                    # (n_phrases, B)
-            return full, reps
-    def masked(p):
-        preds = base.clone()
-        sel = owner == p
-        preds[text_of[sel]] = variants[sel]
-        return preds
-    full, reps = np.empty(n_phrases), np.empty((n_phrases, len(resamples)))
-    base_score = scorer(base, target)
-    base_reps = [scorer(base[r], target[r]) for r in resamples]
-    for p in range(n_phrases):
-        preds = masked(p)
-        full[p] = scorer(preds, target) - base_score
-        reps[p] = [scorer(preds[r], target[r]) - b for r, b in zip(resamples, base_reps)]
-    return full, reps

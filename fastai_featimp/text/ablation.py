@@ -1,0 +1,100 @@
+"""Dataset-level ablation of phrases: one masked variant per (phrase, text containing it), the model's outputs on
+all of them, and the change of a metric over the whole set (with paired bootstrap resamples of the texts).
+Shared by phrase importance and the training callback."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .forward import text_forward
+from .phrases import occurrence_index
+from .units import word_units
+
+__all__ = ['Ablation', 'build_ablation', 'ablation_outputs', 'metric_changes', 'mean_deltas']
+
+
+@dataclass
+class Ablation:
+    "The phrases scored and the texts' masked variants: `owner[v]` is variant v's phrase, `text_of[v]` its text."
+    phrases: list            # tuples of words
+    support: np.ndarray      # texts containing each phrase
+    ids: list                # the texts' own ids
+    variants: list           # the masked ids
+    owner: torch.Tensor
+    text_of: torch.Tensor
+
+    @property
+    def n_forward(self) -> int: return len(self.ids) + len(self.variants)
+
+
+def build_ablation(tokens: list, ids: list, phrases, mask: str, unk_id: int) -> Ablation:
+    """Mask every occurrence of each phrase (all tokens of its words, markers included) in every text that holds
+    it: replaced by `xxunk` (mask='unk') or deleted. Phrases are ordered by support, most frequent first."""
+    words = [word_units(t) for t in tokens]
+    where = occurrence_index([[w.key for w in ws] for ws in words], phrases)
+    phrases = sorted(where, key=lambda g: (-len(where[g]), g))
+    variants, owner, text_of = [], [], []
+    for p, g in enumerate(phrases):
+        for t, starts in sorted(where[g].items()):
+            drop = torch.zeros(len(ids[t]), dtype=torch.bool)
+            for s in starts:
+                for w in words[t][s:s + len(g)]: drop[w.positions] = True
+            variants.append(torch.where(drop, torch.full_like(ids[t], unk_id), ids[t]) if mask == 'unk' else ids[t][~drop])
+            owner.append(p); text_of.append(t)
+    return Ablation(phrases, np.array([len(where[g]) for g in phrases]), list(ids), variants,
+                    torch.tensor(owner, dtype=torch.long), torch.tensor(text_of, dtype=torch.long))
+
+
+def ablation_outputs(model, ab: Ablation, bs=None, progress=None) -> tuple:
+    "`(outputs of the texts, outputs of the variants)`, all in one sorted same-length-batch run."
+    preds = text_forward(model, ab.ids + ab.variants, bs, progress=progress)
+    return preds[:len(ab.ids)], preds[len(ab.ids):]
+
+
+def _per_text_loss(loss_func):
+    "A copy of the loss giving one value per text (reduction 'none') where the loss offers it, else None."
+    if not hasattr(loss_func, 'reduction'): return None
+    per_item = copy.deepcopy(loss_func)
+    try: per_item.reduction = 'none'
+    except Exception: return None
+    return per_item
+
+
+def metric_changes(scorer, loss_func, base, variants, ab: Ablation, target, resamples) -> tuple:
+    """`(full, replicates)`: the metric change (masked - original) per phrase over the whole set and over each
+    bootstrap resample of the texts (paired: the same texts with and without the phrase). The loss is split
+    into per-text losses (one matrix product for every resample) when it can be; any other metric is scored on
+    every resample."""
+    n, n_phrases = len(base), len(ab.phrases)
+    per_item = _per_text_loss(loss_func) if scorer.name == 'loss' else None
+    if per_item is not None:
+        with torch.no_grad(): l0, lv = per_item(base, target).double(), per_item(variants, target[ab.text_of]).double()
+        if l0.shape == (n,) and torch.isclose(l0.mean(), torch.as_tensor(float(loss_func(base, target)), dtype=torch.double)):
+            diff = torch.zeros(n_phrases, n, dtype=torch.double)
+            diff[ab.owner, ab.text_of] = lv - l0[ab.text_of]      # change of each text's loss when masked
+            counts = np.stack([np.bincount(r, minlength=n) for r in resamples]) if resamples else np.zeros((0, n))
+            return diff.mean(1).numpy(), (diff.numpy() @ counts.T) / n
+    full, reps = np.empty(n_phrases), np.empty((n_phrases, len(resamples)))
+    base_score = scorer(base, target)
+    base_reps = [scorer(base[r], target[r]) for r in resamples]
+    for p in range(n_phrases):
+        preds, sel = base.clone(), ab.owner == p
+        preds[ab.text_of[sel]] = variants[sel]
+        full[p] = scorer(preds, target) - base_score
+        reps[p] = [scorer(preds[r], target[r]) - b for r, b in zip(resamples, base_reps)]
+    return full, reps
+
+
+def mean_deltas(probs, base, variants, ab: Ablation, classes: torch.Tensor) -> np.ndarray:
+    """Per phrase, the mean over the texts holding it of P(class) with the phrase minus P(class) without it
+    (`classes[t]`: the class explained for text t; `probs`: the output activation)."""
+    n = len(base)
+    p_base = probs(base)[torch.arange(n), classes]
+    p_var = probs(variants)[torch.arange(len(variants)), classes[ab.text_of]]
+    sums = torch.zeros(len(ab.phrases), dtype=torch.double).index_add_(0, ab.owner, (p_base[ab.text_of] - p_var).double())
+    out = (sums / torch.as_tensor(np.maximum(ab.support, 1))).numpy()
+    out[ab.support == 0] = np.nan
+    return out
