@@ -7,6 +7,7 @@ from .core.results import PartialDependence
 from .methods.dependence import feature_dependence
 from .methods.drop_column import drop_column_importance, recursive_elimination
 from .methods.explain import explain
+from .methods.interactions import explain_interactions, interaction_strength
 from .methods.importance_callback import ImportanceCallback, ImportanceReport
 from .methods.partial_dependence import accumulated_local_effects, partial_dependence
 from .methods.permutation import permutation_importance
@@ -15,6 +16,7 @@ from .methods.text_importance import phrase_importance
 from .plot.dependence import plot_dependence
 from .plot.explanation import plot_explanation_summary, plot_waterfall
 from .plot.history import plot_importance_history, plot_train_vs_valid
+from .plot.interactions import plot_interactions
 from .plot.importance import plot_importance, plot_importance_comparison, plot_recursive_elimination
 from .plot.partial_dependence import plot_partial_dependence
 from .plot.text import explanation_html, plot_text_explanation
@@ -25,4 +27,4 @@ __all__ = ['permutation_importance', 'plot_importance', 'feature_dependence', 'p
            'plot_importance_comparison', 'plot_recursive_elimination', 'permutation_scores', 'batched_forward',
            'ColumnGroup', 'allocator_priming', 'explain_text', 'phrase_importance', 'explanation_html',
            'plot_text_explanation', 'ImportanceCallback', 'ImportanceReport', 'plot_importance_history',
-           'plot_train_vs_valid']
+           'plot_train_vs_valid', 'explain_interactions', 'interaction_strength', 'plot_interactions']

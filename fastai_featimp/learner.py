@@ -14,6 +14,8 @@ from .methods.dependence import feature_dependence as _feature_dependence
 from .methods.drop_column import drop_column_importance as _drop_column_importance
 from .methods.drop_column import recursive_elimination as _recursive_elimination
 from .methods.explain import explain as _explain
+from .methods.interactions import explain_interactions as _explain_interactions
+from .methods.interactions import interaction_strength as _interaction_strength
 from .methods.partial_dependence import accumulated_local_effects as _accumulated_local_effects
 from .methods.partial_dependence import partial_dependence as _partial_dependence
 from .methods.permutation import permutation_importance
@@ -123,3 +125,17 @@ def drop_column_importance(self:Learner, train_df, test_df, **kwargs):
 def recursive_elimination(self:Learner, train_df, test_df, **kwargs):
     "Recursive feature elimination by retraining (see `fastai_featimp.recursive_elimination`)."
     return _recursive_elimination(self, train_df, test_df, **kwargs)
+
+
+@patch
+@delegates(_explain_interactions, but=['learn', 'rows'])
+def explain_interactions(self:Learner, rows, **kwargs):
+    "Shapley interaction values of each row, per pair of columns (see `fastai_featimp.explain_interactions`)."
+    return _explain_interactions(self, rows, **kwargs)
+
+
+@patch
+@delegates(_interaction_strength, but=['learn', 'df'])
+def interaction_strength(self:Learner, df=None, **kwargs):
+    "Friedman's H-statistic of pairs of columns, or of each column with the rest (see `fastai_featimp.interaction_strength`)."
+    return _interaction_strength(self, df, **kwargs)

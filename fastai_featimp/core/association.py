@@ -8,7 +8,7 @@ import pandas as pd
 from scipy import stats
 
 __all__ = ['cramers_v', 'correlation_ratio', 'association_matrix', 'association_of', 'association_clusters',
-           'associated_groups', 'conditional_strata', 'CONDITIONAL_SETTINGS']
+           'associated_groups', 'conditional_strata', 'level_distances', 'CONDITIONAL_SETTINGS']
 
 # How conditional permutation builds strata (documented in the README):
 CONDITIONAL_SETTINGS = dict(
@@ -122,3 +122,24 @@ def conditional_strata(members, assoc: pd.DataFrame, cat: dict, cont: dict, sett
     strata = np.unique(np.stack(keys, axis=1), axis=0, return_inverse=True)[1].ravel()
     sizes = np.bincount(strata)
     return strata, dict(partners=partners, n_strata=int(len(sizes)), fixed_rows=int(sizes[sizes == 1].sum()))
+
+
+def level_distances(codes: np.ndarray, levels, cat: dict, cont: dict) -> np.ndarray:
+    """How unlike the rows of each pair of `levels` (codes of one categorical column) are on the other columns:
+    summed over them, the Kolmogorov-Smirnov distance of a continuous column's values and the total variation
+    distance of a categorical column's frequencies (Apley & Zhu's ordering of levels for ALE)."""
+    rows = [codes == lv for lv in levels]
+    k = len(levels)
+    d = np.zeros((k, k))
+    for values in cont.values():
+        v = np.asarray(values, float)
+        for a in range(k):
+            for b in range(a + 1, k):
+                d[a, b] += stats.ks_2samp(v[rows[a]], v[rows[b]]).statistic
+    for values in cat.values():
+        c = _codes(values)
+        freq = np.stack([np.bincount(c[r], minlength=c.max() + 1) / max(r.sum(), 1) for r in rows])
+        for a in range(k):
+            for b in range(a + 1, k):
+                d[a, b] += 0.5 * np.abs(freq[a] - freq[b]).sum()
+    return d + d.T

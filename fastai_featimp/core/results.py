@@ -52,6 +52,9 @@ class PartialDependence:
     target: object
     categorical: list = field(default_factory=list)   # per feature: True for a categorical column
     deciles: dict = field(default_factory=dict)        # continuous feature -> deciles of its values (the rug)
+    lower: np.ndarray | None = None   # a 95% bootstrap band over rows (`n_bootstrap` resamples), or None
+    upper: np.ndarray | None = None
+    n_bootstrap: int = 0
 
     def output_label(self) -> str:
         "The explained quantity in words: `P(yes)`, `logit(yes)` or the target's name."
@@ -65,6 +68,7 @@ class PartialDependence:
             return pd.DataFrame({self.features[0]: g1.ravel(), self.features[1]: g2.ravel(), name: self.average.ravel()})
         f = self.features[0]
         frame = pd.DataFrame({f: self.grid_values[0], name: self.average})
+        if self.lower is not None: frame = frame.assign(lower=self.lower, upper=self.upper)
         if self.individual is not None:
             ice = pd.DataFrame(self.individual, columns=range(len(self.grid_values[0])))
             ice = ice.rename_axis('row').reset_index().melt(id_vars='row', var_name='grid_index', value_name='individual')

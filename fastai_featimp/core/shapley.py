@@ -14,7 +14,10 @@ import torch
 
 from .forward import default_bs, prime_allocator
 
-__all__ = ['coalition_value_fn', 'exact_shapley', 'permutation_shapley', 'all_coalitions']
+EXACT_MAX_PLAYERS = 14   # every coalition is enumerated up to this many players (2^14 = 16,384)
+
+__all__ = ['EXACT_MAX_PLAYERS', 'coalition_value_fn', 'exact_shapley', 'permutation_shapley', 'all_coalitions', 'shapley_from_values',
+           'shapley_interactions']
 
 
 def coalition_value_fn(forward: Callable, row: Sequence[torch.Tensor], background: Sequence[torch.Tensor],
@@ -55,15 +58,41 @@ def all_coalitions(n_players: int) -> torch.Tensor:
 def exact_shapley(value: Callable, n_players: int) -> tuple:
     "`(contributions, base, full)` from all 2^M coalition values."
     v = value(all_coalitions(n_players))
-    codes = np.arange(2 ** n_players)
-    size = np.array([bin(k).count('1') for k in codes])
-    m = n_players
+    return shapley_from_values(v, n_players), float(v[0]), float(v[-1])
+
+
+def _sizes(n_players: int) -> np.ndarray:
+    return np.array([bin(k).count('1') for k in range(2 ** n_players)])
+
+
+def shapley_from_values(v: np.ndarray, n_players: int) -> np.ndarray:
+    "Shapley values from the values `v[k]` of every coalition k (bit j of k set: player j in it)."
+    m, codes, size = n_players, np.arange(2 ** n_players), _sizes(n_players)
     weight = np.array([factorial(s) * factorial(m - s - 1) / factorial(m) for s in range(m)])
     phi = np.empty(m)
     for j in range(m):
         without = codes[(codes >> j) & 1 == 0]
         phi[j] = (weight[size[without]] * (v[without | (1 << j)] - v[without])).sum()
-    return phi, float(v[0]), float(v[-1])
+    return phi
+
+
+def shapley_interactions(v: np.ndarray, n_players: int) -> np.ndarray:
+    """The M x M matrix of pairwise Shapley interaction values (Lundberg et al. 2020) from every coalition's value:
+    off the diagonal, the Shapley interaction index of (i, j) split equally between (i, j) and (j, i); on the
+    diagonal, the main effects, so that each row sums to the player's Shapley value and the matrix to
+    v(all) - v(none)."""
+    m, codes, size = n_players, np.arange(2 ** n_players), _sizes(n_players)
+    phi = shapley_from_values(v, m)
+    out = np.zeros((m, m))
+    if m >= 2:
+        weight = np.array([factorial(s) * factorial(m - s - 2) / (2 * factorial(m - 1)) for s in range(m - 1)])
+        for i in range(m):
+            for j in range(i + 1, m):
+                s_ = codes[((codes >> i) & 1 == 0) & ((codes >> j) & 1 == 0)]
+                delta = v[s_ | (1 << i) | (1 << j)] - v[s_ | (1 << i)] - v[s_ | (1 << j)] + v[s_]
+                out[i, j] = out[j, i] = (weight[size[s_]] * delta).sum()
+    out[np.diag_indices(m)] = phi - out.sum(1)   # the main effects: what is left of each Shapley value
+    return out
 
 
 def permutation_shapley(value: Callable, n_players: int, n_permutations: int, rng: np.random.Generator) -> tuple:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-__all__ = ['summarize_repeats', 'summarize_bootstrap']
+__all__ = ['summarize_repeats', 'summarize_bootstrap', 'bootstrap_band', 'order_by_similarity']
 
 
 def summarize_repeats(values: np.ndarray, confidence: float = 0.95) -> dict:
@@ -44,3 +44,25 @@ def summarize_bootstrap(full: np.ndarray, replicates: np.ndarray, confidence: fl
     lo, hi = np.quantile(replicates, [tail, 1 - tail], axis=1)
     p = (1 + (replicates <= 0).sum(1)) / (replicates.shape[1] + 1)
     return dict(Importance=full, Std=replicates.std(1, ddof=1), CI_low=lo, CI_high=hi, p_value=p)
+
+
+def bootstrap_band(statistic, n: int, n_bootstrap: int, rng, confidence: float = 0.95) -> tuple:
+    """`(lower, upper)`: the percentile interval of `statistic(rows)` over `n_bootstrap` resamples of the `n` rows
+    (rows drawn with replacement), or `(None, None)` when `n_bootstrap` is 0."""
+    if not n_bootstrap: return None, None
+    reps = np.stack([np.asarray(statistic(rng.integers(0, n, n)), dtype=float) for _ in range(n_bootstrap)])
+    tail = (1 - confidence) / 2
+    return np.quantile(reps, tail, axis=0), np.quantile(reps, 1 - tail, axis=0)
+
+
+def order_by_similarity(distance: np.ndarray) -> np.ndarray:
+    """An order of items from their distance matrix: the first coordinate of classical multidimensional scaling
+    (as Apley & Zhu and R's iml order the levels of a categorical column for ALE); ties kept in given order."""
+    d = np.asarray(distance, dtype=float)
+    k = len(d)
+    if k < 3: return np.arange(k)
+    centre = np.eye(k) - np.ones((k, k)) / k
+    values, vectors = np.linalg.eigh(-0.5 * centre @ (d ** 2) @ centre)
+    coordinate = vectors[:, -1] * np.sqrt(max(values[-1], 0.0))
+    if coordinate[-1] < coordinate[0]: coordinate = -coordinate   # a deterministic direction: keep the first first
+    return np.argsort(coordinate, kind='stable')

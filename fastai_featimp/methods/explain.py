@@ -9,21 +9,13 @@ from ..common.outputs import default_target, output_activation, output_kind, out
 from ..common.progress import progress_for
 from ..core.checks import check_choice, check_int, plain
 from ..core.seeding import root_seed, stream
-from ..core.shapley import coalition_value_fn, exact_shapley, permutation_shapley
+from ..core.shapley import EXACT_MAX_PLAYERS, exact_shapley, permutation_shapley
 from ..core.state import eval_mode, preserved_state
-from ..tabular.data import load_tabular
+from ..tabular.coalitions import display_value, explained_and_background, row_value
 from ..tabular.schema import tabular_schema
 from ..tabular.variables import resolve_variables
 
-__all__ = ['explain', 'EXACT_MAX_PLAYERS']
-
-EXACT_MAX_PLAYERS = 14   # 'auto' enumerates every coalition up to this many columns (2^14 = 16,384)
-
-
-def _display_value(rows: pd.DataFrame, i: int, members) -> object:
-    "The value as the user wrote it (several members: 'a=1, b=x')."
-    if len(members) == 1: return rows.iloc[i][members[0]]
-    return ', '.join(f'{m}={rows.iloc[i][m]}' for m in members)
+__all__ = ['explain']
 
 
 def explain(
@@ -53,25 +45,18 @@ def explain(
     use_exact = method == 'exact' or (method == 'auto' and m <= EXACT_MAX_PLAYERS)
     n_perm = int(n_permutations or 10 * m)
     root = root_seed(seed)
-    if rows is None: raise TypeError("rows must be a pandas DataFrame of the rows to explain, got None")
     with preserved_state(), eval_mode(learn.model):
-        x = load_tabular(learn, schema, rows, what='rows', dataloader_ok=False).inputs
-        bg_what = 'background' if background is not None else 'training set'
-        bg = load_tabular(learn, schema, background, split='train', max_rows=n_background,
-                          rng=stream(root, 'background'), what=bg_what, dataloader_ok=False,
-                          hint=': this learner holds no training data (a learner from load_learner is exported '
-                               'without it): pass background=, a DataFrame of typical rows').inputs
+        x, bg = explained_and_background(learn, schema, rows, background, n_background, stream(root, 'background'))
         with torch.inference_mode(): full_out = out_fn(learn.model(*x)).reshape(x[0].shape[0], -1).cpu()
         records, base_values, outputs, targets = [], [], [], []
         for i in progress_for(learn, show_progress, 'explaining rows')(range(x[0].shape[0])):
             k = default_target(schema, labels, target, int(full_out[i].argmax()))
-            value = coalition_value_fn(learn.model, [t[i:i + 1] for t in x], bg, [p.group.slots for p in players],
-                                       lambda p, k=k: out_fn(p).reshape(p.shape[0], -1)[:, k])
+            value = row_value(learn.model, x, i, bg, players, out_fn, k)
             if use_exact: phi, base, full = exact_shapley(value, m); se = np.full(m, np.nan)
             else: phi, se, base, full = permutation_shapley(value, m, n_perm, stream(root, 'permutations', i))
             base_values.append(base); outputs.append(full); targets.append(plain(labels[k]))
             for p, c, s in zip(players, phi, se):
-                records.append(dict(row=i, Variable=p.name, Value=_display_value(rows, i, p.members),
+                records.append(dict(row=i, Variable=p.name, Value=display_value(rows, i, p.members),
                                     Contribution=float(c), Std=float(s)))
     expl = pd.DataFrame.from_records(records, columns=['row', 'Variable', 'Value', 'Contribution', 'Std'])
     expl.attrs.update(method='exact' if use_exact else 'permutation', base_values=base_values, outputs=outputs,

@@ -7,12 +7,14 @@ import torch
 
 from ..common.outputs import default_target, output_activation, output_kind, output_labels
 from ..common.progress import progress_for
+from ..core.association import level_distances
 from ..core.checks import check_choice, check_int, plain
 from ..core.forward import default_bs, fixed_forward
 from ..core.results import PartialDependence
 from ..core.seeding import root_seed, stream
 from ..core.state import eval_mode, preserved_state
-from ..tabular.data import load_tabular, training_codes
+from ..core.stats import bootstrap_band, order_by_similarity
+from ..tabular.data import feature_arrays, load_tabular, training_codes
 from ..tabular.schema import tabular_schema
 from ..tabular.variables import CAT, CONT
 
@@ -86,22 +88,26 @@ def partial_dependence(
     output:str='probability',      # 'probability' (after the loss's activation) or 'raw'
     centered:bool=False,           # start every ICE curve (and so the PD) at 0
     subsample:int|None=None,       # use a seeded sample of this many rows
-    seed:int|None=None,            # seed for the subsample
+    seed:int|None=None,            # seed for the subsample and the bootstrap
     bs:int|None=None,              # rows per forward pass
+    n_bootstrap:int=0,             # resamples of the rows for a 95% band around the average (0: none)
     show_progress:bool=True,       # a fastprogress bar over grid values
 ) -> PartialDependence:
-    "Partial dependence (and ICE curves) of the model's output on one or two columns, in original units."
+    """Partial dependence (and ICE curves) of the model's output on one or two columns, in original units; with
+    `n_bootstrap`, a percentile band over resamples of the rows (no extra forward pass: the ICE curves are kept)."""
     feats = _features(features)
     check_choice('kind', kind, KINDS)
     if len(feats) == 2 and kind != 'average': raise ValueError("ICE curves are for one column: use kind='average' for a pair")
     grid_resolution = check_int('grid_resolution', grid_resolution, minimum=2)
     lo, hi = percentiles
     if not 0 <= lo < hi <= 1: raise ValueError(f"percentiles must satisfy 0 <= low < high <= 1, got {percentiles!r}")
+    n_bootstrap = check_int('n_bootstrap', n_bootstrap, minimum=0)
     schema = tabular_schema(learn)
     act = output_activation(learn, output)
     k, target_label = _target(learn, schema, target)
+    root = root_seed(seed)
     with preserved_state(), eval_mode(learn.model):
-        inputs = _data(learn, schema, df, subsample, stream(root_seed(seed), 'subsample'))
+        inputs = _data(learn, schema, df, subsample, stream(root, 'subsample'))
         seen = {f: training_codes(learn, f) for f in feats if f in schema.cat_names}
         grids = [_feature_grid(schema, f, inputs, df, int(grid_resolution), (lo, hi), seen.get(f)) for f in feats]
         points = [a + b for a in grids[0]['slots'] for b in (grids[1]['slots'] if len(grids) == 2 else [[]])]
@@ -112,40 +118,49 @@ def partial_dependence(
             curves.append(out.reshape(out.shape[0], -1)[:, k].double().cpu())
     ice = torch.stack(curves, 1).numpy()   # (n_rows, n_points)
     if centered: ice = ice - ice[:, :1]
-    average = ice.mean(0)
-    if len(feats) == 2: average = average.reshape(len(grids[0]['values']), len(grids[1]['values']))
+    shape = (len(grids[0]['values']), len(grids[1]['values'])) if len(feats) == 2 else (-1,)
+    lower, upper = bootstrap_band(lambda rows: ice[rows].mean(0).reshape(shape), len(ice), n_bootstrap,
+                                  stream(root, 'bootstrap'))
     return PartialDependence(
-        features=feats, grid_values=[g['values'] for g in grids], average=average,
+        features=feats, grid_values=[g['values'] for g in grids], average=ice.mean(0).reshape(shape),
         individual=ice if kind != "average" else None, kind=kind, output=output_kind(schema, output), target=target_label,
         categorical=[g['categorical'] for g in grids],
-        deciles={f: g['deciles'] for f, g in zip(feats, grids) if 'deciles' in g})
+        deciles={f: g['deciles'] for f, g in zip(feats, grids) if 'deciles' in g},
+        lower=lower, upper=upper, n_bootstrap=n_bootstrap)
 
 
 def accumulated_local_effects(
     learn,                         # a fastai tabular Learner
-    feature:str,                   # a continuous column
+    feature:str,                   # a column: continuous (quantile bins) or categorical (levels ordered by similarity)
     df=None,                       # raw DataFrame of rows (labels optional); None: the validation set
     *,
-    bins:int=20,                   # quantile bins of the column (fewer where values repeat)
+    bins:int=20,                   # quantile bins of a continuous column (fewer where values repeat)
     target=None,                   # class or target column (default: the positive class of a binary model)
     output:str='probability',      # 'probability' (after the loss's activation) or 'raw'
     bs:int|None=None,              # rows per forward pass
+    n_bootstrap:int=0,             # resamples of the rows for a 95% band (0: none); no extra forward pass
+    seed:int|None=None,            # seed for the bootstrap
 ) -> PartialDependence:
-    """First-order ALE (Apley & Zhu 2020): within each quantile bin, the mean change of the output when the
-    column moves from the bin's lower to its upper edge, accumulated and centred to mean zero."""
+    """First-order ALE (Apley & Zhu 2020), centred to mean zero. A continuous column: within each quantile bin, the
+    mean change of the output when the column moves from the bin's lower to its upper edge, accumulated. A
+    categorical column: its levels ordered by how alike their rows are on the other columns, then the mean
+    change between neighbouring levels (rows of either level moved to the other), accumulated."""
     feats = _features(feature)
-    if len(feats) != 1: raise ValueError("accumulated_local_effects takes one continuous column")
+    if len(feats) != 1: raise ValueError("accumulated_local_effects takes one column")
     name = feats[0]
-    schema = tabular_schema(learn)
-    if name in schema.cat_names:
-        raise ValueError(f"{name!r} is categorical: ALE needs an ordered, continuous column; use "
-                         "partial_dependence for categorical columns")
     bins = check_int('bins', bins)
+    n_bootstrap = check_int('n_bootstrap', n_bootstrap, minimum=0)
+    schema = tabular_schema(learn)
     act = output_activation(learn, output)
     k, target_label = _target(learn, schema, target)
+    rng = stream(root_seed(seed), 'bootstrap')
     with preserved_state(), eval_mode(learn.model):
         inputs = _data(learn, schema, df)
         grid = _feature_grid(schema, name, inputs, None, 2, (0, 1))   # validates the name; gives slots
+        out_at = lambda sub, fixed: (act(fixed_forward(learn.model, sub, dict(fixed), int(bs or default_bs(sub[0].device))))
+                                     .reshape(sub[0].shape[0], -1)[:, k].double().cpu().numpy())
+        if grid['categorical']:
+            return _categorical_ale(schema, name, inputs, out_at, n_bootstrap, rng, output_kind(schema, output), target_label)
         j = schema.cont_names.index(name)
         mean, std = schema.norm_stats(name)
         raw = inputs[CONT][:, j].double().cpu().numpy() * std + mean   # decoded: float32 rounding shows
@@ -156,18 +171,61 @@ def accumulated_local_effects(
         if len(edges) < 2: raise ValueError(f"{name!r} takes a single value in these rows: no local effect to measure")
         which = np.clip(np.searchsorted(edges, raw, side='left') - 1, 0, len(edges) - 2)   # bin of each row
         extra = grid['slots'][0][1:]   # the `_na` indicator set to 'present', where there is one
-        bs = int(bs or default_bs(inputs[0].device))
-        effects, counts = np.zeros(len(edges) - 1), np.zeros(len(edges) - 1)
+        local = np.zeros(len(raw))     # each row's change across its bin
         for b in range(len(edges) - 1):
             rows = torch.from_numpy(np.nonzero(which == b)[0])
             if len(rows) == 0: continue
             sub = [x[rows.to(x.device)] for x in inputs]
-            ends = [act(fixed_forward(learn.model, sub, dict([((CONT, j), float((e - mean) / std))] + extra), bs))
-                    .reshape(len(rows), -1)[:, k].double() for e in (edges[b], edges[b + 1])]
-            effects[b], counts[b] = float((ends[1] - ends[0]).mean()), len(rows)
+            lo, hi = (out_at(sub, [((CONT, j), float((e - mean) / std))] + extra) for e in (edges[b], edges[b + 1]))
+            local[rows.numpy()] = hi - lo
+    curve = lambda rows: _accumulate(local[rows], which[rows], len(edges) - 1)
+    lower, upper = bootstrap_band(curve, len(local), n_bootstrap, rng)
+    return PartialDependence(features=[name], grid_values=[edges], average=curve(np.arange(len(local))), individual=None,
+                             kind='ale', output=output_kind(schema, output), target=target_label, categorical=[False],
+                             deciles={name: np.quantile(raw, np.linspace(0.1, 0.9, 9))}, lower=lower, upper=upper,
+                             n_bootstrap=n_bootstrap)
+
+
+def _accumulate(local: np.ndarray, which: np.ndarray, n_bins: int) -> np.ndarray:
+    "ALE at the bin edges: the bins' mean local changes accumulated, centred so the count-weighted mean is zero."
+    counts = np.bincount(which, minlength=n_bins).astype(float)
+    effects = np.bincount(which, weights=local, minlength=n_bins) / np.maximum(counts, 1)
     ale = np.concatenate([[0.0], np.cumsum(effects)])
-    mids = (ale[:-1] + ale[1:]) / 2   # centre: the count-weighted mean over the bins is zero
-    ale -= (mids * counts).sum() / counts.sum()
-    return PartialDependence(features=[name], grid_values=[edges], average=ale, individual=None, kind='ale',
-                             output=output_kind(schema, output), target=target_label, categorical=[False],
-                             deciles={name: np.quantile(raw, np.linspace(0.1, 0.9, 9))})
+    mids = (ale[:-1] + ale[1:]) / 2
+    return ale - (mids * counts).sum() / counts.sum()
+
+
+def _categorical_ale(schema, name, inputs, out_at, n_bootstrap, rng, output, target_label) -> PartialDependence:
+    "ALE of a categorical column over the levels present, ordered by similarity on the other columns."
+    j = schema.cat_names.index(name)
+    codes = inputs[CAT][:, j].cpu().numpy()
+    present = [int(c) for c in np.unique(codes)]
+    if len(present) < 2: raise ValueError(f"{name!r} takes a single level in these rows: no local effect to measure")
+    cat, cont = feature_arrays(schema, *inputs)
+    cat.pop(name, None)
+    order = [present[i] for i in order_by_similarity(level_distances(codes, present, cat, cont))]
+    n = len(codes)
+    up, down = np.zeros(n), np.zeros(n)   # each row's change to the next / from the previous level
+    position = {c: p for p, c in enumerate(order)}
+    for p, c in enumerate(order):
+        rows = np.nonzero(codes == c)[0]
+        sub = [x[torch.from_numpy(rows).to(x.device)] for x in inputs]
+        here = out_at(sub, [((CAT, j), c)])
+        if p + 1 < len(order): up[rows] = out_at(sub, [((CAT, j), order[p + 1])]) - here
+        if p > 0: down[rows] = here - out_at(sub, [((CAT, j), order[p - 1])])
+    level = np.array([position[c] for c in codes])
+
+    def curve(rows):
+        lv, counts = level[rows], np.bincount(level[rows], minlength=len(order)).astype(float)
+        # the jump from level p to p+1: rows of level p moved up, rows of level p+1 moved down
+        jump = (np.bincount(lv, weights=up[rows], minlength=len(order))[:-1]
+                + np.bincount(lv, weights=down[rows], minlength=len(order))[1:])
+        pair = counts[:-1] + counts[1:]
+        ale = np.concatenate([[0.0], np.cumsum(jump / np.maximum(pair, 1))])
+        return ale - (ale * counts).sum() / counts.sum()
+
+    lower, upper = bootstrap_band(curve, n, n_bootstrap, rng)
+    labels = schema.levels(name)
+    return PartialDependence(features=[name], grid_values=[[labels[c] for c in order]], average=curve(np.arange(n)),
+                             individual=None, kind='ale', output=output, target=target_label, categorical=[True],
+                             lower=lower, upper=upper, n_bootstrap=n_bootstrap)

@@ -33,8 +33,10 @@ def plot_partial_dependence(res, ax=None, max_ice_lines:int=200, sort:str='vocab
     name, grid, ice = res.features[0], res.grid_values[0], res.individual
     if ice is not None:
         for curve in ice[:max_ice_lines]: ax.plot(grid, curve, color='#1f77b4', alpha=0.15, linewidth=0.6)
-    ax.plot(grid, res.average, color='#d62728' if ice is not None else '#1f77b4', linewidth=2.5,
-            label='ALE' if res.kind == 'ale' else 'average')
+    colour = '#d62728' if ice is not None else '#1f77b4'
+    ax.plot(grid, res.average, color=colour, linewidth=2.5, label='ALE' if res.kind == 'ale' else 'average')
+    band = getattr(res, 'lower', None) is not None
+    if band: ax.fill_between(grid, res.lower, res.upper, color=colour, alpha=0.2, label='95% bootstrap band')
     if name in res.deciles:
         low = ax.get_ylim()[0]
         ax.plot(res.deciles[name], np.full(len(res.deciles[name]), low), '|', color='black', markersize=12,
@@ -42,7 +44,7 @@ def plot_partial_dependence(res, ax=None, max_ice_lines:int=200, sort:str='vocab
     if res.kind == 'ale': ax.axhline(0, color='grey', linewidth=0.8)
     ax.set_xlabel(name)
     ax.set_ylabel(_ylabel(res))
-    if ice is not None or name in res.deciles: _legend(ax)
+    if ice is not None or name in res.deciles or band: _legend(ax)
     ax.figure.tight_layout()
     return ax
 
@@ -58,7 +60,12 @@ def _plot_levels(res, ax, max_ice_lines, sort):
     pos = np.arange(len(levels))
     values = np.asarray(res.average)[order]
     fontsize = 9 if len(levels) <= 40 else max(5, 9 - (len(levels) - 40) // 15)
-    (ax.barh if horizontal else ax.bar)(pos, values, color='#1f77b4', alpha=0.8, label='average')
+    band = getattr(res, 'lower', None)
+    err = None if band is None else np.abs(np.vstack([values - np.asarray(res.lower)[order],
+                                                      np.asarray(res.upper)[order] - values]))
+    (ax.barh if horizontal else ax.bar)(pos, values, color='#1f77b4', alpha=0.8, capsize=3,
+                                        label='ALE' if res.kind == 'ale' else 'average',
+                                        **({'xerr' if horizontal else 'yerr': err} if err is not None else {}))
     if ice is not None:
         rows = ice[:max_ice_lines][:, order]
         jitter = np.random.default_rng(0).uniform(-0.25, 0.25, rows.shape)   # same picture every time
@@ -72,6 +79,7 @@ def _plot_levels(res, ax, max_ice_lines, sort):
     else:
         ax.set_xticks(pos, labels, rotation=45 if max(map(len, labels)) > 3 else 0, ha='right', fontsize=fontsize)
         ax.set_xlabel(name); ax.set_ylabel(_ylabel(res))
+    if res.kind == 'ale': (ax.axvline if horizontal else ax.axhline)(0, color='grey', linewidth=0.8)
     if ice is not None: _legend(ax)
     ax.figure.tight_layout()
     return ax

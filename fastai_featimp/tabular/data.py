@@ -124,6 +124,7 @@ class TabularData:
     target: torch.Tensor | None
     n_rows: int
     source: str               # 'df', 'test_dl', 'validation set' or 'training set'
+    rows: list | None = None  # the positions of a seeded sample in the data, or None for all rows
 
 
 def gather_batch(dl, rows=None) -> tuple:
@@ -193,7 +194,7 @@ def load_tabular(learn, schema: TabularSchema, data=None, *, labelled: bool = Fa
     if labelled: _check_labels(schema, target, source)
     device = model_device(learn.model)
     return TabularData([x.to(device) for x in inputs], None if target is None else target.to(device),
-                       inputs[0].shape[0], source)
+                       inputs[0].shape[0], source, None if idx is None else idx.tolist())
 
 
 def _check_rows(n: int, min_rows: int, what: str, hint: str) -> None:
