@@ -221,8 +221,8 @@ PARTIAL = [
        "read and ICE curves show whether everyone follows the average (parallel curves) or not (interactions). "
        "When a column is strongly associated with others (check `learn.feature_dependence()`), PD mixes in the "
        "model's behaviour on impossible rows; prefer ALE, which is centred to mean zero and reads as the change "
-       "relative to an average row. ALE needs an ordered column: for categorical columns use PD and look at the "
-       "ICE dots."),
+       "relative to an average row. For a categorical column, ALE orders the levels by how alike their rows are "
+       "(see notebook 08); PD with its ICE dots shows the levels in the vocabulary's order."),
 ]
 
 DROP = [
@@ -341,10 +341,115 @@ TEXT = [
        "lactate, a patient walking or eating), and the same note is now explained by them."),
 ]
 
+TRAINING = [
+    md("# Importance while training: watch what the model learns to rely on\n\n"
+       "A leak, or an identifier the model memorises, shows while the model trains, long before anyone analyses the "
+       "finished model. `fastai_featimp.ImportanceCallback` measures permutation importance after every epoch on "
+       "held-out rows *and* on a fixed sample of training rows. A column that matters far more on the rows the model "
+       "trained on than on held-out rows is being memorised; a column that dominates from the first epoch is "
+       "probably a leak. The callback changes nothing in the training: scoring runs in eval mode on its own copy of "
+       "the rows, every random generator is put back, and the weights come out bit for bit the same as without it."),
+    md("Two columns are planted in the UCI Adult training data: `record_id`, an identifier shared by about three "
+       "rows each (nothing to learn, but a network with a large embedding can learn its training rows by heart), "
+       "and `payroll_flag`, written after the salary was known (it agrees with the label for 90% of the rows)."),
+    code("from fastai.tabular.all import *\n"
+         "import fastai_featimp\n"
+         "from fastai_featimp.datasets import adult, ADULT_CAT_NAMES, ADULT_CONT_NAMES\n\n"
+         "train_df, test_df = adult()\n"
+         "rng = np.random.default_rng(0)\n"
+         "train_df['record_id'] = [f'r{i}' for i in rng.integers(0, len(train_df) // 3, len(train_df))]\n"
+         "flip = rng.random(len(train_df)) < 0.1\n"
+         "train_df['payroll_flag'] = np.where((train_df['salary'] == '>50K') ^ flip, 'high', 'standard')\n\n"
+         "set_seed(42, reproducible=True)\n"
+         "dls = TabularDataLoaders.from_df(train_df, y_names='salary', cat_names=ADULT_CAT_NAMES + ['record_id', 'payroll_flag'],\n"
+         "                                 cont_names=ADULT_CONT_NAMES, procs=[Categorify, FillMissing, Normalize],\n"
+         "                                 valid_idx=list(range(26000, len(train_df))), bs=64)\n"
+         "learn = tabular_learner(dls, metrics=accuracy)\n"
+         "cb = fastai_featimp.ImportanceCallback()   # defaults: every epoch, 2,000 held-out and 2,000 training rows\n"
+         "with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(5, 1e-2, cbs=cb)"),
+    code("cb.history.head()"),
+    code("fastai_featimp.plot_importance_history(cb.history, top=6);"),
+    md("Solid lines are held-out rows, dashed lines the training sample. `payroll_flag` leads from the first epoch. "
+       "`record_id` climbs on the training rows epoch after epoch while it stays low on held-out rows: the network "
+       "is learning which training rows earn more, not anything about people."),
+    code("fastai_featimp.plot_train_vs_valid(cb.history);"),
+    code("print(cb.report())"),
+    md("`cb.report()` says it in sentences: a column is *memorised* when its training importance exceeds its held-out "
+       "importance by more than their combined 95% interval (a bootstrap over rows) and by at least a tenth of the "
+       "top held-out importance; a *likely leak* has led the held-out importance since the first evaluation and "
+       "carries more than half of it at the end. Nothing is raised during training: the report is for you to read. "
+       "`ImportanceCallback(df=test_df)` scores a held-out frame of your own instead of the validation set; "
+       "`every=2` evaluates every other epoch; `n_repeats=3` adds intervals over permutations; text learners are "
+       "watched through their most frequent phrases (or `candidates=`). The overhead on this model is about 5% "
+       "(`benchmarks/bench_callback.py`)."),
+]
+
+INTERACTIONS = [
+    md("# Interactions: which columns act together?\n\n"
+       "Importance and Shapley values split credit between columns; they do not say that a prediction comes from "
+       "two columns *together*. This notebook finds a planted interaction in a synthetic table, then looks at the "
+       "Adult model: Shapley interaction values for one row, Friedman's H-statistic for the whole model, and the "
+       "two-way partial dependence of the strongest pair."),
+    code("from fastai.tabular.all import *\n"
+         "import fastai_featimp\n"
+         "from fastai_featimp.datasets import adult, ADULT_CAT_NAMES, ADULT_CONT_NAMES\n\n"
+         "rng = np.random.default_rng(0)\n"
+         "df = pd.DataFrame(rng.uniform(-1, 1, (4000, 4)), columns=['x1', 'x2', 'x3', 'x4'])\n"
+         "df['y'] = df['x1'] * df['x2'] + df['x3'] + 0.05 * rng.normal(size=len(df))   # x1 and x2 act together\n"
+         "set_seed(0, reproducible=True)\n"
+         "dls = TabularDataLoaders.from_df(df, y_names='y', cont_names=['x1', 'x2', 'x3', 'x4'], procs=[Normalize],\n"
+         "                                 y_block=RegressionBlock(), valid_idx=list(range(3200, 4000)), bs=128)\n"
+         "toy = tabular_learner(dls, layers=[64, 32])\n"
+         "with toy.no_bar(), toy.no_logging(): toy.fit_one_cycle(8, 1e-2)\n"
+         "toy.interaction_strength(df.iloc[3200:], show_progress=False)"),
+    md("**Friedman's H** of a pair is the share of the variance of their joint partial dependence that the two "
+       "separate partial dependences do not explain: 0 when the effects add up, 1 when the pair acts only "
+       "together. Here `x1 × x2` is close to 1 and every pair with `x3` is close to 0. H divides by the variance "
+       "of the joint effect, so for a pair whose joint effect is tiny it is unstable: the pairs with `x4` are not near zero "
+       "although `x4` is noise: it has no effect of its own, and H divides by almost nothing. Read H next to importance. "
+       "`kind='total'` gives each column's interaction with all the others."),
+    code("toy.interaction_strength(df.iloc[3200:], kind='total', show_progress=False)"),
+    md("## One prediction: Shapley interaction values\n\n"
+       "`learn.explain_interactions(rows)` splits each row's Shapley values further: off the diagonal, the pairwise "
+       "Shapley interaction index (shared equally between the two cells), on the diagonal what each column does "
+       "alone. Each row of the matrix sums to that column's Shapley value (`learn.explain`), and the whole matrix "
+       "to the prediction minus the base value. They come from the same exact coalition values as `explain`, so "
+       "they need at most 14 columns (or `groups=`)."),
+    code("inter = toy.explain_interactions(df.iloc[3200:3201], n_background=100, seed=0, show_progress=False)\n"
+         "fastai_featimp.plot_interactions(inter, row=0);"),
+    md("## The Adult model"),
+    code("train_df, test_df = adult()\n"
+         "set_seed(42, reproducible=True)\n"
+         "dls = TabularDataLoaders.from_df(train_df, y_names='salary', cat_names=ADULT_CAT_NAMES,\n"
+         "                                 cont_names=ADULT_CONT_NAMES + ['hours-per-week'], procs=[Categorify, FillMissing, Normalize],\n"
+         "                                 valid_idx=list(range(26000, len(train_df))), bs=64)\n"
+         "learn = tabular_learner(dls, metrics=accuracy)\n"
+         "with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(2)\n"
+         "pairs = learn.interaction_strength(test_df, n_rows=300, seed=0, show_progress=False)\n"
+         "fastai_featimp.plot_interactions(pairs, top=8);"),
+    md("The default studies the eight most important columns (permutation importance on `df`), on a seeded sample "
+       "of 300 rows: each partial dependence at one row averages the model over all 300 rows, so the cost grows "
+       "with the square of `n_rows` (`grid=` evaluates at fewer rows). The strongest pair is one call away from "
+       "its two-way partial dependence, here with the rows' bootstrap band for one of its columns:"),
+    code("a, b = pairs.iloc[0][['Variable_1', 'Variable_2']]\n"
+         "fig, axes = plt.subplots(1, 2, figsize=(13, 4.3))\n"
+         "learn.plot_partial_dependence([a, b], test_df.sample(1000, random_state=0), grid_resolution=10, ax=axes[0], show_progress=False)\n"
+         "learn.partial_dependence(a, test_df.sample(1000, random_state=0), n_bootstrap=200, seed=0, show_progress=False).plot(ax=axes[1])\n"
+         "fig.tight_layout()"),
+    md("## ALE of a categorical column\n\n"
+       "Accumulated local effects now take categorical columns too: the levels are ordered by how alike their rows "
+       "are on the other columns (Kolmogorov-Smirnov distances for continuous columns, differences of frequencies "
+       "for categorical ones, one-dimensional scaling, as Apley & Zhu and R's `iml` do), then each step between "
+       "neighbouring levels is measured on the rows of both levels and accumulated. Unlike partial dependence, it "
+       "never moves a row to a level unlike its own. `n_bootstrap` adds a band over rows."),
+    code("learn.accumulated_local_effects('relationship', test_df.sample(2000, random_state=0), n_bootstrap=100, seed=0).plot();"),
+]
+
 
 NOTEBOOKS = {'01_quickstart.ipynb': QUICKSTART, '02_correlated_features.ipynb': CORRELATED,
              '03_explain_a_prediction.ipynb': EXPLAIN, '04_partial_dependence.ipynb': PARTIAL,
-             '05_drop_column.ipynb': DROP, '06_text_explanations.ipynb': TEXT}
+             '05_drop_column.ipynb': DROP, '06_text_explanations.ipynb': TEXT,
+             '07_importance_while_training.ipynb': TRAINING, '08_interactions.ipynb': INTERACTIONS}
 
 
 def build(name, cells):

@@ -16,8 +16,8 @@ Forward = Callable[..., torch.Tensor]
 
 
 def default_bs(device) -> int:
-    "Rows per forward pass: the throughput plateau measured in benchmarks/bench_permutation.py."
-    return 16384 if getattr(device, 'type', str(device)) == 'cuda' else 4096
+    "Rows per forward pass: where throughput plateaus (benchmarks/bench_permutation.py on 2 CPU cores, bench_cuda.py on an H100)."
+    return 65536 if getattr(device, 'type', str(device)) == 'cuda' else 4096
 
 
 # glibc's malloc returns freed heap memory above a trim threshold to the OS, and every chunk's activations

@@ -110,7 +110,9 @@ def permutation_shapley(value: Callable, n_players: int, n_permutations: int, rn
     for k in range(1, m + 1):
         prefix[:, k] = prefix[:, k - 1]
         prefix[np.arange(len(orders)), k, orders[:, k - 1]] = True
-    v = value(torch.from_numpy(prefix.reshape(-1, m))).reshape(len(orders), m + 1)
+    # every order holds the empty and the full coalition (and orders may share more): each distinct one runs once
+    distinct, where = np.unique(prefix.reshape(-1, m), axis=0, return_inverse=True)
+    v = value(torch.from_numpy(distinct))[where.ravel()].reshape(len(orders), m + 1)
     gains = np.diff(v, axis=1)                  # gain of the k-th player added, per order
     contrib = np.empty((len(orders), m))
     contrib[np.arange(len(orders))[:, None], orders] = gains
