@@ -13,7 +13,7 @@ _CONSOLE_SCRIPT = bool(_sys.argv) and _Path(str(_sys.argv[0])).stem == 'fastai-f
 
 if not _CONSOLE_SCRIPT:
     from .api import *  # noqa: F401,F403
-    from .api import __all__
+    from .api import __all__  # noqa: F401  (the public names, for `from fastai_featimp import *`)
 
 
 def __getattr__(name):

@@ -3,7 +3,6 @@ training as it was (skipped where no GPU is present)."""
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 

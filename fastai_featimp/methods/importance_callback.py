@@ -12,7 +12,7 @@ from fastai.callback.core import Callback
 
 from ..common.kinds import data_kind
 from ..common.scoring import learner_scorers
-from ..core.checks import check_int, shown
+from ..core.checks import check_int
 from ..core.forward import batched_forward, default_bs
 from ..core.permutation import permutation_scores
 from ..core.seeding import root_seed, stream

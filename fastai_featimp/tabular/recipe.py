@@ -11,7 +11,6 @@ import copy
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 import torch
 from fastai.data.block import CategoryBlock, MultiCategoryBlock, RegressionBlock

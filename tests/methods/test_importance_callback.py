@@ -3,7 +3,6 @@ training with it is bit for bit the same as without it."""
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 

@@ -12,7 +12,6 @@ from scipy import stats
 from sklearn.metrics import f1_score
 
 import fastai_featimp
-from fastai_featimp.core.forward import batched_forward
 from fastai_featimp.core.permutation import ColumnGroup, permutation_scores
 from helpers import (BIN_CAT, BIN_CONT, assert_learner_unchanged, assert_same_process_state, learner_snapshot,
                      make_binary_df, multi_df, process_state, train)

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 import torch
 
-import fastai_featimp
 from fastai_featimp.datasets import CLINICAL_LEAK
 from helpers import assert_learner_unchanged, assert_same_rng, global_rng_state, learner_snapshot
 

@@ -1,13 +1,11 @@
 """Global phrase importance of a text classifier by dataset-level ablation: the leak tops the ranking, the effects
 follow the generator's true evidence, and the table is the tabular one plus Support and MeanDelta."""
-import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-import fastai_featimp
 from fastai_featimp.datasets import CLINICAL_LEAK, clinical_evidence
 from helpers import assert_learner_unchanged, assert_same_rng, global_rng_state, learner_snapshot
 

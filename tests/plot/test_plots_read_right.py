@@ -7,7 +7,7 @@ import pytest
 from fastai.tabular.all import RegressionBlock
 
 import fastai_featimp
-from helpers import make_binary_df, train
+from helpers import train
 
 Q = dict(show_progress=False)
 
