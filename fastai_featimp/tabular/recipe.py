@@ -92,7 +92,9 @@ def trained_lr(learn) -> tuple:
     constant fit's lr), else `learn.lr` (a loaded learner keeps no record; fit_one_cycle(n, lr) leaves
     `learn.lr` at its default)."""
     lrs = list(getattr(getattr(learn, 'recorder', None), 'lrs', None) or [])
-    if lrs: return float(max(lrs)), "the peak of the last fit's learning-rate schedule (learn.recorder.lrs)"
+    # the schedule is sampled once per batch, so its peak falls just short of lr_max (0.0099977 for 1e-2):
+    # three significant digits give back the value that was typed
+    if lrs: return float(f'{max(lrs):.3g}'), "the peak of the last fit's learning-rate schedule (learn.recorder.lrs)"
     return float(learn.lr), "learn.lr (no learning rates recorded: pass lr= to match the training)"
 
 
