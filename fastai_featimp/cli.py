@@ -16,9 +16,9 @@ from pathlib import Path
 
 __all__ = ['main']
 
+from .common.metric_names import METRIC_NAMES as METRICS
+
 PLOT_FORMATS = ('png', 'pdf', 'svg', 'svgz', 'jpg', 'jpeg', 'tif', 'tiff', 'webp', 'eps', 'ps')
-METRICS = ('loss', 'accuracy', 'error_rate', 'roc_auc', 'rmse', 'mae', 'mse', 'msle', 'exp_rmspe', 'r2', 'f1',
-           'balanced_accuracy')
 
 
 class UsageError(Exception):

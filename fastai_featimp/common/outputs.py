@@ -22,6 +22,7 @@ def output_kind(schema, output: str) -> str:
 
 def output_labels(learn, schema) -> list:
     "Names of the model's output columns: class labels, multi-label names, or regression targets."
+    if getattr(schema, 'output_names', None) is not None: return list(schema.output_names)   # read from the pipeline
     if schema.y_vocab is not None: return list(schema.y_vocab)
     vocab = getattr(learn.dls, 'vocab', None) if schema.multi_label else None
     return list(vocab) if vocab is not None and len(vocab) == schema.n_out else list(schema.y_names)

@@ -17,6 +17,8 @@ from fastai.metrics import (BalancedAccuracy, F1Score, F1ScoreMulti, R2Score, Ro
 from fastai.torch_core import to_detach
 from fastcore.foundation import L
 
+from .metric_names import METRIC_NAMES
+
 __all__ = ['Scorer', 'make_scorers', 'learner_scorers', 'metric_direction', 'is_metric_list', 'METRIC_NAMES']
 
 # Names whose direction is known although they do not end in _loss/_error/_score (fastai's own, mostly).
@@ -101,8 +103,6 @@ def error_rate_multi(inp, targ):
     return 1 - accuracy_multi(inp, targ)
 
 
-METRIC_NAMES = ('loss', 'accuracy', 'error_rate', 'roc_auc', 'rmse', 'mae', 'mse', 'msle', 'exp_rmspe', 'r2', 'f1',
-                'balanced_accuracy')
 
 # What output a known metric reads: class scores, or a value to compare with a numeric target.
 _CLASS_METRICS = {'accuracy', 'accuracy_multi', 'error_rate', 'error_rate_multi', 'roc_auc', 'roc_auc_score', 'f1', 'f1_score', 'balanced_accuracy',

@@ -58,7 +58,8 @@ class PartialDependence:
 
     def output_label(self) -> str:
         "The explained quantity in words: `P(yes)`, `logit(yes)` or the target's name."
-        return {'probability': f'P({self.target})', 'raw': f'logit({self.target})'}.get(self.output, str(self.target))
+        from ..plot.labels import quantity
+        return quantity(self.output, self.target)
 
     def to_frame(self) -> pd.DataFrame:
         "Tidy table: one row per grid point (and per row for ICE), the value in a column named after the output."

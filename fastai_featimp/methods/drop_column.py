@@ -178,7 +178,7 @@ def recursive_elimination(
                                               n_repeats=n_repeats, seed=seed, show_progress=False)
             else:
                 fi = drop_column_importance(model, train_df.drop(columns=dropped_so_far), test_df, valid_idx=valid,
-                                            metric=metric, greater_is_better=greater_is_better, seed=seed,
+                                            metric=metric, greater_is_better=greater_is_better, seed=root,
                                             n_jobs=n_jobs, show_progress=False, epochs=recipe.epochs, lr=recipe.lr)
             n_drop = min(step, len(kept) - min_features)
             weakest = list(fi.sort_values('Importance', kind='stable')['Variable'][:n_drop])

@@ -21,11 +21,10 @@ from ..tabular.data import load_tabular
 from ..tabular.schema import tabular_schema
 from ..tabular.variables import resolve_variables
 from ..text.ablation import ablation_outputs, build_ablation, metric_changes
-from ..text.data import load_text
+from ..text.data import MULTI_LABEL_TEXT, load_text, phrase_words, word_keys
 from ..text.forward import text_forward
 from ..text.phrases import candidate_phrases, stop_words
 from ..text.schema import text_schema
-from ..text.units import word_units
 
 __all__ = ['ImportanceCallback', 'ImportanceReport']
 
@@ -88,22 +87,34 @@ class ImportanceCallback(Callback):
     # --- state that stays out of learn.export() -----------------------------------------------------------
     def __getstate__(self):
         "Exported with the learner, the callback keeps its settings and history, not its data."
-        return {k: v for k, v in self.__dict__.items() if k not in ('_splits', 'df', 'learn')} | {'_splits': None, 'df': None}
+        dropped = ('_splits', 'df', 'learn', '_prepared_for')
+        return {k: v for k, v in self.__dict__.items() if k not in dropped} | {'_splits': None, 'df': None}
 
     # --- fastai events ------------------------------------------------------------------------------------
-    def before_fit(self):
-        "Check everything and gather the rows before the first step: errors come now, not mid-training."
-        if self._splits is not None and getattr(self, '_prepared_for', None) is self.learn: return
-        with preserved_state():
-            self.kind = data_kind(self.learn)
-            self._prepare_text() if self.kind == 'text' else self._prepare_tabular()
-            with eval_mode(self.learn.model): self._check_metric()
-        self._prepared_for = self.learn
+    # fastai also fires before_fit/after_epoch around validate, get_preds and predict; only a real fit fires
+    # before_train, so that is where the callback starts and marks the epochs it scores.
+    def before_fit(self): self._fitting = False
+
+    def before_train(self):
+        "At the first epoch of a fit, before its first step: check everything and gather the rows (errors come now)."
+        if not self._fitting:
+            self._fitting, self.records = True, []   # the history is that of the latest fit, as the Recorder's
+            with preserved_state():
+                if self._splits is None or getattr(self, '_prepared_for', None) is not self.learn:
+                    self.kind = data_kind(self.learn)
+                    self._prepare_text() if self.kind == 'text' else self._prepare_tabular()
+                    self._prepared_for = self.learn
+                with eval_mode(self.learn.model): self._check_metric()
+        self._trained = True
 
     def after_epoch(self):
+        if not getattr(self, '_trained', False): return   # an epoch of validate/get_preds, not of training
+        self._trained = False
         epoch = self.epoch + 1
         if epoch % self.every == 0 or epoch == self.n_epoch:
             with preserved_state(), eval_mode(self.learn.model): self._evaluate(epoch=epoch)
+
+    def after_fit(self): self._fitting = False
 
     # --- preparation --------------------------------------------------------------------------------------
     def _rows(self, setting, text): return setting if setting is not None else (TEXT_ROWS if text else 2000)
@@ -120,11 +131,8 @@ class ImportanceCallback(Callback):
         held = load_tabular(learn, schema, self.df, labelled=True, max_rows=self._rows(self.max_rows, False),
                             rng=stream(self.seed, 'subsample'), min_rows=2,
                             hint=': pass df=, a labelled held-out DataFrame')
-        n_train = len(learn.dls.train_ds)
-        if n_train < 2: raise ValueError("the learner holds fewer than 2 training rows to score")
-        idx = np.sort(stream(self.seed, 'train rows').choice(n_train, min(n_train, self._rows(self.train_rows, False)), replace=False))
-        train = load_tabular(learn, schema, learn.dls.train.new(learn.dls.train_ds.iloc[idx], shuffle=False, drop_last=False),
-                             labelled=True)
+        train = load_tabular(learn, schema, None, labelled=True, split='train', min_rows=2, cap_name='train_rows',
+                             max_rows=self._rows(self.train_rows, False), rng=stream(self.seed, 'train rows'))
         self._splits = [_Split(s, d.target, self._resamples(d.n_rows, s), inputs=d.inputs)
                         for s, d in (('valid', held), ('train', train))]
 
@@ -134,16 +142,13 @@ class ImportanceCallback(Callback):
         self.scorer, = learner_scorers(learn, schema, self.metric, self.gib)
         held = load_text(learn, schema, self.df, labelled=True, max_rows=self._rows(self.max_rows, True),
                          rng=stream(self.seed, 'subsample'), hint=': pass df=, a labelled held-out DataFrame')
-        n_train = len(learn.dls.train_ds)
-        if n_train < 2: raise ValueError("the learner holds fewer than 2 training texts to score")
-        idx = np.sort(stream(self.seed, 'train rows').choice(n_train, min(n_train, self._rows(self.train_rows, True)), replace=False))
-        train = load_text(learn, schema, None, labelled=True, split='train', rows=idx)
+        train = load_text(learn, schema, None, labelled=True, split='train', max_rows=self._rows(self.train_rows, True),
+                          rng=stream(self.seed, 'train rows'))
+        if schema.multi_label: raise TypeError(MULTI_LABEL_TEXT)
         if self.candidates is not None:
-            phrases = [tuple(u.key for u in word_units(t)) for t in load_text(learn, schema, list(self.candidates)).tokens]
+            phrases = [phrase_words(schema, c) for c in self.candidates]
         else:
-            keys = [[w.key for w in word_units(t)] for t in held.tokens]
-            found = candidate_phrases(keys, 2, max(10, int(0.05 * held.n_rows)), stop_words('english'),
-                                      schema.vocab[schema.unk_id])
+            found = candidate_phrases(word_keys(schema, held), 2, max(10, int(0.05 * held.n_rows)), stop_words('english'))
             if not found: raise ValueError("no phrase occurs in 5% of the held-out texts: pass candidates=")
             phrases = sorted(found, key=lambda g: (-found[g], g))[:TEXT_CANDIDATES]
         self.variables = [_Phrase(' '.join(g), 'word' if len(g) == 1 else 'phrase') for g in phrases]

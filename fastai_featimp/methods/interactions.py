@@ -115,7 +115,8 @@ def interaction_strength(
     labels = output_labels(learn, schema)
     k = default_target(schema, labels, target)
     root = root_seed(seed)
-    features = list(features) if features is not None else None
+    features = ([features] if isinstance(features, str) else list(features)) if features is not None else None
+    if kind == 'total' and features is None and pairs is not None: features = list(dict.fromkeys(c for p in pairs for c in p))
     unknown = [f for f in (features or []) + [c for p in (pairs or []) for c in p] if f not in variables]
     if unknown: raise ValueError(f"unknown column(s) {unknown}; the learner's columns are {list(variables)}")
     with preserved_state(), eval_mode(learn.model):

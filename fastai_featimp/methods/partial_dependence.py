@@ -109,7 +109,7 @@ def partial_dependence(
     with preserved_state(), eval_mode(learn.model):
         inputs = _data(learn, schema, df, subsample, stream(root, 'subsample'))
         seen = {f: training_codes(learn, f) for f in feats if f in schema.cat_names}
-        grids = [_feature_grid(schema, f, inputs, df, int(grid_resolution), (lo, hi), seen.get(f)) for f in feats]
+        grids = [_feature_grid(schema, f, inputs, df, grid_resolution, (lo, hi), seen.get(f)) for f in feats]
         points = [a + b for a in grids[0]['slots'] for b in (grids[1]['slots'] if len(grids) == 2 else [[]])]
         bs = int(bs or default_bs(inputs[0].device))
         curves = []
@@ -167,7 +167,7 @@ def accumulated_local_effects(
         if df is not None:   # the values as written, where there are any (rows are in df's order)
             written = df[name].to_numpy(float)
             raw = np.where(np.isnan(written), raw, written)
-        edges = np.unique(np.quantile(raw, np.linspace(0, 1, int(bins) + 1)))
+        edges = np.unique(np.quantile(raw, np.linspace(0, 1, bins + 1)))
         if len(edges) < 2: raise ValueError(f"{name!r} takes a single value in these rows: no local effect to measure")
         which = np.clip(np.searchsorted(edges, raw, side='left') - 1, 0, len(edges) - 2)   # bin of each row
         extra = grid['slots'][0][1:]   # the `_na` indicator set to 'present', where there is one

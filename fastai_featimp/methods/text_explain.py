@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..common.outputs import default_target, output_activation, output_kind, output_labels, target_index
+from ..common.outputs import default_target, is_binary, output_activation, output_kind, output_labels, target_index
 from ..common.progress import progress_for
 from ..core.checks import check_choice, check_int, plain
 from ..core.seeding import root_seed, stream
@@ -83,17 +83,20 @@ def explain_text(
             m = len(units)
             membership = torch.zeros(m, len(ids), dtype=torch.bool)
             for j, u in enumerate(units): membership[j, u.positions] = True
-            full = out_fn(text_forward(learn.model, [ids], bs)).reshape(1, -1)
-            k = default_target(schema, labels, target, int(full[0].argmax()))
+            # the predicted class is needed only to default to it (several classes, no target given)
+            predicted = (int(out_fn(text_forward(learn.model, [ids], bs)).reshape(-1).argmax())
+                         if target is None and len(labels) > 1 and not is_binary(schema) else None)
+            k = default_target(schema, labels, target, predicted)
             value = lambda keep, k=k: (out_fn(text_forward(learn.model, _masked(ids, membership, keep, mask, schema.unk_id), bs))
                                        .reshape(keep.shape[0], -1)[:, k].double().numpy())
             se = np.full(m, np.nan)
             if method == 'shapley':
                 phi, se, base, out = permutation_shapley(value, m, n_permutations, stream(root, 'permutations', i))
             else:
-                keep = torch.ones(m + 2, m, dtype=torch.bool)
+                alone = m if method == 'occlusion' else 0         # IG needs only the base and full values
+                keep = torch.ones(alone + 2, m, dtype=torch.bool)
                 keep[0] = False                                   # all masked: the base value
-                keep[torch.arange(2, m + 2), torch.arange(m)] = False   # each unit masked alone
+                keep[torch.arange(2, alone + 2), torch.arange(alone)] = False   # each unit masked alone
                 v = value(keep)
                 base, out = float(v[0]), float(v[1])
                 phi = out - v[2:]

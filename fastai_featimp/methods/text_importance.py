@@ -17,10 +17,9 @@ from ..core.seeding import root_seed, stream
 from ..core.state import eval_mode, preserved_state
 from ..core.stats import summarize_bootstrap
 from ..text.ablation import ablation_outputs, build_ablation, mean_deltas, metric_changes
-from ..text.data import load_text, tokenize
+from ..text.data import MULTI_LABEL_TEXT, load_text, phrase_words, word_keys
 from ..text.phrases import candidate_phrases, stop_words
 from ..text.schema import text_schema
-from ..text.units import word_units
 
 __all__ = ['phrase_importance']
 
@@ -34,13 +33,6 @@ class Phrase:
     name: str
     kind: str
     members: tuple
-
-
-def _phrase_words(schema, phrase: str) -> tuple:
-    "The normalised words of a phrase the user gave, tokenised as the learner tokenises."
-    keys = tuple(u.key for u in word_units(tokenize(schema, [phrase])[0]))
-    if not keys: raise ValueError(f"candidate {phrase!r} holds no words")
-    return keys
 
 
 def phrase_importance(
@@ -77,6 +69,7 @@ def phrase_importance(
     if min_support is not None: min_support = check_int('min_support', min_support)
     stop = stop_words(exclude)
     schema = text_schema(learn)
+    if schema.multi_label: raise TypeError(MULTI_LABEL_TEXT)
     scorers = learner_scorers(learn, schema, metric, greater_is_better)
     root = root_seed(seed)
     data = load_text(learn, schema, df, text_col=text_col, label_col=label_col, labelled=True, warn=NO_TEST_SET,
@@ -84,13 +77,11 @@ def phrase_importance(
                      hint=': a learner from load_learner has no validation set: pass df=')
     n = data.n_rows
     if n < 2: raise ValueError(f"phrase importance needs at least 2 labelled texts, got {n}")
-    keys = [[w.key for w in word_units(t)] for t in data.tokens]
-    unk = schema.vocab[schema.unk_id]
     if candidates is not None:
-        grams = {_phrase_words(schema, c): 0 for c in ([candidates] if isinstance(candidates, str) else candidates)}
+        grams = {phrase_words(schema, c): 0 for c in ([candidates] if isinstance(candidates, str) else candidates)}
     else:
         support = max(10, int(np.ceil(0.01 * n))) if min_support is None else min_support
-        grams = candidate_phrases(keys, max_n, support, stop, unk)
+        grams = candidate_phrases(word_keys(schema, data), max_n, support, stop)
         if not grams:
             raise ValueError(f"no word or phrase of up to {max_n} words occurs in at least {support} of the {n} texts: "
                              "lower min_support or pass candidates=")

@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .labels import quantity
+
 __all__ = ['plot_waterfall', 'plot_explanation_summary']
 
 UP, DOWN = '#d62728', '#1f77b4'
@@ -12,6 +14,9 @@ UP, DOWN = '#d62728', '#1f77b4'
 def _check(expl):
     if not isinstance(expl, pd.DataFrame) or not {'row', 'Variable', 'Contribution'} <= set(expl.columns):
         raise TypeError("expected the DataFrame returned by learn.explain(rows)")
+    if 'Value' not in expl.columns:
+        raise TypeError("this is the explanation of texts: draw it with learn.plot_explanation or learn.show_explanation "
+                        "(the waterfall and the summary are for tabular rows)")
 
 
 def _fmt(v) -> str:
@@ -99,7 +104,4 @@ def _value_colour(values: pd.Series):
     return np.nan_to_num((ranks - np.nanmin(ranks)) / span, nan=0.5) if span > 0 else np.full(len(ranks), 0.5)
 
 
-def _quantity(expl, row: int = 0) -> str:
-    "What was explained, in words: `P(yes)`, `logit(yes)`, or the regression target's name."
-    target = expl.attrs['targets'][row]
-    return {'probability': f'P({target})', 'raw': f'logit({target})'}.get(expl.attrs.get('output'), str(target))
+def _quantity(expl, row: int = 0) -> str: return quantity(expl.attrs.get('output'), expl.attrs['targets'][row])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 __all__ = ['plot_importance_history', 'plot_train_vs_valid']
 
@@ -30,9 +31,9 @@ def plot_importance_history(history, top:int=8, ax=None):
             if part.empty: continue
             ax.plot(part['epoch'], part['Importance'], style, color=colour, marker='o', markersize=3,
                     label=name if split == 'valid' else None)
-            if 'Std' in part and part['Std'].notna().any():
-                n = history.attrs.get('n_repeats', 2)
-                half = 1.96 * part['Std'].to_numpy(float) / np.sqrt(max(n, 1))
+            if 'Std' in part and part['Std'].notna().any():   # the t-interval of the mean over repeats
+                n = max(int(history.attrs.get('n_repeats', 2)), 2)
+                half = stats.t.ppf(0.975, n - 1) * part['Std'].to_numpy(float) / np.sqrt(n)
                 ax.fill_between(part['epoch'], part['Importance'] - half, part['Importance'] + half, color=colour, alpha=0.15)
     ax.axhline(0, color='black', linewidth=0.8)
     ax.set_xlabel('epoch'); ax.set_ylabel(f"importance ({history.attrs.get('metric') or 'score'})")

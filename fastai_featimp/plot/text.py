@@ -7,6 +7,8 @@ import html
 import numpy as np
 import pandas as pd
 
+from .labels import quantity
+
 __all__ = ['explanation_html', 'plot_text_explanation']
 
 TOWARDS, AWAY = (214, 39, 40), (31, 119, 180)   # red: pushes towards the target; blue: away from it
@@ -37,9 +39,7 @@ def _pieces(text: str, part: pd.DataFrame) -> list:
     return pieces
 
 
-def _quantity(expl, row) -> str:
-    target = expl.attrs['targets'][row]
-    return {'probability': f'P({target})', 'raw': f'logit({target})'}.get(expl.attrs.get('output'), str(target))
+def _quantity(expl, row) -> str: return quantity(expl.attrs.get('output'), expl.attrs['targets'][row])
 
 
 def explanation_html(expl, row: int = 0) -> str:

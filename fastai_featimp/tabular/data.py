@@ -104,8 +104,9 @@ def _as_training_levels(schema: TabularSchema, name: str, values: pd.Series) -> 
         by_key = {_level_key(v): v for v in levels}
         mapped = present.map(lambda v: v if v in known else by_key.get(_level_key(v), v))
         if mapped.isin(known).sum() > seen.sum():
-            values = values.copy().astype(object)
-            values[mapped.index] = mapped
+            converted = values.to_numpy(dtype=object).copy()
+            converted[values.notna().to_numpy()] = mapped.to_numpy()   # by position: the index may repeat
+            values = pd.Series(converted, index=values.index, name=values.name)
             present, seen = mapped, mapped.isin(known)
     share = 1 - seen.mean()
     if share > UNSEEN_WARNING:

@@ -8,8 +8,9 @@ cluster backend."""
 from __future__ import annotations
 
 import copy
+import warnings
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 import torch
@@ -53,7 +54,6 @@ class Recipe:
     lr: float
     epochs_source: str = 'argument'    # where `epochs` came from
     lr_source: str = 'argument'        # where `lr` came from
-    extra: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
         "A readable, picklable description (for `attrs`)."
@@ -114,6 +114,11 @@ def recipe_from_learner(learn, epochs=None, lr=None) -> Recipe:
     epochs = epochs if epochs is not None else getattr(learn, 'n_epoch', None)
     if not epochs: raise ValueError("this learner has not been fitted (no fit length to repeat): pass epochs=")
     lr, lr_source = (lr, 'argument') if lr is not None else trained_lr(learn)
+    if lr_source.startswith('learn.lr'):
+        warnings.warn(f"the learner keeps no record of the learning rate it was trained with (fastai's recorder forgets "
+                      f"it when validate, get_preds or predict run, and a loaded learner has none): retraining with "
+                      f"learn.lr={lr:g}, fastai's default unless you set it. Pass lr= as you trained "
+                      "(learn.fit_one_cycle(epochs, lr))", UserWarning, stacklevel=3)
     return Recipe(
         cat_names=[c for c in schema.cat_names if c not in schema.na_parent], cont_names=list(schema.cont_names),
         y_names=list(schema.y_names), y_kind=y_kind, fill_missing=fill_settings,
@@ -180,7 +185,6 @@ def trained_and_scored(recipe: Recipe, train_df, valid_idx, test_df, drop, seed,
     Every retraining runs on one torch thread: parallel workers do not fight over cores, and the float
     arithmetic (reductions split across threads) is the same whatever `n_jobs`, so results are identical.
     The thread count, the random states, cuDNN flags and warning filters are restored afterwards."""
-    import warnings
     with preserved_state():
         torch.set_num_threads(1)
         warnings.simplefilter('ignore')

@@ -15,8 +15,12 @@ from fastai.text.core import TokenizeWithRules
 from ..core.checks import shown
 from ..core.seeding import subsample_indices
 from .schema import TextSchema
+from .units import word_units
 
-__all__ = ['TextData', 'load_text', 'tokenize', 'numericalize']
+__all__ = ['TextData', 'load_text', 'tokenize', 'numericalize', 'phrase_words', 'word_keys', 'MULTI_LABEL_TEXT']
+
+MULTI_LABEL_TEXT = ("phrase importance scores single-label classifiers and regressions; this text learner is "
+                    "multi-label: explain its texts with learn.explain, one label at a time (target=)")
 
 
 @dataclass
@@ -110,3 +114,16 @@ def load_text(learn, schema: TextSchema, data=None, *, text_col=None, label_col=
         if target is not None: target = target[torch.as_tensor(idx)]
     tokens = tokenize(schema, texts)
     return TextData(tokens, [numericalize(schema, t) for t in tokens], texts, target, len(texts), 'df' if frame is not None else 'texts', index)
+
+
+def phrase_words(schema: TextSchema, phrase: str) -> tuple:
+    "The normalised words of a phrase the user gave, tokenised as the learner tokenises."
+    keys = tuple(u.key for u in word_units(tokenize(schema, [phrase])[0]))
+    if not keys: raise ValueError(f"candidate {phrase!r} holds no words")
+    return keys
+
+
+def word_keys(schema: TextSchema, data: TextData) -> list:
+    "Per text, its words' keys, or None for a word the model never saw (no candidate can hold it)."
+    return [[w.key if any(int(ids[p]) != schema.unk_id for p in w.content) else None for w in word_units(tokens)]
+            for tokens, ids in zip(data.tokens, data.ids)]

@@ -25,12 +25,12 @@ def stop_words(exclude) -> frozenset:
     return frozenset(str(w).lower() for w in exclude)
 
 
-def _usable(key: str, unk: str) -> bool:
-    "A word can be part of a candidate: it holds a letter or digit and is not a word the model never saw."
-    return any(c.isalnum() for c in key) and key != unk
+def _usable(key) -> bool:
+    "A word can be part of a candidate: the model knows it (None marks one it never saw) and it holds a letter or digit."
+    return key is not None and any(c.isalnum() for c in key)
 
 
-def candidate_phrases(keys_per_text: list, max_n: int, min_support: int, stop: frozenset, unk: str) -> dict:
+def candidate_phrases(keys_per_text: list, max_n: int, min_support: int, stop: frozenset) -> dict:
     """`{phrase words (tuple): support}`: word n-grams (n <= max_n) in at least `min_support` texts, made of usable
     words, neither starting nor ending with a stop word."""
     support = Counter()
@@ -39,7 +39,7 @@ def candidate_phrases(keys_per_text: list, max_n: int, min_support: int, stop: f
         for n in range(1, max_n + 1):
             for i in range(len(keys) - n + 1):
                 gram = tuple(keys[i:i + n])
-                if all(_usable(k, unk) for k in gram) and gram[0] not in stop and gram[-1] not in stop: seen.add(gram)
+                if all(_usable(k) for k in gram) and gram[0] not in stop and gram[-1] not in stop: seen.add(gram)
         support.update(seen)
     return {g: c for g, c in support.items() if c >= min_support}
 

@@ -32,6 +32,7 @@ class TextSchema:
     multi_label: bool
     n_out: int
     bptt: int | None              # tokens per chunk of a fastai SentenceEncoder (72), or None
+    output_names: list | None = None   # the label of each output column (classes, labels, or targets)
 
 
 def _pipelines(learn) -> list:
@@ -76,7 +77,8 @@ def text_schema(learn) -> TextSchema:
     n_out = linears[-1].out_features if linears else (len(y_vocab) if y_vocab else 1)
     encoder = next((m for m in learn.model.modules() if hasattr(m, 'bptt') and hasattr(m, 'pad_idx')), None)
     o2i = num.o2i
+    names = y_vocab or (list(multi.vocab) if multi is not None and multi.vocab is not None else [str(c) for c in y_cols])
     return TextSchema(tokenizer=tokenizer, vocab=vocab, o2i=o2i, unk_id=o2i.get(UNK, 0), pad_id=o2i.get(PAD, 1),
                       bos_id=o2i.get(BOS), text_col=text_cols[0] if text_cols else None,
                       y_names=[str(c) for c in y_cols], y_vocab=y_vocab, multi_label=multi_label, n_out=n_out,
-                      bptt=getattr(encoder, 'bptt', None))
+                      bptt=getattr(encoder, 'bptt', None), output_names=names if len(names) == n_out else None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fastai.text.core import BOS, EOS, FLD, PAD, TK_MAJ, TK_REP, TK_UP, TK_WREP
 
@@ -30,7 +30,6 @@ class Unit:
     key: str                       # lower-case content, for matching phrases across texts
     start: int = 0                 # character offsets in the original text (set by `align`)
     end: int = 0
-    tokens: list = field(default_factory=list)
 
 
 def _groups(tokens: list) -> list:

@@ -3,6 +3,7 @@ training with it is bit for bit the same as without it."""
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -134,3 +135,23 @@ def test_attached_callback_survives_export(tmp_path):
     assert len(kept.history) == len(cb.history) and kept._splits is None   # the history, not the data
     fi = loaded.feature_importance(df=df, n_repeats=1, **Q)   # the loaded learner works as usual
     assert len(fi) == len(CAT + CONT)
+
+
+def test_validate_and_predict_do_not_trigger_the_callback(tmp_path):
+    "fastai fires fit events around validate, get_preds and predict: the callback scores trained epochs only."
+    from fastai.learner import load_learner
+    df = frame(800, 6)
+    cb = ImportanceCallback()
+    learn = train(df, 'y', CAT, CONT, epochs=2, fit_cbs=cb)
+    learn.add_cb(cb)
+    before = cb.history.copy()
+    with learn.no_bar(), warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        learn.validate(); learn.get_preds(); learn.predict(df.iloc[0])
+    pd.testing.assert_frame_equal(cb.history, before)
+    assert "looks memorised" in str(cb.report()) or 'no column looks memorised' in str(cb.report())
+    learn.export(tmp_path / 'l.pkl')
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        loaded = load_learner(tmp_path / 'l.pkl')
+        loaded.predict(df.iloc[0])   # no data in the loaded callback: it must stay out of the way

@@ -228,3 +228,13 @@ def test_ale_of_a_categorical_column():
     assert ale.categorical == [True] and ale.kind == 'ale'
     import matplotlib.pyplot as plt
     ax = ale.plot(); assert [t.get_text() for t in ax.get_xticklabels()] == list(ale.grid_values[0]); plt.close(ax.figure)
+
+
+def test_interaction_arguments(product):
+    learn, test = product
+    total = learn.interaction_strength(test, features='x1', kind='total', n_rows=50, **Q)   # one name, not its letters
+    assert list(total['Variable']) == ['x1']
+    from_pairs = learn.interaction_strength(test, pairs=[('x1', 'x3')], kind='total', n_rows=50, **Q)
+    assert set(from_pairs['Variable']) == {'x1', 'x3'}
+    with pytest.raises(ValueError, match=r"unknown column\(s\) \['x9'\]"):
+        learn.interaction_strength(test, features=['x1', 'x9'], **Q)

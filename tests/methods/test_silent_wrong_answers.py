@@ -353,3 +353,23 @@ def test_interval_is_scipys_t_interval(binary_learner, binary_test, n_repeats):
         lo, hi = stats.t.interval(0.95, n_repeats - 1, loc=reps.mean(), scale=stats.sem(reps))
         assert (row['CI_low'], row['CI_high']) == pytest.approx((lo, hi), rel=1e-9, abs=1e-12)
         assert row['p_value'] == pytest.approx(stats.ttest_1samp(reps, 0, alternative='greater').pvalue, rel=1e-9)
+
+
+def test_a_forgotten_learning_rate_is_said_before_retraining(small):
+    "fastai's validate empties the recorder: the retraining then falls back to learn.lr, with a warning first."
+    learn, train_df, test_df = small
+    import copy
+    forgetful = copy.copy(learn)
+    forgetful.recorder = copy.copy(learn.recorder)
+    forgetful.recorder.lrs = []            # what learn.validate() or learn.get_preds() leave behind
+    with pytest.warns(UserWarning, match="keeps no record of the learning rate.*learn.lr=0.001.*Pass lr="):
+        fi = forgetful.drop_column_importance(train_df, test_df, columns=['noise'], epochs=1, seed=0, **Q)
+    assert fi.attrs['lr'] == pytest.approx(1e-3) and fi.attrs['lr_source'].startswith('learn.lr')
+
+
+def test_a_repeated_index_and_typed_levels(coded):
+    learn, test = coded
+    repeated = pd.concat([test.iloc[:300], test.iloc[:300]])   # the index repeats, as after pd.concat
+    as_ints = repeated.assign(level=repeated['level'].astype(int))
+    kw = dict(n_repeats=1, seed=0, **Q)
+    pd.testing.assert_frame_equal(learn.feature_importance(df=as_ints, **kw), learn.feature_importance(df=repeated, **kw))

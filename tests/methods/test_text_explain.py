@@ -180,3 +180,20 @@ def test_a_loaded_learner_gives_the_same_explanation(custom_text, notes, tmp_pat
     b = loaded.explain(frame, method='occlusion', **Q)
     pd.testing.assert_frame_equal(a, b)
     assert a.attrs['row_index'] == list(frame.index)
+
+
+def test_a_multi_label_text_learner(notes):
+    "Outputs named by the label vocabulary; explained one label at a time; phrase importance refused clearly."
+    from fastai.text.all import Learner, MultiCategoryBlock, TextDataLoaders
+    from helpers import BigramCNN
+    df = notes[0].head(400).assign(tags=lambda d: np.where(d['has_intubated'], 'vent;', '') + d['outcome'])
+    dls = TextDataLoaders.from_df(df, text_col='text', label_col='tags', label_delim=';', valid_pct=0.2, seed=0,
+                                  y_block=MultiCategoryBlock)
+    learn = Learner(dls, BigramCNN(len(dls.vocab[0]), n_out=len(dls.vocab[1])))
+    with learn.no_bar(), learn.no_logging(), warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        learn.fit(1)
+    expl = learn.explain(df['text'].head(2).tolist(), method='occlusion', target='vent', **Q)
+    assert set(expl.attrs['targets']) == {'vent'}
+    with pytest.raises(TypeError, match='multi-label'):
+        learn.feature_importance(df=df, **Q)

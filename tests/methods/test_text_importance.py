@@ -124,3 +124,10 @@ def test_command_line_for_an_exported_text_learner(custom_text, notes, tmp_path,
     assert main(['explain', str(tmp_path / 'notes.pkl'), str(tmp_path / 'two.csv'), '--seed', '0',
                  '--plot', str(tmp_path / 'e.png')]) == 0
     assert 'row 1: died output' in capsys.readouterr().out and (tmp_path / 'e.png').stat().st_size > 1000
+
+
+def test_words_the_model_never_saw_are_not_candidates(custom_text, notes):
+    df = notes[1].head(80).copy()
+    df.loc[df.index[:40], 'text'] = df['text'].iloc[:40] + ' Zyqxolam given.'   # unseen by the model, in half the notes
+    fi = custom_text.feature_importance(df=df, min_support=20, n_bootstrap=0, **Q)
+    assert not any('zyqxolam' in v for v in fi['Variable'])
