@@ -82,16 +82,16 @@ def _labels(schema: TextSchema, frame, label_col) -> torch.Tensor:
 
 def load_text(learn, schema: TextSchema, data=None, *, text_col=None, label_col=None, labelled: bool = False,
               split: str = 'valid', warn: str | None = None, max_rows=None, rng=None, what: str = 'texts',
-              hint: str = '', rows=None) -> TextData:
+              hint: str = '') -> TextData:
     """Tokenised texts of `data` (a string, list, Series or DataFrame; `labelled`: a DataFrame with the label
     column), or of the learner's `split` when None (`warn` is then given). `max_rows` caps the texts with a
-    seeded sample from `rng`; `rows` takes those positions of the split instead."""
+    seeded sample from `rng`."""
     if data is None:
         if warn: warnings.warn(warn, UserWarning, stacklevel=4)
         n = len(learn.dls.valid_ds if split == 'valid' else learn.dls.train_ds)
         source = 'validation set' if split == 'valid' else 'training set'
         if n == 0: raise ValueError(f"the {source} is empty{hint}")
-        idx = rows if rows is not None else subsample_indices(n, max_rows, rng)
+        idx = subsample_indices(n, max_rows, rng)
         ds = learn.dls.valid_ds if split == 'valid' else learn.dls.train_ds
         take = range(n) if idx is None else [int(i) for i in idx]
         items = [ds[i] for i in take]
