@@ -21,7 +21,10 @@ setup(
     # torch stays at or below 2.14.1, the newest release these machines can install.
     install_requires=['fastai>=2.8,<2.9', 'torch<=2.14.1', 'pandas', 'numpy', 'scipy', 'matplotlib',
                       'fastcore', 'fastprogress', 'scikit-learn', 'ipython'],
-    extras_require={'dev': ['pytest', 'nbclient', 'nbformat', 'ipykernel', 'shap', 'captum']},   # references in tests, benchmarks
+    # The test tools and references, in the ranges the suite is known to pass with (tools/fresh_check.sh checks
+    # the newest versions pip resolves in a brand-new environment). shap and captum are references in the tests.
+    extras_require={'dev': ['pytest>=9.0,<10', 'nbclient>=0.10,<0.12', 'nbformat>=5.10,<6', 'ipykernel>=6.29,<8',
+                            'shap>=0.51,<0.52', 'captum>=0.9,<0.10']},
     entry_points={'console_scripts': ['fastai-featimp=fastai_featimp.cli:main']},
     classifiers=['License :: OSI Approved :: Apache Software License', 'Programming Language :: Python :: 3',
                  'Topic :: Scientific/Engineering :: Artificial Intelligence'],

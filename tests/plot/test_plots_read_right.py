@@ -22,7 +22,9 @@ def test_importance_bars_whiskers_and_subtitle(binary_learner, binary_test):
     # the whiskers run from CI_low to CI_high
     segments = [seg for c in ax.collections for seg in c.get_segments()]
     spans = sorted((float(s[:, 0].min()), float(s[:, 0].max())) for s in segments if np.ptp(s[:, 0]) > 0)
-    assert spans == pytest.approx(sorted(zip(shown['CI_low'], shown['CI_high'])), rel=1e-6)
+    expected = sorted(zip(shown['CI_low'], shown['CI_high']))
+    # flat lists: pytest.approx compares numbers and flat sequences only (nested ones raise since pytest 9.2)
+    assert np.ravel(spans).tolist() == pytest.approx(np.ravel(expected).tolist(), rel=1e-6)
     title = ax.get_title()
     assert 'loss' in title and f"baseline {fi.attrs['baseline']:.4g}" in title and '4 repeats' in title
     plt.close(ax.figure)
