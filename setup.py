@@ -20,7 +20,8 @@ setup(
     # fastai brings torch, pandas, numpy, matplotlib, scikit-learn, fastcore and fastprogress; scipy is ours.
     # torch stays at or below 2.14.1, the newest release these machines can install.
     install_requires=['fastai>=2.8,<2.9', 'torch<=2.14.1', 'pandas', 'numpy', 'scipy', 'matplotlib',
-                      'fastcore', 'fastprogress', 'scikit-learn', 'ipython'],
+                      'fastcore', 'fastprogress', 'scikit-learn', 'ipython',
+                      'regex'],   # grapheme clusters (\\X): an emoji with joiners is one character to a reader
     # The test tools and references, in the ranges the suite is known to pass with (tools/fresh_check.sh checks
     # the newest versions pip resolves in a brand-new environment). shap and captum are references in the tests.
     extras_require={'dev': ['pytest>=9.0,<10', 'nbclient>=0.10,<0.12', 'nbformat>=5.10,<6', 'ipykernel>=6.29,<8',

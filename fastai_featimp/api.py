@@ -2,6 +2,7 @@
 methods (`learner.py`)."""
 from . import learner  # noqa: F401  (attaches the Learner methods)
 from .core.forward import allocator_priming, batched_forward
+from .core.params import ParameterError
 from .core.permutation import ColumnGroup, permutation_scores
 from .core.results import PartialDependence
 from .methods.dependence import feature_dependence
@@ -14,17 +15,11 @@ from .methods.permutation import permutation_importance
 from .methods.text_explain import explain_text
 from .methods.text_importance import phrase_importance
 from .plot.dependence import plot_dependence
-from .plot.explanation import plot_explanation_summary, plot_waterfall
+from .plot.explanation import plot_explanation, plot_explanation_summary, plot_waterfall
 from .plot.history import plot_importance_history, plot_train_vs_valid
 from .plot.interactions import plot_interactions
 from .plot.importance import plot_importance, plot_importance_comparison, plot_recursive_elimination
 from .plot.partial_dependence import plot_partial_dependence
 from .plot.text import explanation_html, plot_text_explanation
 
-__all__ = ['permutation_importance', 'plot_importance', 'feature_dependence', 'plot_dependence', 'explain',
-           'plot_waterfall', 'plot_explanation_summary', 'partial_dependence', 'accumulated_local_effects',
-           'PartialDependence', 'plot_partial_dependence', 'drop_column_importance', 'recursive_elimination',
-           'plot_importance_comparison', 'plot_recursive_elimination', 'permutation_scores', 'batched_forward',
-           'ColumnGroup', 'allocator_priming', 'explain_text', 'phrase_importance', 'explanation_html',
-           'plot_text_explanation', 'ImportanceCallback', 'ImportanceReport', 'plot_importance_history',
-           'plot_train_vs_valid', 'explain_interactions', 'interaction_strength', 'plot_interactions']
+from . import __all__  # noqa: E402,F401  (one list of public names, in __init__.py)

@@ -3,11 +3,19 @@ saved with `learn.export()`.
 
 The table goes to stdout and nothing else does: messages and progress go to stderr (progress only when
 stderr is a terminal, or with --progress; --quiet keeps only the result and errors). Errors print one line
-to stderr and exit with status 2. `--help` and `--version` answer without importing fastai."""
+to stderr and exit with status 2. `--help` and `--version` answer without importing fastai: this module
+imports the computing parts of the package only inside the commands.
+
+Every command runs the method of the learner's kind through the registry (`common/kinds.py`), as the Learner
+methods do. An option is passed to the method only when it is given, under the method's own parameter name;
+an option the method of this kind does not take is refused in one line, and the library's messages name
+parameters so that they are shown here as the options (`--repeats`) or files that carry them."""
 from __future__ import annotations
 
 import argparse
 import contextlib
+import inspect
+import io
 import json
 import os
 import sys
@@ -19,6 +27,8 @@ __all__ = ['main']
 from .common.metric_names import METRIC_NAMES as METRICS
 
 PLOT_FORMATS = ('png', 'pdf', 'svg', 'svgz', 'jpg', 'jpeg', 'tif', 'tiff', 'webp', 'eps', 'ps')
+STDIN = '-'
+SUBCOMMAND = {'feature_importance': 'importance', 'explain': 'explain', 'partial_dependence': 'pdp'}
 
 
 class UsageError(Exception):
@@ -41,6 +51,17 @@ def _positive_int(text):
     return value
 
 
+def _count(text):
+    "A whole number, checked by the method (which says what range it takes)."
+    try: return int(text)
+    except ValueError: raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+
+
+def _number(text):
+    try: return float(text)
+    except ValueError: raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
+
+
 def _seed(text):
     try: value = int(text)
     except ValueError: raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
@@ -53,6 +74,11 @@ def _version() -> str:
     return f"fastai-featimp {__version__}"
 
 
+def _method_option(parser, flag, dest, **kw):
+    "An option passed to the method as `dest` only when given (its default is the method's own)."
+    return parser.add_argument(flag, dest=dest, default=None, **kw)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='fastai-featimp', description='Explain fastai models: permutation importance, '
                                 'Shapley explanations and partial dependence, from the command line.')
@@ -63,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     talk.add_argument('--progress', action='store_true', help='show progress on stderr even when it is not a terminal')
     model = argparse.ArgumentParser(add_help=False)
     model.add_argument('model', type=Path, help='a learner saved with learn.export() (a .pkl file; load only files you trust)')
+    text = argparse.ArgumentParser(add_help=False)
+    _method_option(text, '--text-col', 'text_col', metavar='COLUMN', help='text learners: the column holding the texts '
+                   '(default: the one the learner was built from)')
     sub = p.add_subparsers(dest='command', required=True, metavar='{demo,importance,explain,pdp}')
 
     demo = sub.add_parser('demo', parents=[common], help='train the fastai tutorial model on the bundled UCI Adult data and explain it',
@@ -75,43 +104,61 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument('--out', type=Path, default=Path('featimp-demo'),
                       help='folder for the results, created if needed (default: featimp-demo)')
 
-    imp = sub.add_parser('importance', parents=[model, common], help='permutation importance of an exported learner',
-                         description='Permutation importance of an exported fastai learner on a labelled CSV '
-                                     '(tabular: columns; text: words and phrases).')
-    imp.add_argument('data', type=Path, help='a labelled CSV with the columns the learner was trained on')
-    imp.add_argument('--metric', default='loss', choices=METRICS, metavar='NAME',
-                     help=f"what importance is measured with: {', '.join(METRICS)} (default: loss)")
-    imp.add_argument('--repeats', type=_positive_int, default=5, help='permutations per column (default: 5)')
-    imp.add_argument('--groups', help='columns to permute together, as JSON: \'{"edu": ["education", "education-num"]}\'')
-    imp.add_argument('--seed', type=_seed, default=None, help='seed for identical results run to run')
-    imp.add_argument('--max-rows', type=_positive_int, default=None, help='score a seeded sample of at most this many rows')
+    imp = sub.add_parser('importance', parents=[model, common, text], help='importance of the inputs of an exported learner',
+                         description='Importance of the inputs of an exported fastai learner on a labelled CSV: '
+                                     'permutation importance of the columns (tabular), phrase importance (text).')
+    imp.add_argument('data', type=Path, help="a labelled CSV with the columns the learner was trained on ('-': stdin)")
+    _method_option(imp, '--metric', 'metric', choices=METRICS, metavar='NAME',
+                   help=f"what importance is measured with: {', '.join(METRICS)} (default: loss)")
+    _method_option(imp, '--repeats', 'n_repeats', type=_count, help='tabular: permutations per column (default: 5)')
+    _method_option(imp, '--groups', 'groups', help='tabular: columns to permute together, as JSON: '
+                                                  '\'{"edu": ["education", "education-num"]}\'')
+    _method_option(imp, '--candidates', 'candidates', nargs='+', metavar='PHRASE',
+                   help='text: the phrases to score (default: the frequent words and two-word phrases)')
+    _method_option(imp, '--min-support', 'min_support', type=_count, metavar='N',
+                   help='text: texts a phrase must occur in to be a candidate (default: 1%% of them, at least 10)')
+    _method_option(imp, '--bootstrap', 'n_bootstrap', type=_count, metavar='N',
+                   help='text: bootstrap resamples of the texts for the intervals (default: 200)')
+    _method_option(imp, '--label-col', 'label_col', metavar='COLUMN', help='text: the label column (default: the learner\'s)')
+    _method_option(imp, '--seed', 'seed', type=_seed, help='seed for identical results run to run')
+    _method_option(imp, '--max-rows', 'max_rows', type=_count, help='score a seeded sample of at most this many rows')
     imp.add_argument('--csv', type=Path, default=None, help='write the table to this CSV file (and the run\'s metadata to a .json beside it)')
     imp.add_argument('--plot', type=Path, default=None, help=f"draw the table into this image ({', '.join(PLOT_FORMATS[:3])}, ...)")
 
-    exp = sub.add_parser('explain', parents=[model, common], help='Shapley explanations of single predictions',
+    exp = sub.add_parser('explain', parents=[model, common, text], help='Shapley explanations of single predictions',
                          description='Shapley values of each input column (tabular) or word (text) for each row of '
                                      'a CSV, towards the output of --target.')
-    exp.add_argument('rows', type=Path, help='a CSV of the rows (or texts) to explain; labels are not needed')
-    exp.add_argument('--target', help='class or target to explain (default: the positive class of a binary model, '
-                                      'else the predicted class)')
+    exp.add_argument('rows', type=Path, help="a CSV of the rows (or texts) to explain; labels are not needed ('-': stdin)")
+    _method_option(exp, '--target', 'target', help='class or target to explain (default: the positive class of a binary '
+                                                  'model, else the predicted class)')
     exp.add_argument('--background', type=Path, help='tabular: a CSV of typical rows to compare with (required: an '
                                                      'exported learner keeps no training rows)')
-    exp.add_argument('--seed', type=_seed, default=None, help='seed for sampling')
+    _method_option(exp, '--method', 'method', metavar='METHOD',
+                   help="tabular: auto, exact or permutation; text: shapley, occlusion or integrated_gradients")
+    _method_option(exp, '--unit', 'unit', choices=('word', 'sentence', 'token'), help='text: what a unit is (default: word)')
+    _method_option(exp, '--seed', 'seed', type=_seed, help='seed for sampling')
     exp.add_argument('--row', type=int, default=0, help='the row drawn by --plot (default: 0)')
     exp.add_argument('--csv', type=Path, default=None, help='write the contributions to this CSV file')
     exp.add_argument('--plot', type=Path, default=None, help='draw the explanation of --row into this image')
+    exp.add_argument('--html', type=Path, default=None, help='text: write every explained text, shaded, to this HTML page')
 
     pdp = sub.add_parser('pdp', parents=[model, common], help='partial dependence of a tabular learner',
                          description='Partial dependence (and ICE curves) of the output on one column or a pair.')
-    pdp.add_argument('data', type=Path, help='a CSV of the rows to average over; labels are not needed')
+    pdp.add_argument('data', type=Path, help="a CSV of the rows to average over; labels are not needed ('-': stdin)")
     pdp.add_argument('features', nargs='+', metavar='FEATURE', help='one column, or two for a two-way dependence')
     pdp.add_argument('--kind', choices=('average', 'individual', 'both'), default='average',
                      help='average (PD), individual (ICE) or both (default: average)')
-    pdp.add_argument('--target', help='class or target (default: the positive class of a binary model)')
-    pdp.add_argument('--grid-resolution', type=_positive_int, default=20, help='grid values per column (default: 20)')
+    _method_option(pdp, '--target', 'target', help='class or target (default: the positive class of a binary model)')
+    _method_option(pdp, '--grid-resolution', 'grid_resolution', type=_count, help='grid values per column (default: 20)')
     pdp.add_argument('--csv', type=Path, default=None, help='write the curve to this CSV file')
     pdp.add_argument('--plot', type=Path, default=None, help='draw the curve into this image')
     return p
+
+
+def _flags(parser: argparse.ArgumentParser, command: str) -> dict:
+    "Parameter name -> the option that carries it, for one subcommand (read from the parser itself)."
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    return {a.dest: a.option_strings[-1] for a in sub._actions if a.option_strings}
 
 
 # --- checks made before any work -------------------------------------------------------------------------------
@@ -132,23 +179,30 @@ def _check_output(path: Path | None, option: str, image: bool = False) -> None:
 
 
 def _check_input(path: Path, what: str) -> None:
+    if str(path) == STDIN: return
     if path.is_dir(): raise UsageError(f"{what} {path} is a folder, not a file")
     if not path.is_file(): raise UsageError(f"{what} not found: {path}")
+
+
+def _check_one_stdin(*paths) -> None:
+    if sum(str(p) == STDIN for p in paths if p is not None) > 1:
+        raise UsageError("only one input can be read from stdin ('-')")
 
 
 # --- loading ----------------------------------------------------------------------------------------------------
 
 def _load_learner(path: Path):
     _check_input(path, 'model file')
+    if str(path) == STDIN: raise UsageError("the model is read from a file, not stdin: give the .pkl's path")
     from fastai.learner import load_learner
-    from .common.kinds import data_kind
+    from .common.kinds import kind_of
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')   # fastai warns about pickle on every load; the help text says it
             learn = load_learner(path)
     except Exception as e:   # torch.load fails in many ways on a file that is not an exported learner
         raise UsageError(f"cannot load {path} as a fastai learner saved with learn.export(): {type(e).__name__}: {e}")
-    try: data_kind(learn)
+    try: kind_of(learn)
     except TypeError as e: raise UsageError(f"{path}: {e}")
     return learn
 
@@ -156,10 +210,12 @@ def _load_learner(path: Path):
 def _read_csv(path: Path, what: str = 'data file'):
     import pandas as pd
     _check_input(path, what)
-    try: df = pd.read_csv(path)
+    source = io.StringIO(sys.stdin.read()) if str(path) == STDIN else path
+    name = 'stdin' if str(path) == STDIN else path
+    try: df = pd.read_csv(source)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as e:
-        raise UsageError(f"cannot read {path} as CSV: {e}")
-    if len(df) == 0: raise UsageError(f"{path} has a header but no rows: the {'test set' if what == 'data file' else what} is empty")
+        raise UsageError(f"cannot read {name} as CSV: {e}")
+    if len(df) == 0: raise UsageError(f"{name} has a header but no rows: the {'test set' if what == 'data file' else what} is empty")
     return df
 
 
@@ -173,29 +229,44 @@ def _parse_groups(text):
     return groups
 
 
-# The library's words for its arguments, and the CLI's.
-_CLI_WORDS = [('max_rows', '--max-rows'), ('n_repeats', '--repeats'), ('pass target=', 'pass --target'),
-              ('target=', '--target '), ('pass background=', 'pass --background'), ('grid_resolution', '--grid-resolution'),
-              (' (or pass a fastai metric object or a callable)', ''), ('pass df= or test_dl=', 'give a CSV with rows'),
-              ('pass df=', 'give a CSV with rows')]
+# --- running a method through the registry ------------------------------------------------------------------------
 
+class Call:
+    "One method of the learner's kind, with the options the user gave, and its errors in the CLI's words."
+    def __init__(self, args, learn, method: str, files: dict):
+        from .common.kinds import UnsupportedMethod, kind_of
+        self.args, self.learn, self.method = args, learn, method
+        self.kind = kind_of(learn)
+        try: self.fn = self.kind.function(method)
+        except UnsupportedMethod as e:
+            raise UsageError(f"{args.command} is not available for this {e.kind.name} learner; the commands it has are "
+                             f"{', '.join(sorted(SUBCOMMAND[m] for m in e.kind.methods if m in SUBCOMMAND))}") from None
+        self.flags = {**_flags(_parser(), args.command), **files}   # files: parameter -> the file that carries it
+        self.params = inspect.signature(self.fn).parameters
 
-def _in_cli_words(message: str) -> str:
-    for lib, cli in _CLI_WORDS: message = message.replace(lib, cli)
-    return message
+    def options(self, **given) -> dict:
+        "The options given (not None), refusing those this kind's method does not take."
+        options = {k: v for k, v in given.items() if v is not None}
+        wrong = [k for k in options if k not in self.params]
+        if wrong:
+            taken = [self.flags[p] for p in self.params if p in self.flags and self.flags[p].startswith('--')]
+            raise UsageError(f"{', '.join(self.flags.get(k, k) for k in wrong)} does not apply to a {self.kind.name} "
+                             f"learner's {self.args.command}" + (f" (it takes {', '.join(taken)})" if taken else ''))
+        return options
 
+    def spell(self, name: str, eq: str) -> str: return self.flags.get(name, name + eq)
 
-@contextlib.contextmanager
-def _library_errors():
-    "The library's ValueError/TypeError as one line in the CLI's words."
-    try: yield
-    except (ValueError, TypeError) as e: raise UsageError(_in_cli_words(str(e))) from e
+    def __call__(self, *args, **options):
+        from .core.params import ParameterError
+        try: return self.fn(self.learn, *args, **options)
+        except ParameterError as e: raise UsageError(e.render(self.spell)) from e
+        except (ValueError, TypeError) as e: raise UsageError(str(e)) from e
 
 
 # --- output -----------------------------------------------------------------------------------------------------
 
 class Console:
-    "Where things go: the result to stdout; messages and progress to stderr."
+    "Where things go: the result to stdout; messages, warnings and progress to stderr."
     def __init__(self, args):
         self.quiet = args.quiet
         self.progress = not args.quiet and (args.progress or sys.stderr.isatty())
@@ -204,6 +275,10 @@ class Console:
         if not self.quiet: print(text, file=sys.stderr)
 
     def result(self, text: str) -> None: print(text, file=sys.stdout, flush=True)
+
+    def warning(self, message, category, filename, lineno, file=None, line=None) -> None:
+        "The library's warnings as one line each, in words (no file and line of the library's source)."
+        self.say(f"fastai-featimp: warning: {message}")
 
     @contextlib.contextmanager
     def working(self):
@@ -219,7 +294,8 @@ def _metadata(fi, **extra) -> dict:
     import fastai
     import torch
     from . import __version__
-    keep = ('method', 'metric', 'greater_is_better', 'baseline', 'n_repeats', 'seed', 'n_rows', 'source', 'strategy')
+    keep = ('method', 'metric', 'greater_is_better', 'baseline', 'n_repeats', 'n_bootstrap', 'seed', 'n_rows',
+            'source', 'strategy', 'excluded')
     return dict({k: fi.attrs[k] for k in keep if k in fi.attrs}, **extra, fastai_featimp=__version__,
                 fastai=fastai.__version__, torch=torch.__version__)
 
@@ -229,9 +305,13 @@ def _save_figure(ax_or_fig, path: Path) -> None:
     fig.savefig(path, dpi=120, bbox_inches='tight')
 
 
-def _write_importance(fi, csv_path=None, png_path=None, **meta) -> list:
+def _headless():
     import matplotlib
     matplotlib.use('Agg')   # a file, never a window: the CLI also runs on machines with no screen
+
+
+def _write_importance(fi, csv_path=None, png_path=None, **meta) -> list:
+    _headless()
     from .plot.importance import plot_importance
     written = []
     if csv_path is not None:
@@ -254,9 +334,11 @@ def _importance_table(fi) -> str:
 
 def _importance_header(fi) -> str:
     a = fi.attrs
+    masked = a.get('method') == 'phrase ablation'
+    spread = (f"{a['n_repeats']} repeats" if 'n_repeats' in a else f"{a.get('n_bootstrap', 0)} bootstrap samples")
     return (f"{a.get('method', 'permutation').capitalize()} importance: {a['metric']} on {a['n_rows']} rows "
-            f"(baseline {a['baseline']:.4f}, {a.get('n_repeats', a.get('n_bootstrap', 1))} "
-            f"{'repeats' if 'n_repeats' in a else 'bootstrap samples'}); positive = permuting hurts")
+            f"(baseline {a['baseline']:.4f}, {spread}); positive = "
+            f"{'masking the phrase everywhere hurts' if masked else 'permuting the column hurts'}")
 
 
 # --- commands ---------------------------------------------------------------------------------------------------
@@ -268,7 +350,6 @@ def run_demo(args, console: Console):
     for path, image in ((csv_path, False), (png_path, True)): _check_output(path, '--out', image)
     from .datasets import adult
     from .demo import train_adult_learner
-    from .learner import feature_importance  # noqa: F401  (attaches the methods)
     train_df, test_df = adult()
     console.say(f"training the fastai tabular tutorial model on UCI Adult ({len(train_df)} rows, {args.epochs} epochs)")
     with console.working():
@@ -285,15 +366,12 @@ def run_importance(args, console: Console):
     groups = _parse_groups(args.groups)
     learn = _load_learner(args.model)
     df = _read_csv(args.data)
-    from .common.kinds import data_kind
-    with console.working(), _library_errors():
-        if data_kind(learn) == 'text':
-            if groups is not None: raise UsageError("--groups is for tabular learners; this is a text learner")
-            fi = learn.feature_importance(df=df, metric=args.metric, seed=args.seed, max_rows=args.max_rows,
-                                          show_progress=console.progress)
-        else:
-            fi = learn.feature_importance(df=df, metric=args.metric, n_repeats=args.repeats, groups=groups,
-                                          seed=args.seed, max_rows=args.max_rows, show_progress=console.progress)
+    call = Call(args, learn, 'feature_importance', {'df': str(args.data), 'test_dl': str(args.data)})
+    options = call.options(metric=args.metric, n_repeats=args.n_repeats, groups=groups, candidates=args.candidates,
+                           min_support=args.min_support, n_bootstrap=args.n_bootstrap, text_col=args.text_col,
+                           label_col=args.label_col, seed=args.seed, max_rows=args.max_rows)
+    with console.working():
+        fi = call(df=df, show_progress=console.progress, **options)
     console.say(_importance_header(fi))
     console.result(_importance_table(fi))
     written = _write_importance(fi, args.csv, args.plot, model=str(args.model), data=str(args.data))
@@ -301,19 +379,25 @@ def run_importance(args, console: Console):
 
 
 def run_explain(args, console: Console):
-    _check_output(args.csv, '--csv'); _check_output(args.plot, '--plot', image=True)
+    _check_output(args.csv, '--csv'); _check_output(args.plot, '--plot', image=True); _check_output(args.html, '--html')
+    _check_one_stdin(args.rows, args.background)
     learn = _load_learner(args.model)
-    rows = _read_csv(args.rows, 'rows file')
-    from .common.kinds import data_kind
-    text = data_kind(learn) == 'text'
-    if not text and args.background is None:
+    _check_input(args.rows, 'rows file')
+    call = Call(args, learn, 'explain', {'rows': str(args.rows), 'texts': str(args.rows),
+                                         'background': '--background'})
+    takes_background = 'background' in call.params
+    if takes_background and args.background is None:
         raise UsageError("explain needs --background BG.csv, a CSV of typical rows: an exported learner keeps no "
                          "training rows to compare with")
+    if args.html is not None and 'text_col' not in call.params:
+        raise UsageError(f"--html does not apply to a {call.kind.name} learner's explain: it shows texts")
+    rows = _read_csv(args.rows, 'rows file')
     background = _read_csv(args.background, 'background file') if args.background is not None else None
     if not 0 <= args.row < len(rows): raise UsageError(f"--row {args.row} is not a row of {args.rows} ({len(rows)} rows)")
-    with console.working(), _library_errors():
-        kw = dict(target=args.target, seed=args.seed, show_progress=console.progress)
-        expl = learn.explain(rows, **kw) if text else learn.explain(rows, background=background, **kw)
+    options = call.options(target=args.target, method=args.method, unit=args.unit, seed=args.seed,
+                           text_col=args.text_col, background=background)
+    with console.working():
+        expl = call(rows, show_progress=console.progress, **options)
     for r in sorted(expl['row'].unique()):
         part = expl[expl['row'] == r].reindex(expl[expl['row'] == r]['Contribution'].abs().sort_values(ascending=False).index)
         console.result(f"row {r}: {expl.attrs['targets'][r]} output {expl.attrs['outputs'][r]:.4f} "
@@ -323,9 +407,12 @@ def run_explain(args, console: Console):
     written = []
     if args.csv is not None: expl.to_csv(args.csv, index=False); written.append(args.csv)
     if args.plot is not None:
-        import matplotlib
-        matplotlib.use('Agg')
-        _save_figure(learn.plot_explanation(expl, row=args.row), args.plot); written.append(args.plot)
+        _headless()
+        from .plot.explanation import plot_explanation
+        _save_figure(plot_explanation(expl, row=args.row), args.plot); written.append(args.plot)
+    if args.html is not None:
+        from .plot.text import explanation_page
+        args.html.write_text(explanation_page(expl), encoding='utf-8'); written.append(args.html)
     if written: console.say('wrote ' + ', '.join(map(str, written)))
 
 
@@ -333,13 +420,12 @@ def run_pdp(args, console: Console):
     _check_output(args.csv, '--csv'); _check_output(args.plot, '--plot', image=True)
     if len(args.features) > 2: raise UsageError(f"pdp takes one FEATURE or two, got {len(args.features)}: {args.features}")
     learn = _load_learner(args.model)
+    call = Call(args, learn, 'partial_dependence', {'df': str(args.data), 'features': 'FEATURE'})
     df = _read_csv(args.data)
-    from .common.kinds import data_kind
-    if data_kind(learn) != 'tabular': raise UsageError("pdp is for tabular learners; this is a text learner")
     features = args.features[0] if len(args.features) == 1 else args.features
-    with console.working(), _library_errors():
-        res = learn.partial_dependence(features, df, kind=args.kind, target=args.target,
-                                       grid_resolution=args.grid_resolution, show_progress=console.progress)
+    options = call.options(target=args.target, grid_resolution=args.grid_resolution)
+    with console.working():
+        res = call(features, df, kind=args.kind, show_progress=console.progress, **options)
     frame = res.to_frame()
     console.say(f"partial dependence of {res.output_label()} on {' and '.join(res.features)} over {len(df)} rows")
     console.result((frame if res.individual is None else frame.drop_duplicates(res.features[0]).drop(columns=['row', 'individual']))
@@ -347,8 +433,7 @@ def run_pdp(args, console: Console):
     written = []
     if args.csv is not None: frame.to_csv(args.csv, index=False); written.append(args.csv)
     if args.plot is not None:
-        import matplotlib
-        matplotlib.use('Agg')
+        _headless()
         _save_figure(res.plot(), args.plot); written.append(args.plot)
     if written: console.say('wrote ' + ', '.join(map(str, written)))
 
@@ -357,17 +442,19 @@ COMMANDS = {'demo': run_demo, 'importance': run_importance, 'explain': run_expla
 
 
 def main(argv=None) -> int:
-    _quiet_library_warnings()
-    args = _parser().parse_args(argv)
-    console = Console(args)
-    try:
-        COMMANDS[args.command](args, console)
-    except UsageError as e:
-        print(f"fastai-featimp: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("fastai-featimp: interrupted", file=sys.stderr)
-        return 130
+    with warnings.catch_warnings():   # the caller's filters and warning display come back as they were
+        _quiet_library_warnings()
+        args = _parser().parse_args(argv)
+        console = Console(args)
+        warnings.showwarning = console.warning
+        try:
+            COMMANDS[args.command](args, console)
+        except UsageError as e:
+            print(f"fastai-featimp: error: {e}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("fastai-featimp: interrupted", file=sys.stderr)
+            return 130
     return 0
 
 

@@ -1,42 +1,94 @@
 """Every method `import fastai_featimp` adds to fastai's `Learner`, and nothing else: this page is the API.
 
-Each method is a thin door to a function in `methods/` (computing) or `plot/` (drawing); the functions
-take the learner first and document every parameter, so `learn.feature_importance?` and
-`fastai_featimp.permutation_importance?` show the same thing."""
+A computing method is a door to the registry (`common/kinds.py`): it runs the function that implements it for the
+learner's kind of data (tabular, text), so every kind's arguments are accepted and `help(learn.explain)` lists
+them kind by kind. A drawing method passes a result to `plot/`."""
 from __future__ import annotations
+
+import inspect
+import types
 
 from fastai.learner import Learner
 from fastcore.basics import patch
-from fastcore.meta import delegates
+from fastcore.docments import docments
 
-from .common.kinds import method_kind
-from .methods.dependence import feature_dependence as _feature_dependence
-from .methods.drop_column import drop_column_importance as _drop_column_importance
-from .methods.drop_column import recursive_elimination as _recursive_elimination
-from .methods.explain import explain as _explain
-from .methods.interactions import explain_interactions as _explain_interactions
-from .methods.interactions import interaction_strength as _interaction_strength
-from .methods.partial_dependence import accumulated_local_effects as _accumulated_local_effects
-from .methods.partial_dependence import partial_dependence as _partial_dependence
-from .methods.permutation import permutation_importance
-from .methods.text_explain import explain_text
-from .methods.text_importance import phrase_importance
+from .common.kinds import implementation, kinds
 from .plot.dependence import plot_dependence
+from .plot.explanation import plot_explanation as _plot_explanation
 from .plot.explanation import plot_explanation_summary as _plot_explanation_summary
-from .plot.explanation import plot_waterfall
 from .plot.importance import plot_importance
-from .plot.text import explanation_html, plot_text_explanation
+from .plot.text import show_text_explanation
 
 __all__ = []   # nothing to import from here: the methods live on Learner
 
+# Each computing method, with the sentence that opens its help.
+COMPUTING = {
+    'feature_importance': "Importance on a labelled test set: permutation importance of each input column (tabular), "
+                          "phrase importance by ablation over the texts (text).",
+    'explain': "Attributions of each prediction: Shapley values per input column of a tabular row, per word of a text.",
+    'feature_dependence': "Association in [0, 1] between the input columns.",
+    'partial_dependence': "Partial dependence / ICE of the output on one or two columns.",
+    'accumulated_local_effects': "Accumulated local effects of a column.",
+    'drop_column_importance': "Drop-column (retraining) importance of each input column.",
+    'recursive_elimination': "Recursive feature elimination by retraining.",
+    'explain_interactions': "Shapley interaction values of each row, per pair of columns.",
+    'interaction_strength': "Friedman's H-statistic of pairs of columns, or of each column with the rest.",
+}
 
-@patch
-@delegates(permutation_importance, but=['learn'], keep=True)
-def feature_importance(self:Learner, test_dl=None, **kwargs):
-    """Importance on a labelled test set: permutation importance of each input column for a tabular learner
-    (see `permutation_importance`), phrase importance by ablation for a text learner (see `phrase_importance`)."""
-    if method_kind(self) == 'text': return phrase_importance(self, test_dl, **kwargs)
-    return permutation_importance(self, test_dl, **kwargs)
+
+def _implementations(method: str) -> list:
+    "`(kind, function)` for every kind that has `method`."
+    return [(k, k.function(method)) for k in kinds() if method in k.methods]
+
+
+def _signature(impls) -> inspect.Signature:
+    "The door's signature: `self`, the positional parameters every kind shares (the first kind's names), **kwargs."
+    sigs = [list(inspect.signature(f).parameters.values())[1:] for _, f in impls]   # without `learn`
+    if len(sigs) == 1: shared, rest = sigs[0], []
+    else:
+        positional = lambda ps: [p for p in ps if p.kind is p.POSITIONAL_OR_KEYWORD]
+        n = min(len(positional(s)) for s in sigs)
+        shared, rest = positional(sigs[0])[:n], [inspect.Parameter('kwargs', inspect.Parameter.VAR_KEYWORD)]
+    self_ = inspect.Parameter('self', inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Learner)
+    return inspect.Signature([self_, *shared, *rest])
+
+
+def _kind_help(kind, fn) -> str:
+    "One kind's part of a door's help: the function, its first line, and each parameter's comment."
+    params = list(inspect.signature(fn).parameters.values())[1:]
+    notes = docments(fn)
+    lines = [f"For a {kind.name} learner, fastai_featimp.{fn.__name__}(learn, ...):",
+             '    ' + (inspect.getdoc(fn) or '').split('\n\n')[0].replace('\n', ' ')]
+    for p in params:
+        default = '' if p.default is p.empty else f" = {p.default!r}"
+        note = notes.get(p.name)
+        lines.append(f"    {p.name}{default}" + (f": {note}" if note else ''))
+    return '\n'.join(lines)
+
+
+class _Door:
+    """A computing method on Learner: `learn.<method>(...)` runs the learner's kind's implementation. Its help
+    (signature, and every kind's parameters) is built on first access, when the method modules are imported:
+    the doors are attached while fastai itself may still be importing, so nothing heavy is imported here."""
+    def __init__(self, method: str, summary: str): self.method, self.summary, self._fn = method, summary, None
+
+    def _function(self):
+        if self._fn is None:
+            method = self.method
+            def door(self, *args, **kwargs): return implementation(self, method)(self, *args, **kwargs)
+            impls = _implementations(method)
+            door.__name__, door.__qualname__ = method, f'Learner.{method}'
+            door.__signature__ = _signature(impls)
+            door.__doc__ = self.summary + '\n\n' + '\n\n'.join(_kind_help(k, f) for k, f in impls)
+            self._fn = door
+        return self._fn
+
+    def __get__(self, learn, owner=None):
+        fn = self._function()
+        return fn if learn is None else types.MethodType(fn, learn)
+
+
+for _method, _summary in COMPUTING.items(): setattr(Learner, _method, _Door(_method, _summary))
 
 
 @patch
@@ -49,41 +101,24 @@ def plot_feature_importance(self:Learner, fi=None, *, top:int=20, ax=None, **kwa
 
 
 @patch
-def feature_dependence(self:Learner, df=None, *, method:str='auto'):
-    "Association in [0, 1] between the input columns (see `fastai_featimp.feature_dependence`)."
-    return _feature_dependence(self, df, method=method)
-
-
-@patch
 def plot_feature_dependence(self:Learner, df=None, *, method:str='auto', assoc=None, figsize=None):
     "Dendrogram of `1 - association` beside the reordered heatmap; returns the Figure."
-    if assoc is None: assoc = _feature_dependence(self, df, method=method)
+    if assoc is None: assoc = self.feature_dependence(df, method=method)
     return plot_dependence(assoc, figsize=figsize)
 
 
 @patch
-@delegates(_explain, but=['learn', 'rows'], keep=True)
-def explain(self:Learner, rows, **kwargs):
-    """Attributions of each prediction: Shapley values per input column of a tabular row (see
-    `fastai_featimp.explain`), or per word of a text (see `fastai_featimp.explain_text`)."""
-    if method_kind(self) == 'text': return explain_text(self, rows, **kwargs)
-    return _explain(self, rows, **kwargs)
+def plot_explanation(self:Learner, expl, row:int=0, top:int=12, ax=None, **kwargs):
+    "One explained row: a waterfall for a tabular row, the text with its words shaded for a text; returns the Axes."
+    return _plot_explanation(expl, row=row, top=top, ax=ax, **kwargs)
 
 
 @patch
-def plot_explanation(self:Learner, expl, row:int=0, top:int=12, ax=None):
-    "One explained row: a waterfall for a tabular row, the shaded text for a text; returns the Axes."
-    if 'Start' in getattr(expl, 'columns', []): return plot_text_explanation(expl, row=row, ax=ax)
-    return plot_waterfall(expl, row=row, top=top, ax=ax)
-
-
-@patch
-def show_explanation(self:Learner, expl, row:int=0):
-    "The text of one explained row with each word shaded by its contribution, as HTML for Jupyter."
-    from IPython.display import HTML
-    if 'Start' not in getattr(expl, 'columns', []):
-        raise TypeError("show_explanation shows the explanation of a text; for a tabular row use learn.plot_explanation")
-    return HTML(explanation_html(expl, row))
+def show_explanation(self:Learner, expl, row:int=0, **kwargs):
+    """The text of one explained row with each word shaded by its contribution: displayed as HTML in Jupyter (also
+    when it is not the last line of a cell), printed as plain text elsewhere. Returns None; the HTML itself is
+    `fastai_featimp.explanation_html(expl, row)`."""
+    show_text_explanation(expl, row=row, **kwargs)
 
 
 @patch
@@ -93,49 +128,7 @@ def plot_explanation_summary(self:Learner, expl, top:int=20, figsize=None):
 
 
 @patch
-@delegates(_partial_dependence, but=['learn', 'features'])
-def partial_dependence(self:Learner, features, df=None, **kwargs):
-    "Partial dependence / ICE of the output on one or two columns (see `fastai_featimp.partial_dependence`)."
-    return _partial_dependence(self, features, df, **kwargs)
-
-
-@patch
-@delegates(_accumulated_local_effects, but=['learn', 'feature'])
-def accumulated_local_effects(self:Learner, feature, df=None, **kwargs):
-    "Accumulated local effects of a continuous column (see `fastai_featimp.accumulated_local_effects`)."
-    return _accumulated_local_effects(self, feature, df, **kwargs)
-
-
-@patch
 def plot_partial_dependence(self:Learner, features, df=None, *, ax=None, **kwargs):
     "Compute `partial_dependence` (kind='both' for one continuous column by default) and plot it; returns the Axes."
     if 'kind' not in kwargs: kwargs['kind'] = 'both' if isinstance(features, str) else 'average'
-    return _partial_dependence(self, features, df, **kwargs).plot(ax=ax)
-
-
-@patch
-@delegates(_drop_column_importance, but=['learn', 'train_df', 'test_df'])
-def drop_column_importance(self:Learner, train_df, test_df, **kwargs):
-    "Drop-column (retraining) importance of each input column (see `fastai_featimp.drop_column_importance`)."
-    return _drop_column_importance(self, train_df, test_df, **kwargs)
-
-
-@patch
-@delegates(_recursive_elimination, but=['learn', 'train_df', 'test_df'])
-def recursive_elimination(self:Learner, train_df, test_df, **kwargs):
-    "Recursive feature elimination by retraining (see `fastai_featimp.recursive_elimination`)."
-    return _recursive_elimination(self, train_df, test_df, **kwargs)
-
-
-@patch
-@delegates(_explain_interactions, but=['learn', 'rows'])
-def explain_interactions(self:Learner, rows, **kwargs):
-    "Shapley interaction values of each row, per pair of columns (see `fastai_featimp.explain_interactions`)."
-    return _explain_interactions(self, rows, **kwargs)
-
-
-@patch
-@delegates(_interaction_strength, but=['learn', 'df'])
-def interaction_strength(self:Learner, df=None, **kwargs):
-    "Friedman's H-statistic of pairs of columns, or of each column with the rest (see `fastai_featimp.interaction_strength`)."
-    return _interaction_strength(self, df, **kwargs)
+    return self.partial_dependence(features, df, **kwargs).plot(ax=ax)

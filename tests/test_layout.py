@@ -1,6 +1,7 @@
 """The package's layout rules (README, "Design"), checked on the source: a core without fastai, methods that
 never import each other, plots that only draw, every @patch in learner.py, no private name across modules."""
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,47 @@ def test_no_private_name_imported_across_modules():
             if module.startswith('fastai_featimp'):
                 private = [n for n in names if n.startswith('_') and not n.startswith('__')]
                 assert not private, (path, module, private)
+
+
+# --- the registry rule: a data kind's module is the only place that knows it ------------------------------------
+
+KIND_PACKAGES = ('tabular', 'text')
+DOORS = [PKG / 'learner.py', PKG / 'cli.py', PKG / 'api.py', PKG / '__init__.py'] + of('common') + of('core') + of('plot')
+
+
+def kind_name_comparisons(path: Path) -> list:
+    "String constants naming a kind ('tabular', 'text') used in a comparison: a branch on the kind."
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'))):
+        if isinstance(node, ast.Compare):
+            for side in [node.left, *node.comparators]:
+                if isinstance(side, ast.Constant) and side.value in KIND_PACKAGES: found.append(side.value)
+    return found
+
+
+@pytest.mark.parametrize('path', MODULES, ids=lambda p: str(p.relative_to(PKG)))
+def test_no_module_branches_on_a_kind_name(path):
+    assert not kind_name_comparisons(path), (path.name, 'dispatch through common/kinds.py instead')
+
+
+@pytest.mark.parametrize('path', DOORS, ids=lambda p: str(p.relative_to(PKG)))
+def test_doors_know_no_kind(path):
+    "The Learner methods, the command line, the public names and the shared layers reach a kind only through the registry."
+    for module, names in imports(path):
+        if path.name == 'api.py': continue   # re-exports the public functions, which belong to their kinds
+        assert area(module) not in KIND_PACKAGES + ('methods',), (path.name, module)
+        assert not {'is_tabular', 'is_text', 'tabular_schema', 'text_schema'} & set(names), (path.name, names)
+
+
+def test_each_kind_is_declared_once_in_its_own_module():
+    declared = {p.relative_to(PKG).as_posix() for p in MODULES if 'register(DataKind(' in p.read_text(encoding='utf-8')}
+    assert declared == {f'{k}/kind.py' for k in KIND_PACKAGES}
+    from fastai_featimp.common.kinds import KIND_MODULES
+    assert list(KIND_MODULES) == [f'fastai_featimp.{k}.kind' for k in KIND_PACKAGES]
+
+
+def test_recognising_a_kind_happens_in_its_kind_module_only():
+    for path in MODULES:
+        source = path.read_text(encoding='utf-8')
+        for fn in ('is_tabular', 'is_text'):
+            if re.search(rf'\b{fn}\b', source): assert path.name in ('kind.py', 'schema.py'), (path, fn)

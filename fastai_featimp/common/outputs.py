@@ -2,13 +2,15 @@
 column, and which output a method explains by default."""
 from __future__ import annotations
 
+from ..core.checks import check_choice
+from ..core.params import ParameterError
+
 __all__ = ['output_activation', 'output_kind', 'output_labels', 'target_index', 'is_binary', 'default_target']
 
 
 def output_activation(learn, output: str):
     "Raw outputs -> explained quantity: the loss's activation for 'probability' (softmax, sigmoid, identity), else none."
-    if output not in ('probability', 'raw'):
-        raise ValueError(f"output must be 'probability' or 'raw', got {output!r}")
+    check_choice('output', output, ('probability', 'raw'))
     act = getattr(learn.loss_func, 'activation', None) if output == 'probability' else None
     return (lambda p: act(p)) if act is not None else (lambda p: p)
 
@@ -33,8 +35,8 @@ def target_index(labels: list, target=None, default: int | None = None) -> int:
     if target is None:
         if default is not None: return default
         if len(labels) == 1: return 0
-        raise ValueError(f"this model has several outputs {labels}: pass target= to choose one")
-    if target not in labels: raise ValueError(f"unknown target {target!r}; the model's outputs are {labels}")
+        raise ParameterError('target', f"this model has several outputs {labels}: pass `target=` to choose one")
+    if target not in labels: raise ParameterError('target', f"unknown `target` {target!r}; the model's outputs are {labels}")
     return labels.index(target)
 
 

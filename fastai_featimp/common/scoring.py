@@ -4,7 +4,6 @@ whether higher is better."""
 from __future__ import annotations
 
 import copy
-import warnings
 from dataclasses import dataclass
 from typing import Callable
 
@@ -17,6 +16,7 @@ from fastai.metrics import (BalancedAccuracy, F1Score, F1ScoreMulti, R2Score, Ro
 from fastai.torch_core import to_detach
 from fastcore.foundation import L
 
+from ..core.checks import warn
 from .metric_names import METRIC_NAMES
 
 __all__ = ['Scorer', 'make_scorers', 'learner_scorers', 'metric_direction', 'is_metric_list', 'METRIC_NAMES']
@@ -165,8 +165,8 @@ def _scorer(metric, loss_func, learn_info, greater_is_better, override_known=Tru
         greater_is_better = known
     elif known is not None and bool(greater_is_better) != known:
         if not override_known: return Scorer(name, known, fn)
-        warnings.warn(f"greater_is_better={greater_is_better} overrides the known direction of {name!r} "
-                      f"(higher is {'better' if known else 'worse'})", stacklevel=4)
+        warn(f"greater_is_better={greater_is_better} overrides the known direction of {name!r} "
+                      f"(higher is {'better' if known else 'worse'})")
     return Scorer(name, bool(greater_is_better), fn)
 
 

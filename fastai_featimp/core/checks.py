@@ -1,42 +1,33 @@
-"Argument checks shared by every method, with messages that name the argument and what arrived."
+"Argument checks shared by every method (the constraints of `params`, called inline), and wording helpers for messages."
 from __future__ import annotations
+
+import sys
+import warnings
 
 import numpy as np
 
-__all__ = ['check_int', 'check_number', 'check_choice', 'check_threshold', 'shown', 'plain']
+from .params import Choice, Integer, Number, check
+
+__all__ = ['check_int', 'check_number', 'check_choice', 'check_threshold', 'shown', 'plain', 'warn']
 
 
 def check_int(name: str, value, minimum: int = 1) -> int:
-    "`value` as an int, or a ValueError when it is not a whole number >= `minimum` (bools refused)."
-    ok = not isinstance(value, bool)
-    try: ok = ok and int(value) == value and value >= minimum
-    except (TypeError, ValueError): ok = False
-    if not ok: raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    "`value` as an int, or a ParameterError when it is not a whole number >= `minimum` (bools refused)."
+    return int(check(name, Integer(minimum), value))
 
 
 def check_number(name: str, value, *, positive: bool = False) -> float:
-    "`value` as a float, or a ValueError naming `name` (bools and NaN refused; `positive`: > 0)."
-    ok = not isinstance(value, bool)
-    try: ok = ok and float(value) == float(value) and (not positive or float(value) > 0)
-    except (TypeError, ValueError): ok = False
-    if not ok: raise ValueError(f"{name} must be a {'positive ' if positive else ''}number, got {value!r}")
-    return float(value)
+    "`value` as a float, or a ParameterError naming `name` (bools and NaN refused; `positive`: > 0)."
+    return float(check(name, Number(0, low_open=True) if positive else Number(), value))
 
 
 def check_choice(name: str, value, choices) -> str:
-    "`value` when it is one of `choices`, else a ValueError listing them."
-    if not isinstance(value, str) or value not in choices:
-        names = list(map(repr, choices))
-        expected = ' or '.join(names) if len(names) == 2 else f"one of {', '.join(names)}"
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
-    return value
+    "`value` when it is one of `choices`, else a ParameterError listing them."
+    return check(name, Choice(*choices), value)
 
 
-def check_threshold(threshold) -> float:
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
-        raise ValueError(f"threshold must be a number in (0, 1], got {threshold!r}")
-    return float(threshold)
+def check_threshold(threshold, name: str = 'threshold') -> float:
+    return float(check(name, Number(0, 1, low_open=True), threshold))
 
 
 def shown(values, k: int = 5) -> str:
@@ -53,3 +44,15 @@ def plain(value):
     if isinstance(value, np.ndarray): return [plain(v) for v in value.tolist()]
     if isinstance(value, np.generic): return value.item()
     return value
+
+
+_PACKAGE = __name__.split('.')[0]
+
+
+def warn(message: str, category=UserWarning) -> None:
+    """A warning attributed to the caller's own line: the first frame outside this package (however deep the call
+    came through the Learner door, the registry and the checks)."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_globals.get('__name__', '').split('.')[0] == _PACKAGE:
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

@@ -10,8 +10,9 @@ import torch
 
 from .forward import Forward, batched_forward, replaced_forward
 from .seeding import root_seed, stream
+from .stats import oriented
 
-__all__ = ['ColumnGroup', 'permuted_forward', 'within_strata_permutation', 'permutation_scores']
+__all__ = ['ColumnGroup', 'permuted_forward', 'within_strata_permutation', 'permutation_scores', 'permutation_drops']
 
 Score = Callable[[torch.Tensor, torch.Tensor], Sequence[float]]
 
@@ -70,3 +71,12 @@ def permutation_scores(forward: Forward, inputs: Sequence[torch.Tensor], target:
         perm = torch.from_numpy(within_strata_permutation(gens[g], n, None if strata is None else strata[g])).to(device)
         permuted[g, r] = score(permuted_forward(forward, inputs, groups[g], perm, bs), target)
     return baseline, permuted
+
+
+def permutation_drops(forward: Forward, inputs: Sequence[torch.Tensor], target: torch.Tensor,
+                      groups: Sequence[ColumnGroup], score: Score, greater_is_better: Sequence[bool], n_repeats: int,
+                      **options):
+    """`permutation_scores` as drops in quality: `(baseline, drops)` with `drops[g, r, k]` positive when permuting
+    group g (repeat r) made score k worse, whatever its direction (`greater_is_better[k]`). `options` as there."""
+    baseline, permuted = permutation_scores(forward, inputs, target, groups, score, n_repeats, **options)
+    return baseline, oriented(permuted - baseline, greater_is_better)

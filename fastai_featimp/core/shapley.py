@@ -6,6 +6,7 @@ row. `exact_shapley` enumerates all 2^M coalitions; `permutation_shapley` sample
 Both satisfy efficiency exactly: base value + sum of contributions = the output for the row."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from math import factorial
 from typing import Callable, Sequence
 
@@ -17,14 +18,15 @@ from .forward import default_bs, prime_allocator
 EXACT_MAX_PLAYERS = 14   # every coalition is enumerated up to this many players (2^14 = 16,384)
 
 __all__ = ['EXACT_MAX_PLAYERS', 'coalition_value_fn', 'exact_shapley', 'permutation_shapley', 'all_coalitions', 'shapley_from_values',
-           'shapley_interactions']
+           'shapley_interactions', 'PermutationPlan', 'permutation_plan', 'shapley_from_plan']
 
 
 def coalition_value_fn(forward: Callable, row: Sequence[torch.Tensor], background: Sequence[torch.Tensor],
-                       players: Sequence, output: Callable[[torch.Tensor], torch.Tensor], bs: int | None = None):
+                       players: Sequence, output: Callable[[torch.Tensor], torch.Tensor], bs: int | None = None,
+                       progress: Callable[[int], None] | None = None):
     """`value(masks)`: for a bool matrix `masks` (C x M), the mean of `output(forward(...))` over the background
     for each coalition. `row[t]` has shape (1, cols_t), `background[t]` (B, cols_t); `players[m]` lists the
-    `(tensor, column)` slots of player m."""
+    `(tensor, column)` slots of player m. `progress(k)` is told of every k coalitions evaluated."""
     device, n_bg = background[0].device, background[0].shape[0]
     membership = [torch.zeros(len(players), bg.shape[1], dtype=torch.bool, device=device) for bg in background]
     for m, slots in enumerate(players):
@@ -45,6 +47,7 @@ def coalition_value_fn(forward: Callable, row: Sequence[torch.Tensor], backgroun
                     xb.append(mixed.reshape(m.shape[0] * n_bg, x.shape[1]))   # also for 0 columns
                 y = output(forward(*xb)).reshape(m.shape[0], n_bg)
                 out.append(y.double().mean(1).cpu())
+                if progress is not None: progress(m.shape[0])
         return torch.cat(out).numpy()
     return value
 
@@ -95,9 +98,20 @@ def shapley_interactions(v: np.ndarray, n_players: int) -> np.ndarray:
     return out
 
 
-def permutation_shapley(value: Callable, n_players: int, n_permutations: int, rng: np.random.Generator) -> tuple:
-    """`(contributions, standard_errors, base, full)` from `n_permutations` permutations drawn as antithetic
-    pairs (a permutation and its reverse); each permutation's marginal contributions add up to full - base."""
+@dataclass(frozen=True)
+class PermutationPlan:
+    "The coalitions a permutation estimate evaluates: antithetic orders and the distinct prefix coalitions they hold."
+    orders: np.ndarray        # (n_orders, m): each order, then its reverse
+    distinct: np.ndarray      # (n_distinct, m) bool: every coalition to evaluate, once
+    where: np.ndarray         # (n_orders * (m + 1),): position in `distinct` of each order's k-th prefix
+    pairs: int
+
+    @property
+    def n_coalitions(self) -> int: return len(self.distinct)
+
+
+def permutation_plan(n_players: int, n_permutations: int, rng: np.random.Generator) -> PermutationPlan:
+    "`n_permutations` orders drawn as antithetic pairs (a permutation and its reverse), and their distinct coalitions."
     m = n_players
     pairs = max(1, (n_permutations + 1) // 2)
     orders = []
@@ -112,13 +126,27 @@ def permutation_shapley(value: Callable, n_players: int, n_permutations: int, rn
         prefix[np.arange(len(orders)), k, orders[:, k - 1]] = True
     # every order holds the empty and the full coalition (and orders may share more): each distinct one runs once
     distinct, where = np.unique(prefix.reshape(-1, m), axis=0, return_inverse=True)
-    v = value(torch.from_numpy(distinct))[where.ravel()].reshape(len(orders), m + 1)
+    return PermutationPlan(orders, distinct, where.ravel(), pairs)
+
+
+def shapley_from_plan(plan: PermutationPlan, values: np.ndarray) -> tuple:
+    """`(contributions, standard_errors, base, full)` from the values of the plan's distinct coalitions; each
+    order's marginal contributions add up to full - base."""
+    orders, m = plan.orders, plan.orders.shape[1]
+    v = np.asarray(values)[plan.where].reshape(len(orders), m + 1)
     gains = np.diff(v, axis=1)                  # gain of the k-th player added, per order
     contrib = np.empty((len(orders), m))
     contrib[np.arange(len(orders))[:, None], orders] = gains
-    per_pair = contrib.reshape(pairs, 2, m).mean(1)
+    per_pair = contrib.reshape(plan.pairs, 2, m).mean(1)
     phi = per_pair.mean(0)
-    se = per_pair.std(0, ddof=1) / np.sqrt(pairs) if pairs > 1 else np.full(m, np.nan)
+    se = per_pair.std(0, ddof=1) / np.sqrt(plan.pairs) if plan.pairs > 1 else np.full(m, np.nan)
     # every order starts at the empty and ends at the full coalition; their values agree up to float rounding
     # between batches, so their means are returned: then base + sum of contributions = full exactly
     return phi, se, float(v[:, 0].mean()), float(v[:, -1].mean())
+
+
+def permutation_shapley(value: Callable, n_players: int, n_permutations: int, rng: np.random.Generator) -> tuple:
+    """`(contributions, standard_errors, base, full)` from `n_permutations` permutations drawn as antithetic
+    pairs (a permutation and its reverse); each permutation's marginal contributions add up to full - base."""
+    plan = permutation_plan(n_players, n_permutations, rng)
+    return shapley_from_plan(plan, value(torch.from_numpy(plan.distinct)))

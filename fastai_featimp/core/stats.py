@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-__all__ = ['summarize_repeats', 'summarize_bootstrap', 'bootstrap_band', 'order_by_similarity']
+__all__ = ['summarize_repeats', 'summarize_bootstrap', 'bootstrap_band', 'order_by_similarity', 'oriented']
 
 
 def summarize_repeats(values: np.ndarray, confidence: float = 0.95) -> dict:
@@ -66,3 +66,9 @@ def order_by_similarity(distance: np.ndarray) -> np.ndarray:
     coordinate = vectors[:, -1] * np.sqrt(max(values[-1], 0.0))
     if coordinate[-1] < coordinate[0]: coordinate = -coordinate   # a deterministic direction: keep the first first
     return np.argsort(coordinate, kind='stable')
+
+
+def oriented(change, greater_is_better):
+    """A change of a score as a drop in quality: positive when it got worse, for losses and scores alike
+    (`greater_is_better`: a bool, or one per score along the last axis of `change`)."""
+    return np.where(np.asarray(greater_is_better, dtype=bool), -1.0, 1.0) * np.asarray(change, dtype=float)

@@ -2,30 +2,31 @@
 recursive elimination, by retraining the learner's own recipe, in parallel through joblib."""
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd
 
+from ..common.kinds import implementation
 from ..common.progress import progress_for
-from ..common.scoring import learner_scorers
-from ..core.checks import check_choice, check_int
+from ..common.setup import method_setup
+from ..core.checks import check_int, warn
+from ..core.params import Choice, Flag, Integer, ParameterError, Seed, checked
 from ..core.results import importance_frame
-from ..core.seeding import int_seed, root_seed
+from ..core.seeding import int_seed
 from ..core.state import preserved_state
+from ..tabular.kind import TABULAR
 from ..tabular.recipe import (recipe_from_learner, score_learner, train_and_score, trained_and_scored,
                               validation_indices)
-from ..tabular.schema import tabular_schema
-from ..tabular.variables import resolve_variables
 
 __all__ = ['drop_column_importance', 'recursive_elimination']
 
 
 def _check_frames(schema, recipe, train_df, test_df):
     for what, df in (('train_df', train_df), ('test_df', test_df)):
-        if not isinstance(df, pd.DataFrame): raise TypeError(f"{what} must be a pandas DataFrame, got {type(df).__name__}")
+        if not isinstance(df, pd.DataFrame):
+            raise ParameterError(what, f"`{what}` must be a pandas DataFrame, got {type(df).__name__}")
         missing = [c for c in recipe.cat_names + recipe.cont_names + recipe.y_names if c not in df.columns]
-        if missing: raise ValueError(f"{what} lacks column(s) {missing} that the learner was trained on")
+        if missing: raise ParameterError(what, f"`{what}` lacks column(s) {missing} that the learner was trained on")
 
 
 def _valid_rows(valid_idx, learn, train_df, root) -> list:
@@ -33,10 +34,10 @@ def _valid_rows(valid_idx, learn, train_df, root) -> list:
     if valid_idx is None: return validation_indices(learn, train_df, root)
     valid = [check_int('valid_idx', i, minimum=0) for i in valid_idx]
     out = [i for i in valid if i >= len(train_df)]
-    if out: raise ValueError(f"valid_idx holds position(s) {out[:5]} beyond train_df's {len(train_df)} rows "
+    if out: raise ParameterError('valid_idx', f"`valid_idx` holds position(s) {out[:5]} beyond train_df's {len(train_df)} rows "
                              "(valid_idx lists row positions 0..len(train_df)-1)")
     if not valid or len(set(valid)) >= len(train_df):
-        raise ValueError(f"valid_idx must leave rows to train on and hold at least one row; it has {len(set(valid))} "
+        raise ParameterError('valid_idx', f"`valid_idx` must leave rows to train on and hold at least one row; it has {len(set(valid))} "
                          f"of train_df's {len(train_df)} rows")
     return valid
 
@@ -45,11 +46,11 @@ def _reproduces(original: float, reference: float, greater_is_better: bool, reci
     "Warn, with both numbers and the fix, when the reference retraining is clearly worse than the original model."
     worse = (original - reference) if greater_is_better else (reference - original)
     if worse <= RELATIVE_TOLERANCE * abs(original): return True
-    warnings.warn(f"the reference retraining scores {metric_name} {reference:.4g} on test_df, clearly worse than the "
+    warn(f"the reference retraining scores {metric_name} {reference:.4g} on test_df, clearly worse than the "
                   f"original model's {original:.4g}: the recipe (epochs={recipe.epochs} from {recipe.epochs_source}; "
                   f"lr={recipe.lr:.3g} from {recipe.lr_source}) does not reproduce how the model was trained, so the "
                   "importances measure the retraining more than the columns. Pass epochs= and lr= as you trained it "
-                  "(learn.fit_one_cycle(epochs, lr))", UserWarning, stacklevel=3)
+                  "(learn.fit_one_cycle(epochs, lr))")
     return False
 
 
@@ -72,6 +73,7 @@ def _run(tasks, n_jobs, learn, show_progress, comment):
     return list(bar(results, total=len(tasks)))
 
 
+@checked(n_repeats=Integer(1), seed=Seed(), show_progress=Flag())
 def drop_column_importance(
     learn,                        # a trained fastai tabular Learner
     train_df,                     # the raw training frame (the learner does not keep it)
@@ -91,20 +93,18 @@ def drop_column_importance(
 ):
     """Importance as the loss of quality when the learner's recipe is retrained without each column, against a
     retraining with all columns under the same recipe and seeds. Same DataFrame as `feature_importance`."""
-    n_repeats = check_int('n_repeats', n_repeats)
     n_jobs = _check_jobs(n_jobs)
-    schema = tabular_schema(learn)
+    s = method_setup(learn, TABULAR, seed=seed, groups=groups)
+    schema, variables, root = s.schema, s.variables, s.root
     recipe = recipe_from_learner(learn, epochs, lr)
     _check_frames(schema, recipe, train_df, test_df)
-    scorer, = learner_scorers(learn, schema, metric, greater_is_better)
-    variables = resolve_variables(schema.cat_names, schema.cont_names, schema.na_parent, groups)
+    scorer, = s.scorers(metric, greater_is_better)
     if columns is not None:
         columns = [columns] if isinstance(columns, str) else list(columns)
         unknown = [c for c in columns if c not in {v.name for v in variables}]
-        if unknown: raise ValueError(f"column(s) {unknown} are not inputs of this learner (or are inside a group); "
-                                     f"the learner's inputs are {[v.name for v in variables]}")
+        if unknown: raise ParameterError('columns', f"column(s) {unknown} are not inputs of this learner (or are inside "
+                                                    f"a group); the learner's inputs are {[v.name for v in variables]}")
         variables = [v for v in variables if v.name in set(columns)]
-    root = root_seed(seed)
     valid = _valid_rows(valid_idx, learn, train_df, root)
     seeds = _task_seeds(root, n_repeats)
     configs = [()] + [tuple(v.members) for v in variables]   # the reference first, then one per variable
@@ -127,10 +127,12 @@ def drop_column_importance(
 
 def _check_jobs(n_jobs) -> int:
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0 or n_jobs < -1:
-        raise ValueError(f"n_jobs must be a positive integer or -1 (all cores), got {n_jobs!r}")
+        raise ParameterError('n_jobs', f"`n_jobs` must be a positive integer or -1 (all cores), got {n_jobs!r}")
     return int(n_jobs)
 
 
+@checked(importance=Choice('permutation', 'drop-column'), step=Integer(1), n_repeats=Integer(1), score_repeats=Integer(1),
+         min_features=Integer(1), seed=Seed(), show_progress=Flag())
 def recursive_elimination(
     learn,                        # a trained fastai tabular Learner
     train_df,                     # the raw training frame
@@ -146,19 +148,15 @@ def recursive_elimination(
     (`n_features`, `features`, `score`, `score_se`, `dropped`); `attrs['best']` is the number of columns of the
     best round (ties: fewest columns). `score_repeats` retrains each round with that many seeds: `score` is their
     mean and `score_se` its standard error; `n_repeats` is for the permutation ranking."""
-    check_choice('importance', importance, ('permutation', 'drop-column'))
-    step = check_int('step', step)
-    n_repeats, n_jobs = check_int('n_repeats', n_repeats), _check_jobs(n_jobs)
-    score_repeats = check_int('score_repeats', score_repeats)
-    schema = tabular_schema(learn)
+    n_jobs = _check_jobs(n_jobs)
+    s = method_setup(learn, TABULAR, seed=seed)
+    schema, root = s.schema, s.root
     recipe = recipe_from_learner(learn, epochs, lr)
     _check_frames(schema, recipe, train_df, test_df)
-    min_features = check_int('min_features', min_features)
     if min_features > len(recipe.cat_names + recipe.cont_names):
-        raise ValueError(f"min_features must be between 1 and the number of columns "
-                         f"({len(recipe.cat_names + recipe.cont_names)}), got {min_features!r}")
-    scorer, = learner_scorers(learn, schema, metric, greater_is_better)
-    root = root_seed(seed)
+        raise ParameterError('min_features', f"`min_features` must be between 1 and the number of columns "
+                                             f"({len(recipe.cat_names + recipe.cont_names)}), got {min_features!r}")
+    scorer, = s.scorers(metric, greater_is_better)
     valid = _valid_rows(valid_idx, learn, train_df, root)
     kept = recipe.cat_names + recipe.cont_names
     rounds = []
@@ -172,10 +170,11 @@ def recursive_elimination(
             se = float(np.std(scores, ddof=1) / np.sqrt(len(scores))) if len(scores) > 1 else float('nan')
             rounds.append(dict(n_features=len(kept), features=list(kept), score=float(np.mean(scores)), score_se=se))
             if len(kept) <= min_features: break
-            # the ranking goes through the public Learner API: methods do not import each other
+            # the ranking is the method's function, found through the registry: methods do not import each other
             if importance == 'permutation':
-                fi = model.feature_importance(df=test_df, metric=metric, greater_is_better=greater_is_better,
-                                              n_repeats=n_repeats, seed=seed, show_progress=False)
+                fi = implementation(model, 'feature_importance')(
+                    model, df=test_df, metric=metric, greater_is_better=greater_is_better, n_repeats=n_repeats,
+                    seed=seed, show_progress=False)
             else:
                 fi = drop_column_importance(model, train_df.drop(columns=dropped_so_far), test_df, valid_idx=valid,
                                             metric=metric, greater_is_better=greater_is_better, seed=root,

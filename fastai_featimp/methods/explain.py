@@ -1,65 +1,76 @@
 "Shapley attributions of single predictions of a fastai tabular learner, per input column."
 from __future__ import annotations
 
+
 import numpy as np
 import pandas as pd
 import torch
 
-from ..common.outputs import default_target, output_activation, output_kind, output_labels, target_index
-from ..common.progress import progress_for
-from ..core.checks import check_choice, check_int, plain
-from ..core.seeding import root_seed, stream
-from ..core.shapley import EXACT_MAX_PLAYERS, exact_shapley, permutation_shapley
-from ..core.state import eval_mode, preserved_state
+from ..common.progress import counting
+from ..common.setup import method_setup
+from ..core.checks import plain, warn
+from ..core.params import Choice, Flag, Integer, ParameterError, Seed, checked
+from ..core.shapley import EXACT_MAX_PLAYERS, all_coalitions, permutation_plan, shapley_from_plan, shapley_from_values
 from ..tabular.coalitions import display_value, explained_and_background, row_value
-from ..tabular.schema import tabular_schema
-from ..tabular.variables import resolve_variables
+from ..tabular.kind import TABULAR
 
 __all__ = ['explain']
 
 
+@checked(n_background=Integer(2), method=Choice('auto', 'exact', 'permutation'), n_permutations=Integer(1, none=True),
+         seed=Seed(), output=Choice('probability', 'raw'), show_progress=Flag())
 def explain(
     learn,                         # a fastai tabular Learner
     rows,                          # DataFrame of rows to explain (raw values; labels optional)
     *,
     background=None,               # DataFrame of reference rows; None: a seeded sample of the training set
-    n_background:int=100,          # size of that sample
+    n_background:int=100,          # size of that sample (at least 2: the base value is an expectation over it)
     method:str='auto',             # 'exact', 'permutation', or 'auto' (exact up to 14 columns)
     n_permutations:int|None=None,  # permutations for method='permutation' (default 10 per column, antithetic pairs)
     seed:int|None=None,            # same seed, same background sample and permutations
     target=None,                   # class or target to explain (default: a binary model's positive class, else the predicted class)
     output:str='probability',      # 'probability' (after the loss's activation) or 'raw' (logit / value)
     groups:dict|None=None,         # `{name: [columns]}` switched together as one player
-    show_progress:bool=True,       # a fastprogress bar over the rows
+    show_progress:bool=True,       # a fastprogress bar over the coalitions evaluated
 ):
     """Interventional Shapley values per input column for each row: a long DataFrame `row, Variable, Value,
     Contribution, Std`; `attrs` hold base values, explained outputs and classes. Base + contributions = output."""
-    check_choice('method', method, ('auto', 'exact', 'permutation'))
-    n_background = check_int('n_background', n_background)
-    schema = tabular_schema(learn)
-    players = resolve_variables(schema.cat_names, schema.cont_names, schema.na_parent, groups)
-    out_fn = output_activation(learn, output)
-    labels = output_labels(learn, schema)
-    if target is not None: target_index(labels, target)   # fail before any work
+    s = method_setup(learn, TABULAR, output=output, seed=seed, groups=groups, target=target)
+    players = s.variables
     m = len(players)
+    if method == 'exact' and m > EXACT_MAX_PLAYERS:
+        raise ParameterError('method', f"`method`='exact' enumerates all 2^{m} coalitions of these {m} columns; at "
+                                       f"most {EXACT_MAX_PLAYERS} are enumerated: use `method=`'permutation' (or "
+                                       "'auto'), or group columns with `groups=`")
     use_exact = method == 'exact' or (method == 'auto' and m <= EXACT_MAX_PLAYERS)
     n_perm = int(n_permutations or 10 * m)
-    root = root_seed(seed)
-    with preserved_state(), eval_mode(learn.model):
-        x, bg = explained_and_background(learn, schema, rows, background, n_background, stream(root, 'background'))
-        with torch.inference_mode(): full_out = out_fn(learn.model(*x)).reshape(x[0].shape[0], -1).cpu()
+    if background is not None and isinstance(background, pd.DataFrame) and len(background) == 1:
+        warn("background= holds a single row: the Shapley values then explain the difference from that one "
+                      "row, not from an expected prediction; pass typical rows (dozens or more) for the usual "
+                      "reading")
+    with s.computing():
+        x, bg = explained_and_background(learn, s.schema, rows, background, n_background, s.stream('background'))
+        n = x[0].shape[0]
+        with torch.inference_mode(): full_out = s.activation(learn.model(*x)).reshape(n, -1).cpu()
+        plans = [None if use_exact else permutation_plan(m, n_perm, s.stream('permutations', i)) for i in range(n)]
+        total = sum(2 ** m if p is None else p.n_coalitions for p in plans)
         records, base_values, outputs, targets = [], [], [], []
-        for i in progress_for(learn, show_progress, 'explaining rows')(range(x[0].shape[0])):
-            k = default_target(schema, labels, target, int(full_out[i].argmax()))
-            value = row_value(learn.model, x, i, bg, players, out_fn, k)
-            if use_exact: phi, base, full = exact_shapley(value, m); se = np.full(m, np.nan)
-            else: phi, se, base, full = permutation_shapley(value, m, n_perm, stream(root, 'permutations', i))
-            base_values.append(base); outputs.append(full); targets.append(plain(labels[k]))
-            for p, c, s in zip(players, phi, se):
-                records.append(dict(row=i, Variable=p.name, Value=display_value(rows, i, p.members),
-                                    Contribution=float(c), Std=float(s)))
+        with counting(learn, show_progress, total, 'explaining rows') as progress:
+            for i, plan in enumerate(plans):
+                k = s.target(target, int(full_out[i].argmax()))
+                value = row_value(learn.model, x, i, bg, players, s.activation, k, progress=progress.add)
+                if plan is None:
+                    v = value(all_coalitions(m))
+                    phi, se, base, full = shapley_from_values(v, m), np.full(m, np.nan), float(v[0]), float(v[-1])
+                else:
+                    phi, se, base, full = shapley_from_plan(plan, value(torch.from_numpy(plan.distinct)))
+                base_values.append(base); outputs.append(full); targets.append(plain(s.labels[k]))
+                for p, c, e in zip(players, phi, se):
+                    records.append(dict(row=i, Variable=p.name, Value=display_value(rows, i, p.members),
+                                        Contribution=float(c), Std=float(e)))
     expl = pd.DataFrame.from_records(records, columns=['row', 'Variable', 'Value', 'Contribution', 'Std'])
     expl.attrs.update(method='exact' if use_exact else 'permutation', base_values=base_values, outputs=outputs,
-                      targets=targets, output=output_kind(schema, output), n_background=int(bg[0].shape[0]), seed=seed,
-                      n_permutations=None if use_exact else n_perm, row_index=list(rows.index))
+                      targets=targets, output=s.output_kind, n_background=int(bg[0].shape[0]), seed=seed,
+                      n_permutations=None if use_exact else n_perm, row_index=plain(list(rows.index)),
+                      groups={p.name: list(p.members) for p in players if p.kind == 'group'})
     return expl

@@ -7,18 +7,17 @@ from itertools import combinations
 import pandas as pd
 import torch
 
-from ..common.outputs import default_target, output_activation, output_kind, output_labels, target_index
-from ..common.progress import progress_for
-from ..core.checks import check_choice, check_int, plain
+from ..common.kinds import implementation
+from ..common.progress import counting
+from ..common.setup import method_setup
+from ..core.checks import plain
 from ..core.forward import default_bs
 from ..core.interactions import h_statistic, partial_dependence_at
-from ..core.seeding import root_seed, stream
+from ..core.params import Choice, Flag, Instance, Integer, ParameterError, Seed, checked
 from ..core.shapley import EXACT_MAX_PLAYERS, all_coalitions, shapley_interactions
-from ..core.state import eval_mode, preserved_state
 from ..tabular.coalitions import explained_and_background, row_value
 from ..tabular.data import load_tabular
-from ..tabular.schema import tabular_schema
-from ..tabular.variables import resolve_variables
+from ..tabular.kind import TABULAR
 
 __all__ = ['explain_interactions', 'interaction_strength']
 
@@ -26,6 +25,7 @@ NO_DF = ("no df given: interaction strength is computed on the validation set; p
          "sample of the training set) to choose the rows")
 
 
+@checked(n_background=Integer(2), output=Choice('probability', 'raw'), seed=Seed(), show_progress=Flag())
 def explain_interactions(
     learn,                         # a fastai tabular Learner
     rows,                          # DataFrame of rows to explain (raw values; labels optional)
@@ -42,34 +42,31 @@ def explain_interactions(
     diagonal, the pairwise Shapley interaction index split equally between (a, b) and (b, a); on the diagonal,
     each column's main effect. Each column's values sum to its Shapley value (`learn.explain`), everything to
     the output minus the base value. Computed from all 2^M coalition values, the ones `explain` uses."""
-    n_background = check_int('n_background', n_background)
-    schema = tabular_schema(learn)
-    players = resolve_variables(schema.cat_names, schema.cont_names, schema.na_parent, groups)
+    s = method_setup(learn, TABULAR, output=output, seed=seed, groups=groups, target=target)
+    players = s.variables
     m = len(players)
     if m > EXACT_MAX_PLAYERS:
-        raise ValueError(f"interaction values need every coalition of the {m} columns (2^{m} model evaluations per "
-                         f"row); at most {EXACT_MAX_PLAYERS} columns are enumerated: group columns (groups=) or "
-                         "use learn.interaction_strength for the whole model")
-    out_fn = output_activation(learn, output)
-    labels = output_labels(learn, schema)
-    if target is not None: target_index(labels, target)
-    root = root_seed(seed)
+        raise ParameterError('groups', f"interaction values need every coalition of the {m} columns (2^{m} model "
+                                       f"evaluations per row); at most {EXACT_MAX_PLAYERS} columns are enumerated: group "
+                                       "columns (`groups=`) or use learn.interaction_strength for the whole model")
     records, base_values, outputs, targets, shapley = [], [], [], [], []
-    with preserved_state(), eval_mode(learn.model):
-        x, bg = explained_and_background(learn, schema, rows, background, n_background, stream(root, 'background'))
-        with torch.inference_mode(): full_out = out_fn(learn.model(*x)).reshape(x[0].shape[0], -1).cpu()
-        for i in progress_for(learn, show_progress, 'interaction values')(range(x[0].shape[0])):
-            k = default_target(schema, labels, target, int(full_out[i].argmax()))
-            v = row_value(learn.model, x, i, bg, players, out_fn, k)(all_coalitions(m))
-            matrix = shapley_interactions(v, m)
-            base_values.append(float(v[0])); outputs.append(float(v[-1])); targets.append(plain(labels[k]))
-            shapley.append({p.name: float(s) for p, s in zip(players, matrix.sum(1))})
-            for a, pa in enumerate(players):
-                for b, pb in enumerate(players):
-                    records.append(dict(row=i, Variable_1=pa.name, Variable_2=pb.name, Interaction=float(matrix[a, b])))
+    with s.computing():
+        x, bg = explained_and_background(learn, s.schema, rows, background, n_background, s.stream('background'))
+        n = x[0].shape[0]
+        with torch.inference_mode(): full_out = s.activation(learn.model(*x)).reshape(n, -1).cpu()
+        with counting(learn, show_progress, n * 2 ** m, 'interaction values') as progress:
+            for i in range(n):
+                k = s.target(target, int(full_out[i].argmax()))
+                v = row_value(learn.model, x, i, bg, players, s.activation, k, progress=progress.add)(all_coalitions(m))
+                matrix = shapley_interactions(v, m)
+                base_values.append(float(v[0])); outputs.append(float(v[-1])); targets.append(plain(s.labels[k]))
+                shapley.append({p.name: float(total) for p, total in zip(players, matrix.sum(1))})
+                for a, pa in enumerate(players):
+                    for b, pb in enumerate(players):
+                        records.append(dict(row=i, Variable_1=pa.name, Variable_2=pb.name, Interaction=float(matrix[a, b])))
     result = pd.DataFrame.from_records(records, columns=['row', 'Variable_1', 'Variable_2', 'Interaction'])
     result.attrs.update(method='exact interactions', base_values=base_values, outputs=outputs, targets=targets,
-                        shapley_values=shapley, output=output_kind(schema, output), n_background=int(bg[0].shape[0]),
+                        shapley_values=shapley, output=s.output_kind, n_background=int(bg[0].shape[0]),
                         seed=seed, row_index=plain(list(rows.index)))
     return result
 
@@ -78,14 +75,19 @@ def _default_features(learn, df, variables, top: int, seed) -> list:
     "All columns when there are at most `top`, else the `top` by permutation importance (which needs labels)."
     names = [v.name for v in variables]
     if len(names) <= top: return names
-    schema = tabular_schema(learn)
-    if df is None or not set(schema.y_names) <= set(df.columns):
-        raise ValueError(f"this learner has {len(names)} columns: pass features= (at most a handful; the default picks the "
-                         f"{top} most important by permutation importance, which needs a DataFrame with the labels)")
-    fi = learn.feature_importance(df=df, n_repeats=1, seed=seed, max_rows=2000, show_progress=False)   # the public API
+    y_names = TABULAR.schema(learn).y_names
+    if df is None or not set(y_names) <= set(df.columns):
+        raise ParameterError('features', f"this learner has {len(names)} columns: pass `features=` (at most a handful; "
+                                         f"the default picks the {top} most important by permutation importance, which "
+                                         "needs a DataFrame with the labels)")
+    importance = implementation(learn, 'feature_importance')   # the method, through the registry
+    fi = importance(learn, df=df, n_repeats=1, seed=seed, max_rows=2000, show_progress=False)
     return [v for v in fi['Variable'] if v in names][:top]
 
 
+@checked(df=Instance(pd.DataFrame, 'a pandas DataFrame', none=True), kind=Choice('pairwise', 'total'),
+         n_rows=Integer(2), grid=Integer(2, none=True), output=Choice('probability', 'raw'), seed=Seed(),
+         bs=Integer(1, none=True), show_progress=Flag())
 def interaction_strength(
     learn,                         # a fastai tabular Learner
     df=None,                       # raw DataFrame of rows (labels optional); None: the validation set, with a warning
@@ -106,31 +108,28 @@ def interaction_strength(
     A DataFrame `Variable_1, Variable_2, H` (or `Variable, H`), strongest first; `attrs` hold the rows used and
     the evaluation rows. H divides by the variance of the joint partial dependence: for a pair whose joint
     effect is near zero it is unstable, and large values of small effects mean little."""
-    check_choice('kind', kind, ('pairwise', 'total'))
-    n_rows = check_int('n_rows', n_rows, minimum=2)
-    if grid is not None: grid = check_int('grid', grid, minimum=2)
-    schema = tabular_schema(learn)
-    variables = {v.name: v for v in resolve_variables(schema.cat_names, schema.cont_names, schema.na_parent)}
-    out_fn = output_activation(learn, output)
-    labels = output_labels(learn, schema)
-    k = default_target(schema, labels, target)
-    root = root_seed(seed)
+    s = method_setup(learn, TABULAR, output=output, seed=seed)
+    schema, k = s.schema, s.target(target)
+    variables = {v.name: v for v in s.variables}
     features = ([features] if isinstance(features, str) else list(features)) if features is not None else None
+    if pairs is not None: pairs = _pairs(pairs)
     if kind == 'total' and features is None and pairs is not None: features = list(dict.fromkeys(c for p in pairs for c in p))
     unknown = [f for f in (features or []) + [c for p in (pairs or []) for c in p] if f not in variables]
-    if unknown: raise ValueError(f"unknown column(s) {unknown}; the learner's columns are {list(variables)}")
-    with preserved_state(), eval_mode(learn.model):
+    if unknown:
+        raise ParameterError('pairs' if pairs is not None and not set(unknown) & set(features or []) else 'features',
+                             f"unknown column(s) {unknown}; the learner's columns are {list(variables)}")
+    with s.computing():
         if features is None and pairs is None:
             features = _default_features(learn, df, list(variables.values()), 8, seed)
         if kind == 'pairwise':
-            pairs = [tuple(p) for p in pairs] if pairs is not None else list(combinations(features, 2))
-            if not pairs: raise ValueError("pairwise interaction strength needs at least two columns")
-        data = load_tabular(learn, schema, df, warn=NO_DF, what='df', max_rows=n_rows, rng=stream(root, 'rows'),
+            pairs = pairs if pairs is not None else list(combinations(features, 2))
+            if not pairs: raise ParameterError('features', "pairwise interaction strength needs at least two columns")
+        data = load_tabular(learn, schema, df, fallback_warning=NO_DF, param='df', max_rows=n_rows, rng=s.stream('rows'),
                             dataloader_ok=False, cap_name='n_rows', min_rows=2)
         inputs, n = data.inputs, data.n_rows
         points = torch.arange(n)
-        if grid is not None and grid < n: points = torch.from_numpy(stream(root, 'grid').choice(n, grid, replace=False)).sort().values
-        output_k = lambda p: out_fn(p).reshape(p.shape[0], -1)[:, k]
+        if grid is not None and grid < n: points = torch.from_numpy(s.stream('grid').choice(n, grid, replace=False)).sort().values
+        output_k = lambda p: s.activation(p).reshape(p.shape[0], -1)[:, k]
         bs = bs or default_bs(inputs[0].device)
         slots = lambda names: {t: sorted(c for name in names for tt, c in variables[name].group.slots if tt == t)
                                for t in range(len(inputs))}
@@ -141,16 +140,33 @@ def interaction_strength(
                 cols = {t: c for t, c in slots(names).items() if c}
                 cache[key] = partial_dependence_at(learn.model, inputs, cols, points, output_k, bs)
             return cache[key]
-        bar = progress_for(learn, show_progress, 'interaction strength')
-        if kind == 'pairwise':
-            records = [dict(Variable_1=a, Variable_2=b, H=h_statistic(pd_of([a, b]), pd_of([a]), pd_of([b])))
-                       for a, b in bar(pairs)]
-        else:
-            with torch.inference_mode(): f = output_k(learn.model(*[x[points] for x in inputs])).double().cpu().numpy()
-            others = lambda j: [v for v in variables if v != j]
-            records = [dict(Variable=j, H=h_statistic(f, pd_of([j]), pd_of(others(j)))) for j in bar(features)]
+        with counting(learn, show_progress, len(pairs) if kind == 'pairwise' else len(features),
+                      'interaction strength') as progress:
+            records = []
+            if kind == 'pairwise':
+                for a, b in pairs:
+                    records.append(dict(Variable_1=a, Variable_2=b, H=h_statistic(pd_of([a, b]), pd_of([a]), pd_of([b]))))
+                    progress.add()
+            else:
+                with torch.inference_mode(): f = output_k(learn.model(*[x[points] for x in inputs])).double().cpu().numpy()
+                for j in features:
+                    records.append(dict(Variable=j, H=h_statistic(f, pd_of([j]), pd_of([v for v in variables if v != j]))))
+                    progress.add()
     result = pd.DataFrame(records).sort_values('H', ascending=False, kind='stable').reset_index(drop=True)
     result.attrs.update(method='H-statistic', kind=kind, n_rows=n, rows=data.rows if data.rows is not None else list(range(n)),
-                        grid=points.tolist(), target=plain(labels[k]), output=output_kind(schema, output), seed=seed,
+                        grid=points.tolist(), target=plain(s.labels[k]), output=s.output_kind, seed=seed,
                         source=data.source)
     return result
+
+
+def _pairs(pairs) -> list:
+    "Pairs of two different column names, each once."
+    out = []
+    for p in pairs:
+        if isinstance(p, str) or len(tuple(p)) != 2:
+            raise ParameterError('pairs', f"`pairs` must be pairs of column names, e.g. [('a', 'b')]; got {p!r}")
+        a, b = tuple(p)
+        if a == b: raise ParameterError('pairs', f"the pair ({a!r}, {b!r}) is one column twice: H of a column with itself "
+                                                 "is not an interaction; pair different columns")
+        out.append((a, b))
+    return out

@@ -5,29 +5,22 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..common.outputs import default_target, output_activation, output_kind, output_labels
-from ..common.progress import progress_for
+
+from ..common.progress import counting
+from ..common.setup import method_setup
 from ..core.association import level_distances
-from ..core.checks import check_choice, check_int, plain
+from ..core.checks import plain, warn
 from ..core.forward import default_bs, fixed_forward
+from ..core.params import Choice, Flag, Integer, ParameterError, Seed, checked
 from ..core.results import PartialDependence
-from ..core.seeding import root_seed, stream
-from ..core.state import eval_mode, preserved_state
 from ..core.stats import bootstrap_band, order_by_similarity
 from ..tabular.data import feature_arrays, load_tabular, training_codes
-from ..tabular.schema import tabular_schema
+from ..tabular.kind import TABULAR
 from ..tabular.variables import CAT, CONT
 
 __all__ = ['PartialDependence', 'partial_dependence', 'accumulated_local_effects']
 
 KINDS = ('average', 'individual', 'both')
-
-
-def _target(learn, schema, target) -> tuple:
-    "`(output index, label)`; a binary classifier defaults to its positive class."
-    labels = output_labels(learn, schema)
-    k = default_target(schema, labels, target)
-    return k, plain(labels[k])
 
 
 NO_DF = ("no df given: the dependence is computed on the validation set; pass df= (e.g. the test set or a sample "
@@ -36,9 +29,9 @@ NO_DF = ("no df given: the dependence is computed on the validation set; pass df
 
 def _data(learn, schema, df, subsample=None, rng=None) -> list:
     "Processed inputs of `df` (labels optional), or of the validation set with a warning."
-    return load_tabular(learn, schema, df, warn=NO_DF, what='df', max_rows=subsample, rng=rng, dataloader_ok=False,
+    return load_tabular(learn, schema, df, fallback_warning=NO_DF, param='df', max_rows=subsample, rng=rng, dataloader_ok=False,
                         cap_name='subsample',
-                        hint=' (a learner from load_learner has no validation set): pass df=').inputs
+                        hint=' (a learner from load_learner has no validation set): pass `df=`').inputs
 
 
 def _feature_grid(schema, name, inputs, df, grid_resolution, percentiles, seen=None) -> dict:
@@ -48,7 +41,7 @@ def _feature_grid(schema, name, inputs, df, grid_resolution, percentiles, seen=N
         mean, std = schema.norm_stats(name)
         raw = (df[name].dropna().to_numpy(float) if df is not None
                else inputs[CONT][:, j].double().cpu().numpy() * std + mean)
-        if not len(raw): raise ValueError(f"column {name!r} has no values in df (all missing): no grid to draw")
+        if not len(raw): raise ParameterError('df', f"column {name!r} has no values in `df` (all missing): no grid to draw")
         lo, hi = percentiles
         grid = np.unique(np.quantile(raw, np.linspace(lo, hi, grid_resolution)))
         slots = [[((CONT, j), float((g - mean) / std))] for g in grid]
@@ -65,17 +58,21 @@ def _feature_grid(schema, name, inputs, df, grid_resolution, percentiles, seen=N
         if seen is not None: codes = [c for c in codes if c in seen]    # and levels the model met in training
         return dict(values=[levels[c] for c in codes], slots=[[((CAT, j), c)] for c in codes], categorical=True)
     known = [c for c in schema.cat_names if c not in schema.na_parent] + schema.cont_names
-    raise ValueError(f"unknown column {name!r}; the learner's columns are {', '.join(map(repr, known))}")
+    raise ParameterError('features', f"unknown column {name!r}; the learner's columns are {', '.join(map(repr, known))}")
 
 
 def _features(features) -> list:
     feats = [features] if isinstance(features, str) else list(features)
     if not 1 <= len(feats) <= 2 or not all(isinstance(f, str) for f in feats):
-        raise ValueError(f"features must be one column name or a pair of names, got {features!r}")
-    if len(feats) == 2 and feats[0] == feats[1]: raise ValueError(f"a two-way dependence needs two columns, got {feats}")
+        raise ParameterError('features', f"`features` must be one column name or a pair of names, got {features!r}")
+    if len(feats) == 2 and feats[0] == feats[1]:
+        raise ParameterError('features', f"a two-way dependence needs two columns, got {feats}")
     return feats
 
 
+@checked(kind=Choice(*KINDS), grid_resolution=Integer(2), output=Choice('probability', 'raw'), centered=Flag(),
+         subsample=Integer(2, none=True), seed=Seed(), bs=Integer(1, none=True), n_bootstrap=Integer(0),
+         show_progress=Flag())
 def partial_dependence(
     learn,                         # a fastai tabular Learner
     features,                      # a column name, or a pair of names for a two-way dependence
@@ -96,39 +93,50 @@ def partial_dependence(
     """Partial dependence (and ICE curves) of the model's output on one or two columns, in original units; with
     `n_bootstrap`, a percentile band over resamples of the rows (no extra forward pass: the ICE curves are kept)."""
     feats = _features(features)
-    check_choice('kind', kind, KINDS)
-    if len(feats) == 2 and kind != 'average': raise ValueError("ICE curves are for one column: use kind='average' for a pair")
-    grid_resolution = check_int('grid_resolution', grid_resolution, minimum=2)
-    lo, hi = percentiles
-    if not 0 <= lo < hi <= 1: raise ValueError(f"percentiles must satisfy 0 <= low < high <= 1, got {percentiles!r}")
-    n_bootstrap = check_int('n_bootstrap', n_bootstrap, minimum=0)
-    schema = tabular_schema(learn)
-    act = output_activation(learn, output)
-    k, target_label = _target(learn, schema, target)
-    root = root_seed(seed)
-    with preserved_state(), eval_mode(learn.model):
-        inputs = _data(learn, schema, df, subsample, stream(root, 'subsample'))
+    if len(feats) == 2 and kind != 'average':
+        raise ParameterError('kind', "ICE curves are for one column: use `kind=`'average' for a pair")
+    lo, hi = _percentiles(percentiles)
+    s = method_setup(learn, TABULAR, output=output, seed=seed)
+    schema, k = s.schema, s.target(target)
+    with s.computing():
+        inputs = _data(learn, schema, df, subsample, s.stream('subsample'))
         seen = {f: training_codes(learn, f) for f in feats if f in schema.cat_names}
         grids = [_feature_grid(schema, f, inputs, df, grid_resolution, (lo, hi), seen.get(f)) for f in feats]
+        for f, g in zip(feats, grids):
+            if len(g['values']) < 2:
+                warn(f"{f!r} takes a single value ({plain(g['values'][0])!r}) in these rows: its partial "
+                              "dependence has one grid point and shows no dependence; pass rows where it varies")
         points = [a + b for a in grids[0]['slots'] for b in (grids[1]['slots'] if len(grids) == 2 else [[]])]
         bs = int(bs or default_bs(inputs[0].device))
         curves = []
-        for fixed in progress_for(learn, show_progress, 'partial dependence')(points):
-            out = act(fixed_forward(learn.model, inputs, dict(fixed), bs))
-            curves.append(out.reshape(out.shape[0], -1)[:, k].double().cpu())
+        with counting(learn, show_progress, len(points), 'partial dependence') as progress:
+            for fixed in points:
+                out = s.activation(fixed_forward(learn.model, inputs, dict(fixed), bs))
+                curves.append(out.reshape(out.shape[0], -1)[:, k].double().cpu())
+                progress.add()
     ice = torch.stack(curves, 1).numpy()   # (n_rows, n_points)
     if centered: ice = ice - ice[:, :1]
     shape = (len(grids[0]['values']), len(grids[1]['values'])) if len(feats) == 2 else (-1,)
     lower, upper = bootstrap_band(lambda rows: ice[rows].mean(0).reshape(shape), len(ice), n_bootstrap,
-                                  stream(root, 'bootstrap'))
+                                  s.stream('bootstrap'))
     return PartialDependence(
         features=feats, grid_values=[g['values'] for g in grids], average=ice.mean(0).reshape(shape),
-        individual=ice if kind != "average" else None, kind=kind, output=output_kind(schema, output), target=target_label,
+        individual=ice if kind != "average" else None, kind=kind, output=s.output_kind, target=plain(s.labels[k]),
         categorical=[g['categorical'] for g in grids],
         deciles={f: g['deciles'] for f, g in zip(feats, grids) if 'deciles' in g},
         lower=lower, upper=upper, n_bootstrap=n_bootstrap)
 
 
+def _percentiles(percentiles) -> tuple:
+    try: lo, hi = percentiles; ok = 0 <= lo < hi <= 1
+    except (TypeError, ValueError): ok = False
+    if not ok: raise ParameterError('percentiles', f"`percentiles` must be (low, high) with 0 <= low < high <= 1, got "
+                                                   f"{percentiles!r}")
+    return lo, hi
+
+
+@checked(bins=Integer(2), output=Choice('probability', 'raw'), bs=Integer(1, none=True), n_bootstrap=Integer(0),
+         seed=Seed())
 def accumulated_local_effects(
     learn,                         # a fastai tabular Learner
     feature:str,                   # a column: continuous (quantile bins) or categorical (levels ordered by similarity)
@@ -146,21 +154,18 @@ def accumulated_local_effects(
     categorical column: its levels ordered by how alike their rows are on the other columns, then the mean
     change between neighbouring levels (rows of either level moved to the other), accumulated."""
     feats = _features(feature)
-    if len(feats) != 1: raise ValueError("accumulated_local_effects takes one column")
+    if len(feats) != 1: raise ParameterError('feature', "accumulated_local_effects takes one column")
     name = feats[0]
-    bins = check_int('bins', bins)
-    n_bootstrap = check_int('n_bootstrap', n_bootstrap, minimum=0)
-    schema = tabular_schema(learn)
-    act = output_activation(learn, output)
-    k, target_label = _target(learn, schema, target)
-    rng = stream(root_seed(seed), 'bootstrap')
-    with preserved_state(), eval_mode(learn.model):
+    s = method_setup(learn, TABULAR, output=output, seed=seed)
+    schema, k, act = s.schema, s.target(target), s.activation
+    target_label, rng = plain(s.labels[k]), s.stream('bootstrap')
+    with s.computing():
         inputs = _data(learn, schema, df)
         grid = _feature_grid(schema, name, inputs, None, 2, (0, 1))   # validates the name; gives slots
         out_at = lambda sub, fixed: (act(fixed_forward(learn.model, sub, dict(fixed), int(bs or default_bs(sub[0].device))))
                                      .reshape(sub[0].shape[0], -1)[:, k].double().cpu().numpy())
         if grid['categorical']:
-            return _categorical_ale(schema, name, inputs, out_at, n_bootstrap, rng, output_kind(schema, output), target_label)
+            return _categorical_ale(schema, name, inputs, out_at, n_bootstrap, rng, s.output_kind, target_label)
         j = schema.cont_names.index(name)
         mean, std = schema.norm_stats(name)
         raw = inputs[CONT][:, j].double().cpu().numpy() * std + mean   # decoded: float32 rounding shows
@@ -168,7 +173,7 @@ def accumulated_local_effects(
             written = df[name].to_numpy(float)
             raw = np.where(np.isnan(written), raw, written)
         edges = np.unique(np.quantile(raw, np.linspace(0, 1, bins + 1)))
-        if len(edges) < 2: raise ValueError(f"{name!r} takes a single value in these rows: no local effect to measure")
+        if len(edges) < 2: raise ParameterError('df', f"{name!r} takes a single value in these rows: no local effect to measure")
         which = np.clip(np.searchsorted(edges, raw, side='left') - 1, 0, len(edges) - 2)   # bin of each row
         extra = grid['slots'][0][1:]   # the `_na` indicator set to 'present', where there is one
         local = np.zeros(len(raw))     # each row's change across its bin
@@ -181,7 +186,7 @@ def accumulated_local_effects(
     curve = lambda rows: _accumulate(local[rows], which[rows], len(edges) - 1)
     lower, upper = bootstrap_band(curve, len(local), n_bootstrap, rng)
     return PartialDependence(features=[name], grid_values=[edges], average=curve(np.arange(len(local))), individual=None,
-                             kind='ale', output=output_kind(schema, output), target=target_label, categorical=[False],
+                             kind='ale', output=s.output_kind, target=target_label, categorical=[False],
                              deciles={name: np.quantile(raw, np.linspace(0.1, 0.9, 9))}, lower=lower, upper=upper,
                              n_bootstrap=n_bootstrap)
 
@@ -200,7 +205,7 @@ def _categorical_ale(schema, name, inputs, out_at, n_bootstrap, rng, output, tar
     j = schema.cat_names.index(name)
     codes = inputs[CAT][:, j].cpu().numpy()
     present = [int(c) for c in np.unique(codes)]
-    if len(present) < 2: raise ValueError(f"{name!r} takes a single level in these rows: no local effect to measure")
+    if len(present) < 2: raise ParameterError('df', f"{name!r} takes a single level in these rows: no local effect to measure")
     cat, cont = feature_arrays(schema, *inputs)
     cat.pop(name, None)
     order = [present[i] for i in order_by_similarity(level_distances(codes, present, cat, cont))]

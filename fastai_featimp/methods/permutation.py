@@ -2,17 +2,15 @@
 from __future__ import annotations
 
 from ..common.progress import progress_for
-from ..common.scoring import is_metric_list, learner_scorers
+from ..common.scoring import is_metric_list
+from ..common.setup import method_setup
 from ..core.association import associated_groups, association_of, conditional_strata
-from ..core.checks import check_choice, check_int, check_threshold
 from ..core.forward import default_bs
-from ..core.permutation import permutation_scores
+from ..core.params import Choice, Flag, Integer, Number, ParameterError, Seed, checked
+from ..core.permutation import permutation_drops
 from ..core.results import importance_frame
-from ..core.seeding import root_seed, stream
-from ..core.state import eval_mode, preserved_state
 from ..tabular.data import feature_arrays, load_tabular
-from ..tabular.schema import tabular_schema
-from ..tabular.variables import resolve_variables
+from ..tabular.kind import TABULAR
 
 __all__ = ['permutation_importance']
 
@@ -20,6 +18,9 @@ NO_TEST_SET = ("no test set given: importance is measured on the validation set,
                "held-out labelled test set (test_dl=learn.dls.test_dl(test_df) or df=test_df) gives the unbiased estimate")
 
 
+@checked(n_repeats=Integer(1), auto_groups=Flag(), threshold=Number(0, 1, low_open=True),
+         strategy=Choice('marginal', 'conditional'), seed=Seed(), bs=Integer(1, none=True),
+         max_rows=Integer(2, none=True), show_progress=Flag())
 def permutation_importance(
     learn,                        # a fastai tabular Learner (from `tabular_learner` or `load_learner`)
     test_dl=None,                 # labelled DataLoader from `learn.dls.test_dl(df)`; None: `df`, else the validation set
@@ -42,22 +43,18 @@ def permutation_importance(
     Categorical columns are permuted as integer codes before the embedding, continuous ones in their
     normalised form, each FillMissing `<col>_na` indicator together with `<col>`. Importance is positive
     when permuting hurts, whatever the metric's direction."""
-    n_repeats = check_int('n_repeats', n_repeats)
-    if bs is not None: bs = check_int('bs', bs)
-    check_choice('strategy', strategy, ('marginal', 'conditional'))
-    threshold = check_threshold(threshold)
     if isinstance(groups, str):
-        if groups != 'auto': raise ValueError(f"groups must be a dict, 'auto' or None, got {groups!r}")
+        if groups != 'auto': raise ParameterError('groups', f"`groups` must be a dict, 'auto' or None, got {groups!r}")
         groups, auto_groups = None, True
-    if test_dl is not None and df is not None: raise ValueError("pass either test_dl or df, not both")
-    schema = tabular_schema(learn)
-    variables = resolve_variables(schema.cat_names, schema.cont_names, schema.na_parent, groups)   # check early
-    scorers = learner_scorers(learn, schema, metric, greater_is_better)
-    root = root_seed(seed)
-    with preserved_state(), eval_mode(learn.model):
-        data = load_tabular(learn, schema, df if test_dl is None else test_dl, labelled=True, warn=NO_TEST_SET,
-                            max_rows=max_rows, rng=stream(root, 'subsample'), min_rows=2,
-                            hint=': a learner from load_learner has no validation set: pass df= or test_dl=')
+    if test_dl is not None and df is not None: raise ParameterError('df', "pass either `test_dl=` or `df=`, not both")
+    s = method_setup(learn, TABULAR, seed=seed, groups=groups)
+    schema, variables = s.schema, s.variables
+    scorers = s.scorers(metric, greater_is_better)
+    with s.computing():
+        data = load_tabular(learn, schema, df if test_dl is None else test_dl, labelled=True, fallback_warning=NO_TEST_SET,
+                            max_rows=max_rows, rng=s.stream('subsample'), min_rows=2,
+                            param='df' if test_dl is None else 'test_dl',
+                            hint=': a learner from load_learner has no validation set: pass `df=` or `test_dl=`')
         extra = {}
         if auto_groups or strategy == 'conditional':   # both read the association on the scored rows
             cat, cont = feature_arrays(schema, *data.inputs)
@@ -66,23 +63,20 @@ def permutation_importance(
         if auto_groups:
             grouped = [m for v in variables if v.kind == 'group' for m in v.members]
             found = associated_groups(assoc, threshold, exclude=grouped)
-            variables = resolve_variables(schema.cat_names, schema.cont_names, schema.na_parent,
-                                          {**(groups or {}), **found})
+            variables = s.kind.variables(schema, {**(groups or {}), **found})
         strata = None
         if strategy == 'conditional':
             strata, info = zip(*[conditional_strata(v.members, assoc, cat, cont) for v in variables])
             extra['conditional'] = {v.name: i for v, i in zip(variables, info)}
         score = lambda preds, targ: [s(preds, targ) for s in scorers]   # one forward pass serves every metric
-        baseline, permuted = permutation_scores(
-            learn.model, data.inputs, data.target, [v.group for v in variables], score, n_repeats,
-            seed=root, bs=bs or default_bs(data.inputs[0].device), keys=[v.name for v in variables],
-            progress=progress_for(learn, show_progress, 'permutation importance'), strata=strata)
-    frames = {}
-    for k, s in enumerate(scorers):
-        drop = permuted[:, :, k] - baseline[k]
-        if s.greater_is_better: drop = -drop
-        frames[s.name] = importance_frame(
-            variables, drop, method='permutation', baseline=float(baseline[k]), metric=s.name,
-            greater_is_better=s.greater_is_better, n_repeats=n_repeats, seed=seed, n_rows=data.n_rows,
-            source=data.source, strategy=strategy, **extra)
+        baseline, drops = permutation_drops(
+            learn.model, data.inputs, data.target, [v.group for v in variables], score,
+            [sc.greater_is_better for sc in scorers], n_repeats, seed=s.root, bs=bs or default_bs(data.inputs[0].device),
+            keys=[v.name for v in variables], progress=progress_for(learn, show_progress, 'permutation importance'),
+            strata=strata)
+    frames = {sc.name: importance_frame(
+                  variables, drops[:, :, k], method='permutation', baseline=float(baseline[k]), metric=sc.name,
+                  greater_is_better=sc.greater_is_better, n_repeats=n_repeats, seed=seed, n_rows=data.n_rows,
+                  source=data.source, strategy=strategy, **extra)
+              for k, sc in enumerate(scorers)}
     return frames if is_metric_list(metric) else frames[scorers[0].name]

@@ -6,32 +6,27 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..common.outputs import default_target, is_binary, output_activation, output_kind, output_labels, target_index
-from ..common.progress import progress_for
-from ..core.checks import check_choice, check_int, plain
-from ..core.seeding import root_seed, stream
-from ..core.shapley import permutation_shapley
-from ..core.state import eval_mode, preserved_state
+from ..common.outputs import is_binary
+from ..common.progress import counting
+from ..common.setup import method_setup
+from ..core.checks import plain
+from ..core.params import Choice, Flag, Integer, ParameterError, Seed, checked
+from ..core.shapley import permutation_plan, shapley_from_plan
 from ..text.data import load_text
-from ..text.forward import text_forward
+from ..text.forward import masked_ids, text_forward
 from ..text.gradients import embedding_layer, integrated_gradients
-from ..text.schema import text_schema
-from ..text.units import UNITS, align, units_of
+from ..text.kind import TEXT
+from ..text.units import MARKERS, UNITS, align, units_of
 
 __all__ = ['explain_text', 'TEXT_METHODS', 'MASKS']
 
 TEXT_METHODS = ('shapley', 'occlusion', 'integrated_gradients')
 MASKS = ('unk', 'delete')
-COLUMNS = ['row', 'Variable', 'Start', 'End', 'Contribution', 'Std', 'OOV']
+COLUMNS = ['row', 'Variable', 'Start', 'End', 'Contribution', 'Std', 'OOV', 'Tokens']
 
 
-def _masked(ids: torch.Tensor, membership: torch.Tensor, keep: torch.Tensor, mask: str, unk_id: int) -> list:
-    "The text for each coalition `keep` (C x M, True = unit present): absent units' tokens replaced by xxunk or deleted."
-    drop = (~keep).float() @ membership.float() > 0          # (C, length): token of an absent unit
-    if mask == 'unk': return list(torch.where(drop, torch.full_like(ids, unk_id), ids))
-    return [ids[~d] for d in drop]
-
-
+@checked(unit=Choice(*UNITS), method=Choice(*TEXT_METHODS), n_permutations=Integer(1), output=Choice('probability', 'raw'),
+         seed=Seed(), bs=Integer(1, none=True), n_steps=Integer(1), show_progress=Flag())
 def explain_text(
     learn,                          # a fastai learner over text (text_classifier_learner, or Learner with text dls)
     texts,                          # a string, a list of strings, a Series, or a DataFrame with the learner's text column
@@ -46,52 +41,57 @@ def explain_text(
     bs:int|None=None,               # texts per forward pass (default: 16,384 tokens' worth)
     text_col:str|None=None,         # the text column of a DataFrame (default: the one the learner was built from)
     n_steps:int=50,                 # integration steps for method='integrated_gradients'
-    show_progress:bool=True,        # a fastprogress bar over the texts
+    show_progress:bool=True,        # a fastprogress bar over the masked texts evaluated (moves within a long text)
 ):
     """Attributions of each text's output to its units: a long DataFrame `row, Variable, Start, End,
-    Contribution, Std, OOV`, where `text[Start:End]` is the unit as written (`Variable`). `attrs` hold
-    `base_values` (the output with every unit masked), `outputs`, `targets`, `texts`, `method`, `unit`.
-    Shapley values add up exactly: base + sum of contributions = output."""
-    check_choice('unit', unit, UNITS)
-    check_choice('method', method, TEXT_METHODS)
-    if mask == 'pad' or mask == 'xxpad':
-        raise ValueError("mask='pad' is not offered: fastai text models treat xxpad as padding, which changes their "
-                         "output in ways unrelated to the word (use mask='unk' or 'delete')")
-    check_choice('mask', mask, MASKS)
-    n_permutations = check_int('n_permutations', n_permutations)
-    n_steps = check_int('n_steps', n_steps)
-    if bs is not None: bs = check_int('bs', bs)
-    schema = text_schema(learn)
-    out_fn = output_activation(learn, output)
-    labels = output_labels(learn, schema)
-    if target is not None: target_index(labels, target)   # fail before any work
+    Contribution, Std, OOV, Tokens`, where `text[Start:End]` is the unit as written (`Variable`) and `Tokens` what
+    the model reads for it (with unit='token', `Marker` says which tokens are fastai's case markers, which share
+    their word's span). `attrs` hold `base_values` (the output with every unit masked), `outputs` (the model's
+    prediction, as `learn.predict` makes it), `targets`, `texts`, `method`, `unit`. Shapley values add up exactly:
+    base + sum of contributions = output."""
+    if mask in ('pad', 'xxpad'):
+        raise ParameterError('mask', "`mask`='pad' is not offered: fastai text models treat xxpad as padding, which "
+                                     "changes their output in ways unrelated to the word (use `mask=`'unk' or 'delete')")
+    if mask not in MASKS: raise ParameterError('mask', f"`mask` must be 'unk' or 'delete', got {mask!r}")
+    s = method_setup(learn, TEXT, output=output, seed=seed, target=target)
+    schema = s.schema
     layer = None
     if method == 'integrated_gradients':
-        if mask != 'unk': raise ValueError("integrated gradients interpolates embeddings from the xxunk baseline: use mask='unk'")
+        if mask != 'unk':
+            raise ParameterError('mask', "integrated gradients interpolates embeddings from the xxunk baseline: use "
+                                         "`mask=`'unk'")
         layer = embedding_layer(learn.model, len(schema.vocab))
         if layer is None:
-            raise ValueError("integrated gradients needs an embedding layer over the learner's vocabulary; this model has "
-                             "none: use method='shapley' or 'occlusion'")
-    root = root_seed(seed)
-    data = load_text(learn, schema, texts, text_col=text_col, what='texts')
+            raise ParameterError('method', "integrated gradients needs an embedding layer over the learner's "
+                                           "vocabulary; this model has none: use `method=`'shapley' or 'occlusion'")
+    data = load_text(learn, schema, texts, text_col=text_col, param='texts')
+    units = []
+    for i in range(data.n_rows):
+        u = align(data.texts[i], data.tokens[i], units_of(data.tokens[i], unit), schema.tokenizer.rules)
+        if not u: raise ParameterError('texts', f"text {i} ({data.texts[i][:40]!r}) has no {unit}s to explain")
+        units.append(u)
+    plans = [permutation_plan(len(u), n_permutations, s.stream('permutations', i)) if method == 'shapley' else None
+             for i, u in enumerate(units)]
+    cost = lambda i: (plans[i].n_coalitions if method == 'shapley' else
+                      len(units[i]) + 2 if method == 'occlusion' else n_steps + 2)
     records, base_values, outputs, targets, completeness = [], [], [], [], []
-    with preserved_state(), eval_mode(learn.model):
-        for i in progress_for(learn, show_progress, 'explaining texts')(range(data.n_rows)):
-            tokens, ids, text = data.tokens[i], data.ids[i], data.texts[i]
-            units = align(text, tokens, units_of(tokens, unit), schema.tokenizer.rules)
-            if not units: raise ValueError(f"text {i} ({text[:40]!r}) has no {unit}s to explain")
-            m = len(units)
+    with s.computing(), counting(learn, show_progress, sum(cost(i) for i in range(data.n_rows)), 'explaining texts') as progress:
+        for i in range(data.n_rows):
+            ids, text, us = data.ids[i], data.texts[i], units[i]
+            m = len(us)
             membership = torch.zeros(m, len(ids), dtype=torch.bool)
-            for j, u in enumerate(units): membership[j, u.positions] = True
+            for j, u in enumerate(us): membership[j, u.positions] = True
             # the predicted class is needed only to default to it (several classes, no target given)
-            predicted = (int(out_fn(text_forward(learn.model, [ids], bs)).reshape(-1).argmax())
-                         if target is None and len(labels) > 1 and not is_binary(schema) else None)
-            k = default_target(schema, labels, target, predicted)
-            value = lambda keep, k=k: (out_fn(text_forward(learn.model, _masked(ids, membership, keep, mask, schema.unk_id), bs))
-                                       .reshape(keep.shape[0], -1)[:, k].double().numpy())
+            predicted = (int(s.activation(text_forward(learn.model, [ids], bs)).reshape(-1).argmax())
+                         if target is None and len(s.labels) > 1 and not is_binary(schema) else None)
+            k = s.target(target, predicted)
+            def value(keep, k=k, ids=ids, membership=membership):
+                out = text_forward(learn.model, masked_ids(ids, membership, keep, mask, schema.unk_id), bs,
+                                   progress=progress.add)
+                return s.activation(out).reshape(keep.shape[0], -1)[:, k].double().numpy()
             se = np.full(m, np.nan)
             if method == 'shapley':
-                phi, se, base, out = permutation_shapley(value, m, n_permutations, stream(root, 'permutations', i))
+                phi, se, base, out = shapley_from_plan(plans[i], value(torch.from_numpy(plans[i].distinct)))
             else:
                 alone = m if method == 'occlusion' else 0         # IG needs only the base and full values
                 keep = torch.ones(alone + 2, m, dtype=torch.bool)
@@ -101,19 +101,23 @@ def explain_text(
                 base, out = float(v[0]), float(v[1])
                 phi = out - v[2:]
                 if method == 'integrated_gradients':
-                    baseline = _masked(ids, membership, torch.zeros(1, m, dtype=torch.bool), 'unk', schema.unk_id)[0]
+                    baseline = masked_ids(ids, membership, torch.zeros(1, m, dtype=torch.bool), 'unk', schema.unk_id)[0]
                     attr = integrated_gradients(learn.model, layer, ids, baseline,
-                                                lambda o, k=k: out_fn(o).reshape(o.shape[0], -1)[:, k], n_steps)
-                    phi = np.array([float(attr[u.positions].sum()) for u in units])
+                                                lambda o, k=k: s.activation(o).reshape(o.shape[0], -1)[:, k], n_steps)
+                    progress.add(n_steps)
+                    phi = np.array([float(attr[u.positions].sum()) for u in us])
                     completeness.append(float(phi.sum() - (out - base)))
-            base_values.append(float(base)); outputs.append(float(out)); targets.append(plain(labels[k]))
-            for u, c, s in zip(units, phi, se):
+            base_values.append(float(base)); outputs.append(float(out)); targets.append(plain(s.labels[k]))
+            tokens = data.tokens[i]
+            for u, c, e in zip(us, phi, se):
                 oov = all(int(ids[p]) == schema.unk_id for p in u.content)
-                records.append(dict(row=i, Variable=text[u.start:u.end], Start=u.start, End=u.end, Contribution=float(c),
-                                    Std=float(s), OOV=oov))
-    expl = pd.DataFrame.from_records(records, columns=COLUMNS)
+                record = dict(row=i, Variable=text[u.start:u.end], Start=u.start, End=u.end, Contribution=float(c),
+                              Std=float(e), OOV=oov, Tokens=' '.join(tokens[p] for p in u.positions))
+                if unit == 'token': record['Marker'] = tokens[u.positions[0]] in MARKERS
+                records.append(record)
+    expl = pd.DataFrame.from_records(records, columns=COLUMNS + (['Marker'] if unit == 'token' else []))
     expl.attrs.update(method=method, unit=unit, mask=mask, base_values=base_values, outputs=outputs, targets=targets,
-                      output=output_kind(schema, output), texts=list(data.texts), row_index=plain(data.index), seed=seed,
+                      output=s.output_kind, texts=list(data.texts), row_index=plain(data.index), seed=seed,
                       n_permutations=n_permutations if method == 'shapley' else None,
                       **({'completeness_error': completeness, 'n_steps': n_steps} if method == 'integrated_gradients' else {}))
     return expl

@@ -5,8 +5,9 @@ import numpy as np
 import pandas as pd
 
 from .labels import quantity
+from .text import is_text_explanation, plot_text_explanation
 
-__all__ = ['plot_waterfall', 'plot_explanation_summary']
+__all__ = ['plot_explanation', 'plot_waterfall', 'plot_explanation_summary']
 
 UP, DOWN = '#d62728', '#1f77b4'
 
@@ -22,6 +23,13 @@ def _check(expl):
 def _fmt(v) -> str:
     if isinstance(v, (float, np.floating)): return f'{v:.4g}'
     return str(v)
+
+
+def plot_explanation(expl, row:int=0, top:int=12, ax=None, **kwargs):
+    "One explained row: a waterfall for a tabular row, the text with its units shaded for a text. Returns the Axes."
+    if is_text_explanation(expl): return plot_text_explanation(expl, row=row, ax=ax, **kwargs)
+    if kwargs: raise TypeError(f"unexpected keyword arguments {sorted(kwargs)} for the waterfall of a tabular row")
+    return plot_waterfall(expl, row=row, top=top, ax=ax)
 
 
 def plot_waterfall(expl, row:int=0, top:int=12, ax=None):

@@ -1,5 +1,8 @@
-"""Drawing text explanations: the original text with each unit shaded by its contribution, as HTML (everything
-from the text escaped) or as a static matplotlib figure."""
+"""Drawing text explanations for a reader who is not a data scientist: the text exactly as written, each unit shaded
+by its contribution on one stated scale (the same for every text, in the output's own units), a header in plain
+words, the strongest units listed with their values, and a legend for the colours and the underline. As HTML
+(everything from the text escaped), as plain text (a terminal), or as a matplotlib figure laid out with measured
+text widths."""
 from __future__ import annotations
 
 import html
@@ -9,14 +12,29 @@ import pandas as pd
 
 from .labels import quantity
 
-__all__ = ['explanation_html', 'plot_text_explanation']
+__all__ = ['explanation_html', 'explanation_page', 'explanation_text', 'plot_text_explanation', 'show_text_explanation',
+           'is_text_explanation', 'colour_scale', 'DEFAULT_PROBABILITY_SCALE']
 
 TOWARDS, AWAY = (214, 39, 40), (31, 119, 180)   # red: pushes towards the target; blue: away from it
+DEFAULT_PROBABILITY_SCALE = 0.25   # full colour at 25 percentage points: the same for every text, so texts compare
+METHOD_WORDS = {
+    'shapley': "each word's share of the prediction (Shapley values)",
+    'occlusion': "how much the prediction falls when the word alone is masked (occlusion)",
+    'integrated_gradients': "each word's contribution on the way from every word masked to the text (integrated gradients)",
+}
+
+
+def is_text_explanation(expl) -> bool:
+    return isinstance(expl, pd.DataFrame) and 'Start' in expl.columns
 
 
 def _check(expl, row):
     if not isinstance(expl, pd.DataFrame) or not {'row', 'Start', 'End', 'Contribution'} <= set(expl.columns):
-        raise TypeError("expected the DataFrame returned by learn.explain(texts) for a text learner")
+        if isinstance(expl, pd.DataFrame) and 'Value' in expl.columns:
+            raise TypeError("this is the explanation of a tabular row: draw it with learn.plot_explanation (a "
+                            "waterfall); show_explanation shows the explanation of a text")
+        raise TypeError("expected the DataFrame returned by learn.explain(texts) for a text learner; for a tabular row "
+                        "use learn.plot_explanation")
     if 'texts' not in expl.attrs:
         raise ValueError("this explanation has lost its attrs (the texts, base values and outputs), as pandas does in "
                          "to_csv or a concat of different results: draw the DataFrame returned by learn.explain")
@@ -26,72 +44,243 @@ def _check(expl, row):
     return expl.attrs['texts'][row], part
 
 
+def _probability(expl) -> bool: return expl.attrs.get('output') == 'probability'
+
+
+def colour_scale(expl, row: int, scale=None) -> tuple:
+    """`(scale, description)`: the |contribution| drawn in full colour. None: 25 percentage points for probabilities
+    (the same for every text), else the largest |contribution| over every row of this explanation; 'row': this
+    row's largest (stated as such); a number: that."""
+    if isinstance(scale, str):
+        if scale != 'row': raise ValueError(f"scale must be None, 'row' or a positive number, got {scale!r}")
+        value = float(expl.loc[expl['row'] == row, 'Contribution'].abs().max()) or 1.0
+        return value, "scaled to this text's largest contribution"
+    if scale is not None:
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
+            raise ValueError(f"scale must be None, 'row' or a positive number, got {scale!r}")
+        return float(scale), 'the scale asked for'
+    if _probability(expl): return DEFAULT_PROBABILITY_SCALE, 'the same scale for every text'
+    return float(expl['Contribution'].abs().max()) or 1.0, 'the same scale for every text of this explanation'
+
+
+def _amount(expl, value: float, signed: bool = True) -> str:
+    "A contribution in the output's units: percentage points of a probability, else the number."
+    if _probability(expl): return f"{value * 100:+.1f} pts" if signed else f"{value * 100:.0f} pts"
+    return f"{value:+.3g}" if signed else f"{value:.3g}"
+
+
 def _pieces(text: str, part: pd.DataFrame) -> list:
-    "`(piece of text, contribution or None, std, oov)` in order, covering the whole text once."
+    """`(piece of text, unit row or None)` in order, covering the whole text exactly once: each unit's characters,
+    and the text between units (spaces, line breaks, anything no unit covers) as it stands."""
     pieces, at = [], 0
     for _, u in part.iterrows():
         start, end = int(u['Start']), int(u['End'])
-        if start < at: continue   # an overlapping unit (two token units of one word): shade the first only
-        if start > at: pieces.append((text[at:start], None, None, False))
-        pieces.append((text[start:end], float(u['Contribution']), u.get('Std'), bool(u.get('OOV', False))))
+        if start < at or end <= start: continue   # a marker token sharing its word's span: shade the word once
+        if start > at: pieces.append((text[at:start], None))
+        pieces.append((text[start:end], u))
         at = end
-    if at < len(text): pieces.append((text[at:], None, None, False))
+    if at < len(text): pieces.append((text[at:], None))
     return pieces
 
 
-def _quantity(expl, row) -> str: return quantity(expl.attrs.get('output'), expl.attrs['targets'][row])
+def _alpha(c: float, scale: float) -> float: return min(1.0, abs(c) / scale)
 
 
-def explanation_html(expl, row: int = 0) -> str:
-    "The text of `row` with each unit shaded by its contribution (value in a tooltip), under a header; escaped."
+def _rgba(c: float, scale: float, alpha_max: float = 1.0) -> str:
+    r, g, b = TOWARDS if c >= 0 else AWAY
+    return f"rgba({r},{g},{b},{_alpha(c, scale) * alpha_max:.3f})"
+
+
+def _header(expl, row: int) -> dict:
+    "The plain-words parts of a header: what is predicted, the prediction, the all-masked value, the method."
+    target = expl.attrs['targets'][row]
+    unit = expl.attrs.get('unit', 'word')
+    what = (f"Probability of {target}, P({target})" if _probability(expl) else
+            f"Logit of {target}" if expl.attrs.get('output') == 'raw' else f"Predicted {target}")
+    method = METHOD_WORDS.get(expl.attrs.get('method'), str(expl.attrs.get('method', '')))
+    if unit != 'word': method = method.replace('word', unit)
+    return dict(what=what, output=expl.attrs['outputs'][row], base=expl.attrs['base_values'][row], unit=unit,
+                method=method)
+
+
+def _top(part: pd.DataFrame, k: int) -> tuple:
+    "The `k` units pushing most towards the target and the `k` pushing most away (each unit once)."
+    units = part[part['End'] > part['Start']].drop_duplicates(['Start', 'End'])
+    towards = units[units['Contribution'] > 0].nlargest(k, 'Contribution')
+    away = units[units['Contribution'] < 0].nsmallest(k, 'Contribution')
+    return towards, away
+
+
+def _reliance(expl, row: int):
+    "The row's reliance on flagged inputs (from `explain(..., flagged=)`), or None."
+    rel = expl.attrs.get('reliance')
+    return None if rel is None else rel[row]
+
+
+def explanation_html(expl, row: int = 0, *, scale=None, top: int = 5) -> str:
+    """The text of `row` with each unit shaded by its contribution, as an HTML fragment: a header in plain words, a
+    banner when the prediction rests on flagged inputs, the text exactly as written, the `top` units towards and
+    away from the target with their values, and a legend (colour scale with its end values, the underline)."""
     text, part = _check(expl, row)
-    scale = float(part['Contribution'].abs().max()) or 1.0
+    full, how = colour_scale(expl, row, scale)
+    h = _header(expl, row)
+    esc = html.escape
     spans = []
-    for piece, c, sd, oov in _pieces(text, part):
-        if c is None: spans.append(html.escape(piece)); continue
-        r, g, b = TOWARDS if c >= 0 else AWAY
-        tip = f"{c:+.4f}" + (f" ± {sd:.4f}" if sd is not None and np.isfinite(sd) else '') + (' (unknown to the model)' if oov else '')
-        spans.append(f'<span style="background-color: rgba({r},{g},{b},{min(1.0, abs(c) / scale):.3f});'
-                     f'{" text-decoration: underline dotted;" if oov else ""} border-radius: 3px; padding: 0 1px" '
-                     f'title="{html.escape(tip, quote=True)}">{html.escape(piece)}</span>')
-    base, out = expl.attrs['base_values'][row], expl.attrs['outputs'][row]
-    what = html.escape(_quantity(expl, row))
-    header = (f'<div style="margin-bottom: 4px"><b>{what} = {out:.3f}</b> (with every {html.escape(str(expl.attrs.get("unit", "unit")))} '
-              f'masked: {base:.3f}; {html.escape(str(expl.attrs.get("method", "")))}). '
-              f'<span style="background-color: rgba({",".join(map(str, TOWARDS))},0.6)">&nbsp;towards&nbsp;</span> '
-              f'<span style="background-color: rgba({",".join(map(str, AWAY))},0.6)">&nbsp;away&nbsp;</span></div>')
-    return (f'<div style="font-family: sans-serif; line-height: 1.7">{header}'
-            f'<div style="white-space: pre-wrap">{"".join(spans)}</div></div>')
+    for piece, u in _pieces(text, part):
+        if u is None: spans.append(esc(piece)); continue
+        c, sd = float(u['Contribution']), u.get('Std')
+        oov, flagged = bool(u.get('OOV', False)), bool(u.get('Flagged', False))
+        tip = _amount(expl, c) + (f" ± {_amount(expl, sd, False)}" if sd is not None and np.isfinite(sd) else '') + \
+            (' (a word the model never saw)' if oov else '') + (' (flagged)' if flagged else '')
+        style = (f"background-color: {_rgba(c, full)}; border-radius: 3px"
+                 + ("; text-decoration: underline dotted" if oov else '')
+                 + ("; outline: 2px solid #333; outline-offset: 1px" if flagged else '')
+                 + ("; color: white" if _alpha(c, full) > 0.65 else ''))
+        spans.append(f'<span class="featimp-unit" style="{style}" title="{esc(tip, quote=True)}">{esc(piece)}</span>')
+    parts = ['<div class="featimp-explanation" style="font-family: sans-serif; line-height: 1.7; max-width: 60em">']
+    rel = _reliance(expl, row)
+    if rel is not None and rel['Relies']:
+        found = ', '.join(f"{esc(str(p))!s}" for p in rel['names']) or 'the flagged inputs'
+        parts.append('<div class="featimp-banner" style="border: 2px solid #b00020; background: #fdecea; padding: 6px 10px; '
+                     'margin-bottom: 6px"><b>Discount this prediction.</b> It rests on flagged input(s) known to be '
+                     f'shortcuts: {found}. {esc(h["what"])} is {rel["Prediction"]:.2f} with them and '
+                     f'{rel["Without"]:.2f} without them' + (' (the predicted class changes)' if rel['Flipped'] else '') + '.</div>')
+    parts.append(f'<div class="featimp-header" style="margin-bottom: 4px"><b>{esc(h["what"])}: {h["output"]:.2f}</b> '
+                 f'(with every {esc(h["unit"])} masked: {h["base"]:.2f}). Shaded: {esc(h["method"])}.</div>')
+    parts.append(f'<div class="featimp-text" style="white-space: pre-wrap; border-left: 3px solid #ddd; '
+                 f'padding-left: 8px">{"".join(spans)}</div>')
+    towards, away = _top(part, top)
+    def listed(units):
+        return ', '.join(f'<span style="background-color: {_rgba(float(u["Contribution"]), full)}; padding: 0 2px">'
+                         f'{esc(str(u["Variable"]))}</span> {esc(_amount(expl, float(u["Contribution"])))}'
+                         for _, u in units.iterrows()) or 'none'
+    parts.append(f'<div class="featimp-top" style="margin-top: 6px"><b>Towards {esc(str(expl.attrs["targets"][row]))}:</b> '
+                 f'{listed(towards)}<br><b>Away from it:</b> {listed(away)}</div>')
+    unit_words = 'percentage points of the predicted probability' if _probability(expl) else 'units of the output'
+    gradient = (f"linear-gradient(to right, rgb{AWAY}, rgba(255,255,255,1), rgb{TOWARDS})")
+    parts.append('<div class="featimp-legend" style="margin-top: 6px; font-size: 85%; color: #444">'
+                 f'<span>{esc(_amount(expl, -full))}</span> '
+                 f'<span style="display: inline-block; width: 10em; height: 0.8em; vertical-align: middle; '
+                 f'background: {gradient}; border: 1px solid #999"></span> <span>{esc(_amount(expl, full))}</span> '
+                 f'({esc(how)}; pts = {unit_words}). Red pushes towards {esc(str(expl.attrs["targets"][row]))}, blue '
+                 'away; full colour at the ends of the bar or beyond. '
+                 '<span style="text-decoration: underline dotted">Dotted underline</span>: a word the model never saw in '
+                 'training (it reads it as unknown).'
+                 + (' <span style="outline: 2px solid #333">Outlined</span>: a flagged input.' if 'Flagged' in part else '')
+                 + '</div></div>')
+    return ''.join(parts)
 
 
-def plot_text_explanation(expl, row: int = 0, ax=None, width: float = 9.0, fontsize: int = 10):
-    "The same as `explanation_html`, drawn with matplotlib: the text wrapped into lines, units in shaded boxes."
-    import matplotlib.pyplot as plt
+def explanation_page(expl, *, scale=None, top: int = 5, title: str = 'Explanations') -> str:
+    "A whole HTML page with every explained text of `expl` (for a file or a browser)."
+    rows = sorted(expl['row'].unique())
+    body = '<hr>'.join(f'<section>{explanation_html(expl, r, scale=scale, top=top)}</section>' for r in rows)
+    return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'
+            f'<body style="margin: 2em">{body}</body></html>\n')
+
+
+def explanation_text(expl, row: int = 0, *, scale=None, top: int = 5) -> str:
+    "The same explanation as plain text, for a terminal: header, banner, the text, the strongest units."
     text, part = _check(expl, row)
-    scale = float(part['Contribution'].abs().max()) or 1.0
-    words = []
-    for piece, c, _, _ in _pieces(text, part):   # split into words for wrapping; a unit's words share its shade
-        for w in piece.split():
-            words.append((w, c))
-    per_line = max(1, int(width * 72 / (fontsize * 0.62)))   # characters per line, roughly
-    lines, line, length = [], [], 0
-    for w, c in words:
-        if line and length + len(w) + 1 > per_line: lines.append(line); line, length = [], 0
-        line.append((w, c)); length += len(w) + 1
-    if line: lines.append(line)
-    if ax is None: _, ax = plt.subplots(figsize=(width, 0.32 * len(lines) + 0.9))
+    h = _header(expl, row)
+    lines = []
+    rel = _reliance(expl, row)
+    if rel is not None and rel['Relies']:
+        lines.append(f"DISCOUNT THIS PREDICTION: it rests on flagged input(s) {', '.join(map(str, rel['names']))}: "
+                     f"{rel['Prediction']:.2f} with them, {rel['Without']:.2f} without them.")
+    lines.append(f"{h['what']}: {h['output']:.2f} (with every {h['unit']} masked: {h['base']:.2f}); {h['method']}.")
+    lines.append(text)
+    towards, away = _top(part, top)
+    fmt = lambda units: ', '.join(f"{u['Variable']!r} {_amount(expl, float(u['Contribution']))}" for _, u in units.iterrows()) or 'none'
+    lines.append(f"towards {expl.attrs['targets'][row]}: {fmt(towards)}")
+    lines.append(f"away from it: {fmt(away)}")
+    return '\n'.join(lines)
+
+
+def show_text_explanation(expl, row: int = 0, **kwargs) -> None:
+    "Display the explanation: HTML in Jupyter (whether or not it is the cell's last line), plain text elsewhere."
+    fragment = explanation_html(expl, row, **kwargs)   # checks the input on every door
+    try:
+        from IPython import get_ipython
+        shell = get_ipython()
+    except ImportError: shell = None
+    if shell is not None and getattr(shell, 'kernel', None) is not None:
+        from IPython.display import HTML, display
+        display(HTML(fragment))
+    else:
+        print(explanation_text(expl, row, **{k: v for k, v in kwargs.items() if k in ('scale', 'top')}))
+
+
+def plot_text_explanation(expl, row: int = 0, ax=None, width: float = 9.0, fontsize: float = 10, scale=None,
+                          top: int = 5):
+    """The same view drawn with matplotlib: the text wrapped into lines with each piece placed by its measured width
+    (no overlaps, no run-ins), units on shaded boxes, the header above and the strongest units and the colour
+    scale below. Returns the Axes."""
+    import matplotlib.pyplot as plt
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.patches import Rectangle
+    text, part = _check(expl, row)
+    full, how = colour_scale(expl, row, scale)
+    h = _header(expl, row)
+    fig = ax.figure if ax is not None else plt.figure(figsize=(width, 2))
+    renderer = fig.canvas.get_renderer()
+    prop = FontProperties(size=fontsize)
+    points = lambda s: renderer.get_text_width_height_descent(s, prop, ismath=False)[0] * 72 / fig.dpi
+    space, line_h = points('a a') - points('aa'), fontsize * 1.7
+    limit = width * 72 - 8
+    # lay out: words of the gaps and whole units, each at its measured width; wrap at spaces, break at line breaks
+    placed, x, y = [], 0.0, 0.0
+    def put(s, u):
+        nonlocal x, y
+        w = points(s)
+        if x > 0 and x + w > limit: x, y = 0.0, y + line_h
+        placed.append((x, y, w, s, u))
+        x += w
+    for piece, u in _pieces(text, part):
+        if u is not None: put(piece, u); continue
+        for k, line in enumerate(piece.split('\n')):
+            if k: x, y = 0.0, y + line_h
+            for j, word in enumerate(line.split(' ')):
+                if j: x += space
+                if word: put(word, None)
+    n_lines = int(round(y / line_h)) + 1
+    height_pts = (n_lines + 5.5) * line_h
+    if ax is None:
+        fig.set_size_inches(width, height_pts / 72)
+        ax = fig.add_axes([0, 0, 1, 1])
     ax.set_axis_off()
-    ax.set_xlim(0, per_line); ax.set_ylim(len(lines) + 0.5, -0.8)
-    for y, line in enumerate(lines):
-        x = 0
-        for w, c in line:
-            box = None
-            if c is not None:
-                r, g, b = TOWARDS if c >= 0 else AWAY
-                box = dict(facecolor=(r / 255, g / 255, b / 255, min(1.0, abs(c) / scale)), edgecolor='none', pad=1.5)
-            ax.text(x, y, w, fontsize=fontsize, va='center', ha='left', bbox=box, family='monospace')
-            x += len(w) + 1
-    base, out = expl.attrs['base_values'][row], expl.attrs['outputs'][row]
-    ax.set_title(f"{_quantity(expl, row)} = {out:.3f} (all masked: {base:.3f}); red: towards, blue: away",
-                 fontsize='small', loc='left')
+    ax.set_xlim(-4, width * 72 - 4); ax.set_ylim(height_pts - 2 * line_h, -2 * line_h)
+    for x, y, w, s, u in placed:
+        colour = None
+        if u is not None:
+            c = float(u['Contribution'])
+            r, g, b = TOWARDS if c >= 0 else AWAY
+            ax.add_patch(Rectangle((x, y - line_h * 0.42), w, line_h * 0.84, facecolor=(r / 255, g / 255, b / 255, _alpha(c, full)),
+                                   edgecolor='#333' if bool(u.get('Flagged', False)) else 'none', linewidth=1.2))
+            colour = 'white' if _alpha(c, full) > 0.65 else 'black'
+            if bool(u.get('OOV', False)):
+                ax.plot([x, x + w], [y + line_h * 0.36] * 2, linestyle=':', color='#555', linewidth=1)
+        ax.text(x, y, s, fontproperties=prop, va='center', ha='left', color=colour or 'black')
+    title = f"{h['what']}: {h['output']:.2f} (with every {h['unit']} masked: {h['base']:.2f}). Shaded: {h['method']}."
+    rel = _reliance(expl, row)
+    if rel is not None and rel['Relies']:
+        title = (f"DISCOUNT THIS PREDICTION: it rests on flagged input(s) {', '.join(map(str, rel['names']))} "
+                 f"({rel['Prediction']:.2f} with them, {rel['Without']:.2f} without).\n" + title)
+    ax.set_title(title, fontsize='small', loc='left', wrap=True)
+    towards, away = _top(part, top)
+    fmt = lambda units: ', '.join(f"{u['Variable']} {_amount(expl, float(u['Contribution']))}" for _, u in units.iterrows()) or 'none'
+    y_list = n_lines * line_h + 0.4 * line_h
+    ax.text(0, y_list, f"Towards {expl.attrs['targets'][row]}: {fmt(towards)}", fontsize=fontsize * 0.85, va='top')
+    ax.text(0, y_list + line_h, f"Away from it: {fmt(away)}", fontsize=fontsize * 0.85, va='top')
+    bar = ax.inset_axes([0.0, y_list + 2.3 * line_h, 0.25 * width * 72, 0.5 * line_h], transform=ax.transData)
+    bar.imshow(np.linspace(-1, 1, 256)[None, :], aspect='auto', cmap=_cmap(), vmin=-1, vmax=1)
+    bar.set_xticks([0, 127.5, 255], [_amount(expl, -full), '0', _amount(expl, full)], fontsize=fontsize * 0.75)
+    bar.set_yticks([])
+    ax.text(0.27 * width * 72, y_list + 2.55 * line_h,
+            f"{how}; dotted underline: a word the model never saw", fontsize=fontsize * 0.75, va='center')
     return ax
+
+
+def _cmap():
+    from matplotlib.colors import LinearSegmentedColormap
+    return LinearSegmentedColormap.from_list('featimp', [tuple(c / 255 for c in AWAY), (1, 1, 1), tuple(c / 255 for c in TOWARDS)])

@@ -4,7 +4,6 @@ own procs, optionally subsampled (the one rule in `core.seeding`), and gathered 
 `(codes, continuous values[, targets])` on the model's device."""
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +12,8 @@ import torch
 from fastai.data.core import DataLoaders
 from fastai.tabular.core import Tabular
 
-from ..core.checks import shown
+from ..core.checks import shown, warn
+from ..core.params import ParameterError
 from ..core.forward import model_device
 from ..core.seeding import subsample_indices
 from .schema import ATTRIBUTE_NAMES, TabularSchema
@@ -22,45 +22,54 @@ __all__ = ['TabularData', 'load_tabular', 'prepare_frame', 'gather_batch', 'feat
            'training_codes']
 
 
-def prepare_frame(schema: TabularSchema, df, labelled: bool = True) -> pd.DataFrame:
-    "Check a raw DataFrame against the learner and return the frame to process (a copy, never the caller's)."
+def prepare_frame(schema: TabularSchema, df, labelled: bool = True, param: str = 'df') -> pd.DataFrame:
+    """Check a raw DataFrame (the argument `param`) against the learner and return the frame to process (a copy,
+    never the caller's)."""
     if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
+        raise ParameterError(param, f"`{param}` must be a pandas DataFrame, got {type(df).__name__}")
     twice = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
-    if twice: raise ValueError(f"the test DataFrame has duplicate column names {shown(twice)}; rename or drop them")
+    if twice: raise ParameterError(param, f"`{param}` has duplicate column names {shown(twice)}; rename or drop them")
     missing = [c for c in schema.feature_names if c not in df.columns]
     if missing:
-        raise ValueError(f"the test DataFrame lacks feature column(s) {shown(missing)} that the learner was "
-                         f"trained on; it has {shown(df.columns, 10)}")
+        raise ParameterError(param, f"`{param}` lacks feature column(s) {shown(missing)} that the learner was "
+                                    f"trained on; it has {shown(df.columns, 10)}")
     no_label = [c for c in schema.y_names if c not in df.columns] if labelled else []
     if no_label:
-        raise ValueError(f"the test DataFrame has no label column {shown(no_label)}: permutation importance "
-                         "needs the true labels (fastai's test_dl would silently drop them)")
+        raise ParameterError(param, f"`{param}` has no label column {shown(no_label)}: importance needs the true "
+                                    "labels (fastai's test_dl would silently drop them)")
     bad_cont = [c for c in schema.cont_names if not (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]))]
     if bad_cont:
-        raise ValueError(f"continuous column(s) {shown(bad_cont)} are not numeric in the test DataFrame "
-                         f"(dtypes: {shown(str(df[c].dtype) for c in bad_cont)})")
+        raise ParameterError(param, f"continuous column(s) {shown(bad_cont)} are not numeric in `{param}` "
+                                    f"(dtypes: {shown(str(df[c].dtype) for c in bad_cont)})")
     na_cont = [c for c in schema.cont_names if df[c].isna().any()]
     fillable = set(getattr(schema.fill_missing, 'na_dict', {}) or {})
     unfillable = [c for c in na_cont if c not in fillable]
     if unfillable:
-        raise ValueError(f"continuous column(s) {shown(unfillable)} have missing values in the test set but had "
-                         "none in training, so the learner's FillMissing cannot fill them; fill or drop those rows")
+        raise ParameterError(param, f"continuous column(s) {shown(unfillable)} of `{param}` have missing values in "
+                                    f"{_DESCRIBED.get(param, 'these rows')} but had none in training, so the learner's FillMissing cannot fill them; fill or "
+                                    "drop those rows")
     labels = df[[c for c in schema.y_names if c in df.columns]] if labelled else df.iloc[:, :0]
     if labels.isna().any().any():
-        raise ValueError(f"the label column(s) {shown(schema.y_names)} have missing values in "
-                         f"{int(labels.isna().any(axis=1).sum())} row(s); drop those rows")
+        raise ParameterError(param, f"the label column(s) {shown(schema.y_names)} have missing values in "
+                                    f"{int(labels.isna().any(axis=1).sum())} row(s) of `{param}`; drop those rows")
     if labelled and schema.y_vocab is None and not schema.multi_label:
         text = [c for c in schema.y_names if not pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
-        if text: raise ValueError(f"the label column(s) {shown(text)} hold text (dtype {df[text[0]].dtype}, e.g. "
-                                  f"{df[text[0]].iloc[0]!r}) but the learner predicts numbers (a regression): convert "
-                                  "them to numbers")
+        if text: raise ParameterError(param, f"the label column(s) {shown(text)} hold text (dtype {df[text[0]].dtype}, "
+                                             f"e.g. {df[text[0]].iloc[0]!r}) but the learner predicts numbers (a "
+                                             "regression): convert them to numbers")
+        values = labels.to_numpy(dtype=float, na_value=np.nan)
+        bad = ~np.isfinite(values).all(axis=1)
+        if bad.any():
+            raise ParameterError(param, f"the label column(s) {shown(schema.y_names)} hold infinite values in "
+                                        f"{int(bad.sum())} row(s) of `{param}` (e.g. row {df.index[np.argmax(bad)]!r}): "
+                                        "a loss or error over them is infinite or NaN; drop or fix those rows")
     out = df.copy()
     for c in out.columns:
         # fastai encodes a pandas `category` column by its own codes, not the training vocabulary; pandas'
         # nullable dtypes (Int64, Float64, boolean, string) hold pd.NA, which fastai's procs do not expect
         dtype = out[c].dtype
-        if c in schema.cont_names and isinstance(dtype, pd.api.extensions.ExtensionDtype):
+        regression_label = c in schema.y_names and schema.y_vocab is None and not schema.multi_label
+        if (c in schema.cont_names or regression_label) and isinstance(dtype, pd.api.extensions.ExtensionDtype):
             out[c] = out[c].to_numpy(dtype=float, na_value=np.nan)
         elif isinstance(dtype, pd.CategoricalDtype) or _is_nullable(dtype):
             out[c] = out[c].astype(object).where(out[c].notna(), np.nan)
@@ -70,9 +79,13 @@ def prepare_frame(schema: TabularSchema, df, labelled: bool = True) -> pd.DataFr
         y = out[schema.y_names[0]]
         unseen = pd.unique(y[~y.isin(schema.y_vocab)])
         if len(unseen):
-            raise ValueError(f"the label column {schema.y_names[0]!r} holds label(s) never seen in training: "
-                             f"{shown(unseen)}; the learner knows {shown(schema.y_vocab, 10)}")
+            raise ParameterError(param, f"the label column {schema.y_names[0]!r} of `{param}` holds label(s) never seen "
+                                        f"in training: {shown(unseen)}; the learner knows {shown(schema.y_vocab, 10)}")
     return out
+
+
+_DESCRIBED = {'df': 'the test set', 'test_dl': 'the test set', 'rows': 'the rows to explain',
+              'background': 'the background rows'}
 
 
 def _is_nullable(dtype) -> bool:
@@ -111,10 +124,10 @@ def _as_training_levels(schema: TabularSchema, name: str, values: pd.Series) -> 
     share = 1 - seen.mean()
     if share > UNSEEN_WARNING:
         unseen = pd.unique(present[~seen])
-        warnings.warn(f"{share:.0%} of the non-missing values of categorical column {name!r} never occurred in "
+        warn(f"{share:.0%} of the non-missing values of categorical column {name!r} never occurred in "
                       f"training (e.g. {shown(unseen, 3)}; training levels: {shown(levels, 5)}); fastai encodes them "
                       "as '#na#', so the model sees no difference between them. Unless the column is an identifier, "
-                      "check that it holds the same kind of values as in training", UserWarning, stacklevel=5)
+                      "check that it holds the same kind of values as in training")
     return values
 
 
@@ -154,65 +167,82 @@ _SPLITS = {'valid': 'validation set', 'train': 'training set'}
 
 
 def load_tabular(learn, schema: TabularSchema, data=None, *, labelled: bool = False, split: str = 'valid',
-                 warn: str | None = None, max_rows=None, rng=None, what: str = 'test DataFrame',
+                 fallback_warning: str | None = None, max_rows=None, rng=None, param: str = 'df',
                  hint: str = '', min_rows: int = 1, dataloader_ok: bool = True,
                  cap_name: str = 'max_rows') -> TabularData:
-    """The tensors of `data`: a raw DataFrame (processed with the learner's procs; `labelled`: it must hold
-    the labels), a tabular DataLoader from `learn.dls.test_dl`, or None for the learner's `split` ('valid'
-    or 'train'; `warn` is the warning given when it is used). `max_rows` caps the rows with a seeded sample
-    drawn from `rng`. `what` and `hint` word the errors; `min_rows` is the fewest rows that make sense;
-    `dataloader_ok=False` accepts DataFrames only."""
+    """The tensors of `data` (the argument `param`): a raw DataFrame (processed with the learner's procs;
+    `labelled`: it must hold the labels), a tabular DataLoader from `learn.dls.test_dl`, or None for the learner's
+    `split` ('valid' or 'train'; `fallback_warning` is given when it is used). `max_rows` caps the rows with a
+    seeded sample drawn from `rng`. `hint` ends the message of an empty set; `min_rows` is the fewest rows that
+    make sense; `dataloader_ok=False` accepts DataFrames only."""
     if data is not None and not dataloader_ok and not isinstance(data, pd.DataFrame):
-        raise TypeError(f"{what} must be a pandas DataFrame, got {type(data).__name__}")
+        raise ParameterError(param, f"`{param}` must be a pandas DataFrame, got {type(data).__name__}")
+    what = f"`{param}`"
     if isinstance(data, pd.DataFrame):
-        frame = prepare_frame(schema, data, labelled)
-        _check_rows(len(frame), min_rows, what, hint)   # before fastai, which fails on an empty frame
+        frame = prepare_frame(schema, data, labelled, param)
+        _check_rows(len(frame), min_rows, what, hint, param)   # before fastai, which fails on an empty frame
         try: dl = learn.dls.test_dl(frame, inplace=True)   # `frame` is already our own copy
         except Exception as e: raise named_attribute_error(schema, e) from e
         source = 'df'
     elif data is not None:
         if isinstance(data, DataLoaders):
-            raise TypeError("got the learner's DataLoaders (learn.dls), which hold the training and validation sets; "
-                            "pass one labelled DataLoader, e.g. learn.dls.test_dl(test_df), or df=test_df")
+            raise ParameterError(param, "got the learner's DataLoaders (learn.dls), which hold the training and "
+                                        "validation sets; pass one labelled DataLoader, e.g. learn.dls.test_dl(test_df), "
+                                        "or a labelled DataFrame as `df=`")
         if not hasattr(data, 'new') or not isinstance(getattr(data, 'dataset', None), Tabular):
-            raise TypeError(f"test_dl must be a fastai tabular DataLoader from learn.dls.test_dl(df), got "
-                            f"{type(data).__name__}")
+            raise ParameterError(param, f"`{param}` must be a fastai tabular DataLoader from learn.dls.test_dl(df), "
+                                        f"got {type(data).__name__}")
         to = data.dataset
         if list(to.cat_names) != schema.cat_names or list(to.cont_names) != schema.cont_names:
-            raise ValueError(f"test_dl was built for other columns (categorical {list(to.cat_names)}, continuous "
-                             f"{list(to.cont_names)}) than this learner's; build it with learn.dls.test_dl(df)")
-        dl, source, what = data, 'test_dl', 'test_dl'
+            raise ParameterError(param, f"`{param}` was built for other columns (categorical {list(to.cat_names)}, "
+                                        f"continuous {list(to.cont_names)}) than this learner's; build it with "
+                                        "learn.dls.test_dl(df)")
+        if _is_training_data(learn, to):
+            warn(f"`{param}` holds the rows the model was trained on (learn.dls.train): importance there "
+                          "measures what the model memorised, not what generalises; pass held-out rows, e.g. "
+                          "learn.dls.test_dl(test_df)")
+        dl, source = data, 'test_dl'
     else:
-        if warn: warnings.warn(warn, UserWarning, stacklevel=4)
+        if fallback_warning: warn(fallback_warning)
         dl = learn.dls.valid if split == 'valid' else learn.dls.train
-        source = what = _SPLITS[split]
+        source = _SPLITS[split]
+        what = 'the ' + source
     to = dl.dataset
     n = len(to)
-    _check_rows(n, min_rows, what, hint)
+    _check_rows(n, min_rows, what, hint, param)
     idx = subsample_indices(n, max_rows, rng, cap_name, min_rows)
     try: inputs, target = gather_batch(dl, None if idx is None else to.iloc[idx])
     except Exception as e: raise named_attribute_error(schema, e) from e
-    if labelled: _check_labels(schema, target, source)
+    if labelled: _check_labels(schema, target, what, param)
     device = model_device(learn.model)
     return TabularData([x.to(device) for x in inputs], None if target is None else target.to(device),
                        inputs[0].shape[0], source, None if idx is None else idx.tolist())
 
 
-def _check_rows(n: int, min_rows: int, what: str, hint: str) -> None:
-    if n == 0: raise ValueError(f"the {what} is empty ({what} has no rows){hint}")
+def _is_training_data(learn, to) -> bool:
+    "`to` is the learner's own training set (the DataLoader `learn.dls.train`, or one over the same rows)."
+    train = getattr(learn.dls, 'train_ds', None)
+    if to is train: return True
+    try: return len(to) == len(train) and len(to) > 0 and to.items.index.equals(train.items.index) and \
+        to.items.equals(train.items)
+    except (AttributeError, TypeError): return False
+
+
+def _check_rows(n: int, min_rows: int, what: str, hint: str, param: str) -> None:
+    if n == 0: raise ParameterError(param, f"{what} is empty ({what} has no rows){hint}")
     if n < min_rows:
-        raise ValueError(f"the {what} has a single row: a permutation of one row changes nothing; "
-                         "give at least 2 rows (hundreds for a useful estimate)")
+        raise ParameterError(param, f"{what} has a single row: a permutation of one row changes nothing; "
+                                    "give at least 2 rows (hundreds for a useful estimate)")
 
 
-def _check_labels(schema: TabularSchema, target, source: str) -> None:
+def _check_labels(schema: TabularSchema, target, what: str, param: str) -> None:
     if target is None:
-        raise ValueError(f"the {source} has no labels: fastai's test_dl drops the label column "
-                         f"{shown(schema.y_names)} when the DataFrame lacks it; build it from a labelled "
-                         "DataFrame, e.g. learn.dls.test_dl(test_df) with the labels, or pass df=test_df")
+        raise ParameterError(param, f"{what} has no labels: fastai's test_dl drops the label column "
+                                    f"{shown(schema.y_names)} when the DataFrame lacks it; build it from a labelled "
+                                    "DataFrame, e.g. learn.dls.test_dl(test_df) with the labels, or pass the DataFrame as `df=`")
     if schema.y_vocab is not None and (target < 0).any():
-        raise ValueError(f"the {source} holds labels never seen in training (fastai encoded them as -1); "
-                         f"the learner knows {shown(schema.y_vocab, 10)}. Pass df= to see which labels")
+        raise ParameterError(param, f"{what} holds labels never seen in training (fastai encoded them as -1); "
+                                    f"the learner knows {shown(schema.y_vocab, 10)}. Pass `df=` to see which labels")
     if target.is_floating_point() and torch.isnan(target).any():
         raise ValueError(f"the {source} has missing labels; drop those rows")
 

@@ -20,7 +20,7 @@ from fastai.tabular.core import Categorify, FillMissing, FillStrategy, Normalize
 from fastai.tabular.model import TabularModel
 
 from ..common.scoring import learner_scorers
-from ..core.checks import check_int, check_number
+from ..core.checks import check_int, check_number, warn
 from ..core.forward import batched_forward, default_bs
 from ..core.seeding import root_seed, stream
 from ..core.state import eval_mode, preserved_state
@@ -115,10 +115,10 @@ def recipe_from_learner(learn, epochs=None, lr=None) -> Recipe:
     if not epochs: raise ValueError("this learner has not been fitted (no fit length to repeat): pass epochs=")
     lr, lr_source = (lr, 'argument') if lr is not None else trained_lr(learn)
     if lr_source.startswith('learn.lr'):
-        warnings.warn(f"the learner keeps no record of the learning rate it was trained with (fastai's recorder forgets "
+        warn(f"the learner keeps no record of the learning rate it was trained with (fastai's recorder forgets "
                       f"it when validate, get_preds or predict run, and a loaded learner has none): retraining with "
                       f"learn.lr={lr:g}, fastai's default unless you set it. Pass lr= as you trained "
-                      "(learn.fit_one_cycle(epochs, lr))", UserWarning, stacklevel=3)
+                      "(learn.fit_one_cycle(epochs, lr))")
     return Recipe(
         cat_names=[c for c in schema.cat_names if c not in schema.na_parent], cont_names=list(schema.cont_names),
         y_names=list(schema.y_names), y_kind=y_kind, fill_missing=fill_settings,

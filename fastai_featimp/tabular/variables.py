@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..core.permutation import ColumnGroup
 
-__all__ = ['Variable', 'resolve_variables']
+__all__ = ['Variable', 'resolve_variables', 'tabular_variables']
 
 CAT, CONT = 0, 1   # positions of x_cat and x_cont among the model's inputs
 
@@ -74,3 +74,8 @@ def resolve_variables(cat_names, cont_names, na_parent: dict, groups=None) -> li
         slots = tuple(s for m in members for s in _slots(m, cat_names, cont_names, na_parent))
         variables.append(Variable(name, 'group', tuple(members), ColumnGroup(slots)))
     return variables
+
+
+def tabular_variables(schema, groups=None) -> list:
+    "The variables of a learner's schema: `resolve_variables` of its columns and `_na` pairs."
+    return resolve_variables(schema.cat_names, schema.cont_names, schema.na_parent, groups)

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..core.stats import oriented
 from .forward import text_forward
 from .phrases import occurrence_index
 from .units import word_units
 
-__all__ = ['Ablation', 'build_ablation', 'ablation_outputs', 'metric_changes', 'mean_deltas']
+__all__ = ['Ablation', 'build_ablation', 'ablation_outputs', 'metric_changes', 'ablation_importance', 'mean_deltas']
 
 
 @dataclass
@@ -86,6 +87,13 @@ def metric_changes(scorer, loss_func, base, variants, ab: Ablation, target, resa
         full[p] = scorer(preds, target) - base_score
         reps[p] = [scorer(preds[r], target[r]) - b for r, b in zip(resamples, base_reps)]
     return full, reps
+
+
+def ablation_importance(scorer, loss_func, base, variants, ab: Ablation, target, resamples) -> tuple:
+    """`(full, replicates)` of `metric_changes` as drops in quality (positive when masking the phrase hurts),
+    whatever the metric's direction: the one service behind phrase importance and the training callback."""
+    full, reps = metric_changes(scorer, loss_func, base, variants, ab, target, resamples)
+    return oriented(full, scorer.greater_is_better), oriented(reps, scorer.greater_is_better)
 
 
 def mean_deltas(probs, base, variants, ab: Ablation, classes: torch.Tensor) -> np.ndarray:

@@ -13,7 +13,7 @@ import torch
 
 from ..core.forward import model_device, prime_allocator
 
-__all__ = ['TOKENS_PER_PASS', 'text_forward', 'plain_output', 'preserved_recurrent_state']
+__all__ = ['TOKENS_PER_PASS', 'text_forward', 'plain_output', 'preserved_recurrent_state', 'masked_ids']
 
 TOKENS_PER_PASS = 16384   # default batch size in tokens: rows per pass = this // text length (see benchmarks/bench_text.py)
 
@@ -65,3 +65,11 @@ def text_forward(model, sequences, bs: int | None = None, progress=None) -> torc
                 if progress is not None: progress(len(idx))
             start += same
     return out
+
+
+def masked_ids(ids: torch.Tensor, membership: torch.Tensor, keep: torch.Tensor, mask: str, unk_id: int) -> list:
+    """The text for each coalition `keep` (C x M, True = unit present), `membership` (M x length) marking each unit's
+    tokens: absent units' tokens replaced by xxunk (mask='unk') or deleted (mask='delete')."""
+    drop = (~keep).float() @ membership.float() > 0          # (C, length): token of an absent unit
+    if mask == 'unk': return list(torch.where(drop, torch.full_like(ids, unk_id), ids))
+    return [ids[~d] for d in drop]

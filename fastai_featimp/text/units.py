@@ -8,12 +8,15 @@ tokens, case-insensitively, so `text[Start:End]` is always the unit as the user 
 from __future__ import annotations
 
 import difflib
+import html
 import re
+
+import regex
 from dataclasses import dataclass
 
-from fastai.text.core import BOS, EOS, FLD, PAD, TK_MAJ, TK_REP, TK_UP, TK_WREP
+from fastai.text.core import BOS, EOS, FLD, PAD, TK_MAJ, TK_REP, TK_UP, TK_WREP, UNK
 
-__all__ = ['Unit', 'word_units', 'sentence_units', 'token_units', 'units_of', 'align', 'UNITS']
+__all__ = ['Unit', 'word_units', 'sentence_units', 'token_units', 'units_of', 'align', 'UNITS', 'MARKERS']
 
 UNITS = ('word', 'sentence', 'token')
 MARKERS = {TK_MAJ, TK_UP}          # belong to the word that follows
@@ -99,16 +102,67 @@ STRUCTURAL = {'replace_rep', 'replace_wrep', 'spec_add_spaces', 'rm_useless_spac
               'replace_maj', 'lowercase'}
 
 
+def _rule_name(rule) -> str: return getattr(rule, '__name__', getattr(getattr(rule, 'func', None), '__name__', ''))
+
+
+# fastai's fix_html, as its sequence of replacements (then html.unescape): replayed here with each character's origin
+# tracked exactly, which a diff of the two strings cannot do ('....' becomes ' ….': which dots became the '…'?)
+_FIX_HTML = [('#39;', "'"), ('amp;', '&'), ('#146;', "'"), ('nbsp;', ' '), ('#36;', '$'), ('\\n', '\n'),
+             ('quot;', "'"), ('<br />', '\n'), ('\\"', '"'), ('<unk>', UNK), (' @.@ ', '.'), (' @-@ ', '-'),
+             ('...', ' …')]
+_CHARREF = re.compile(r'&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)')   # html.unescape's own pattern
+
+
+def _tracked_sub(text: str, spans: list, matches) -> tuple:
+    "`text` with each `(start, end, replacement)` of `matches` (in order, not overlapping) put in, spans carried."
+    out, origin, at = [], [], 0
+    for start, end, new in matches:
+        out.append(text[at:start]); origin += spans[at:start]
+        src = (spans[start][0], spans[end - 1][1]) if end > start else (spans[start - 1][1],) * 2 if start else (0, 0)
+        out.append(new); origin += [src] * len(new)
+        at = end
+    out.append(text[at:]); origin += spans[at:]
+    return ''.join(out), origin
+
+
+def _fix_html_tracked(text: str, spans: list) -> tuple:
+    for old, new in _FIX_HTML:
+        found, at = [], text.find(old)
+        while at >= 0:
+            found.append((at, at + len(old), new)); at = text.find(old, at + len(old))
+        if found: text, spans = _tracked_sub(text, spans, found)
+    refs = []
+    for m in _CHARREF.finditer(text):
+        old, new = m.group(0), html.unescape(m.group(0))
+        keep = 0   # what the entity leaves as it was at its end ('&ampx' -> '&x') keeps its own origin
+        while keep < min(len(old), len(new)) - 1 and old[-1 - keep] == new[-1 - keep]: keep += 1
+        if new != old: refs.append((m.start(), m.end() - keep, new[:len(new) - keep]))
+    return _tracked_sub(text, spans, refs) if refs else (text, spans)
+
+
 def _rewritten(text: str, rules) -> tuple:
     "The text after the character-rewriting rules, and for each of its characters the original span it came from."
-    out = text
+    out, spans = text, [(i, i + 1) for i in range(len(text))]
+    other = []
     for rule in rules or []:
-        if getattr(rule, '__name__', getattr(getattr(rule, 'func', None), '__name__', '')) not in STRUCTURAL: out = rule(out)
-    if out == text: return text, [(i, i + 1) for i in range(len(text))]
-    spans = [None] * len(out)
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, text, out, autojunk=False).get_opcodes():
-        for j in range(j1, j2): spans[j] = (i1 + j - j1, i1 + j - j1 + 1) if tag == 'equal' else (i1, i2)
-    return out, spans
+        name = _rule_name(rule)
+        if name in STRUCTURAL: continue
+        if name == 'fix_html' and not other:
+            tracked, tracked_spans = _fix_html_tracked(out, spans)
+            if tracked == rule(out): out, spans = tracked, tracked_spans; continue
+        other.append(rule)
+    if not other: return out, spans
+    before, before_spans = out, spans
+    for rule in other: out = rule(out)
+    if out == before: return out, spans
+    # another rule rewrote characters: map back with a diff (exact for insertions and deletions of whole runs)
+    mapped = [None] * len(out)
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, before, out, autojunk=False).get_opcodes():
+        for j in range(j1, j2):
+            if tag == 'equal': mapped[j] = before_spans[i1 + j - j1]
+            elif i2 > i1: mapped[j] = (before_spans[i1][0], before_spans[i2 - 1][1])
+            else: mapped[j] = (before_spans[i1 - 1][1],) * 2 if i1 else (0, 0)
+    return out, mapped
 
 
 def _lowered(text: str) -> tuple:
@@ -174,4 +228,26 @@ def align(text: str, tokens: list, units: list, rules=None) -> list:
     for u in units:
         (s0, _), (_, e1) = bounds(u.content[0]), bounds(u.content[-1])
         u.start, u.end = s0, max(s0, e1)
-    return units
+    return _whole_graphemes(text, units)
+
+
+def _whole_graphemes(text: str, units: list) -> list:
+    """Units that split a grapheme cluster (an emoji joined by zero-width joiners, a flag, a letter with combining
+    accents: one character to a reader, several to spaCy) merged into one unit covering the whole cluster."""
+    start_of, end_of = list(range(len(text))), list(range(1, len(text) + 1))
+    for m in regex.finditer(r'\X', text):
+        for i in range(m.start(), m.end()): start_of[i], end_of[i] = m.start(), m.end()
+    merged, split_last = [], False
+    for u in units:
+        lo = start_of[u.start] if u.start < len(text) else u.start
+        hi = end_of[u.end - 1] if u.end > u.start else max(u.end, lo)
+        split = (lo, hi) != (u.start, u.end)
+        if merged and (split or split_last) and lo < merged[-1].end:
+            last = merged[-1]
+            last.positions, last.content = last.positions + u.positions, last.content + u.content
+            last.key, last.end = last.key + u.key, max(last.end, hi)
+        else:
+            u.start, u.end = lo, hi
+            merged.append(u)
+        split_last = split
+    return merged

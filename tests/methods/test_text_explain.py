@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
+import fastai_featimp
 from fastai_featimp.datasets import CLINICAL_LEAK
 from helpers import assert_learner_unchanged, assert_same_rng, global_rng_state, learner_snapshot
 
@@ -143,7 +144,7 @@ def test_offsets_oov_and_edge_cases(custom_text):
 def test_html_shows_the_text_escaped_and_shaded(custom_text):
     text = 'Family visit <script>alert("x")</script> & more'
     expl = custom_text.explain(text, method='occlusion', **Q)
-    html = custom_text.show_explanation(expl).data
+    html = fastai_featimp.explanation_html(expl)   # what show_explanation displays (it returns None)
     assert '<script' not in html and '&lt;' in html and 'alert' in html and '&amp;' in html
     assert 'title="+' in html or 'title="-' in html        # the value in a tooltip
     assert 'P(died)' in html
