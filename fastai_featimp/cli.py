@@ -200,11 +200,24 @@ def _load_learner(path: Path):
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')   # fastai warns about pickle on every load; the help text says it
             learn = load_learner(path)
+    except UnboundLocalError:   # fastai's load_learner swallows an ImportError and fails on: find the missing code
+        raise UsageError(f"cannot load {path}: {_missing_code(path)}") from None
     except Exception as e:   # torch.load fails in many ways on a file that is not an exported learner
         raise UsageError(f"cannot load {path} as a fastai learner saved with learn.export(): {type(e).__name__}: {e}")
     try: kind_of(learn)
     except TypeError as e: raise UsageError(f"{path}: {e}")
     return learn
+
+
+def _missing_code(path: Path) -> str:
+    "Why a pickle cannot be loaded here, when fastai hides it: the module of a custom model or function is missing."
+    import torch
+    try: torch.load(path, map_location='cpu', weights_only=False)
+    except ImportError as e:
+        return (f"it needs code that cannot be imported here ({type(e).__name__}: {e}): run fastai-featimp where the "
+                "module defining the learner's custom model or functions can be imported (e.g. set PYTHONPATH)")
+    except Exception as e: return f"{type(e).__name__}: {e}"
+    return "fastai's load_learner failed on it"
 
 
 def _read_csv(path: Path, what: str = 'data file'):

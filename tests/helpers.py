@@ -158,3 +158,34 @@ def assert_same_process_state(a, b):
     assert_same_rng(a['rng'], b['rng'])
     assert a['cudnn'] == b['cudnn'] and a['threads'] == b['threads']
     assert a['filters'] == b['filters']
+
+
+def frames_in(args) -> dict:
+    "Deep copies of the DataFrames among `args` (a call must leave the caller's frames exactly as they were)."
+    return {id(v): (v, v.copy(deep=True)) for v in args if isinstance(v, pd.DataFrame)}
+
+
+def assert_call_leaves_everything(learn, call, *data, raises=None, match=None):
+    """Run `call()` on an unusual process state and check that it leaves everything as it was: the model (weights,
+    every module's mode), the DataLoaders, callbacks, metrics, loss, recorder, the caller's DataFrames in `data`,
+    and the process (Python's, NumPy's and torch's random states, cuDNN flags, thread count, warning filters).
+    With `raises`, the call must fail with that error (matching `match`), and leave everything the same."""
+    import pytest
+    cudnn = torch.backends.cudnn
+    saved = (cudnn.benchmark, cudnn.deterministic, torch.get_num_threads())
+    cudnn.benchmark, cudnn.deterministic = True, False   # what fastai's set_seed(reproducible=True) would overwrite
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings('ignore', message='a filter of the caller')
+            snap, before, frames = learner_snapshot(learn), process_state(), frames_in(data)
+            if raises is None: result = call()
+            else:
+                with pytest.raises(raises, match=match): call()
+                result = None
+            assert_same_process_state(before, process_state())
+            assert_learner_unchanged(learn, snap)
+            for frame, copy_ in frames.values(): pd.testing.assert_frame_equal(frame, copy_)
+        return result
+    finally:
+        cudnn.benchmark, cudnn.deterministic = saved[:2]
+        torch.set_num_threads(saved[2])

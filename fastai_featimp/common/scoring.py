@@ -9,6 +9,8 @@ from typing import Callable
 
 import math
 
+import numpy as np
+
 import torch
 from fastai.learner import AvgMetric, Metric
 from fastai.metrics import (BalancedAccuracy, F1Score, F1ScoreMulti, R2Score, RocAuc, RocAucBinary, RocAucMulti,
@@ -17,6 +19,7 @@ from fastai.torch_core import to_detach
 from fastcore.foundation import L
 
 from ..core.checks import warn
+from ..core.params import ParameterError
 from .metric_names import METRIC_NAMES
 
 __all__ = ['Scorer', 'make_scorers', 'learner_scorers', 'metric_direction', 'is_metric_list', 'METRIC_NAMES']
@@ -45,6 +48,7 @@ class Scorer:
     name: str
     greater_is_better: bool
     fn: Callable[[torch.Tensor, torch.Tensor], float]
+    ideal: Callable | None = None   # targets -> raw outputs that predict them perfectly (to test that the score responds)
 
     def __call__(self, preds, targ) -> float:
         try: value = self.fn(preds, targ)
@@ -52,12 +56,35 @@ class Scorer:
             raise ValueError(f"metric {self.name!r} could not be computed on the test set: "
                              f"{type(e).__name__}: {e}") from e
         if value is None:
-            raise ValueError(f"metric {self.name!r} returned None on the test set")
+            raise ParameterError('metric', f"metric {self.name!r} returned None on the test set")
+        size = getattr(value, 'numel', getattr(value, 'size', lambda: 1))
+        size = size() if callable(size) else size
+        if size != 1:
+            raise ParameterError('metric', f"metric {self.name!r} returned {size} values (shape "
+                                           f"{tuple(getattr(value, 'shape', ()))}) where one number over the whole set "
+                                           "is needed: reduce it (e.g. .mean()) or pass a fastai metric")
         value = float(value.item() if hasattr(value, 'item') else value)
         if math.isnan(value):
-            raise ValueError(f"metric {self.name!r} is NaN on these {len(targ)} rows (an AUC needs both classes, a "
+            raise ParameterError('metric', f"metric {self.name!r} is NaN on these {len(targ)} rows (an AUC needs both classes, a "
                              "correlation needs varying predictions): use more rows or another metric")
         return value
+
+    def check_responds(self, preds, targ) -> None:
+        """Refuse a metric that gives the same value whatever the predictions (a table of exact zeros would follow):
+        perfect predictions of the labels, and the rows' predictions shuffled, reversed and all set to the first row's,
+        all score the same as the real ones."""
+        n = len(preds)
+        if n < 2: return
+        base = self(preds, targ)
+        shuffled = preds[torch.from_numpy(np.random.default_rng(0).permutation(n)).to(preds.device)]
+        others = [shuffled, preds.flip(0), preds[:1].expand_as(preds)]
+        if self.ideal is not None:
+            try: others.append(self.ideal(targ).to(preds.dtype).reshape(preds.shape))
+            except (RuntimeError, ValueError, TypeError): pass   # an output this package cannot imitate: skip that one
+        if all(self(p, targ) == base for p in others):
+            raise ParameterError('metric', f"metric {self.name!r} gives {base:g} whatever the predictions (shuffled, "
+                                           "reversed or all alike): it cannot measure how much an input matters; pass a "
+                                           "metric that compares predictions with the labels")
 
 
 class _MetricContext:
@@ -158,9 +185,13 @@ def _scorer(metric, loss_func, learn_info, greater_is_better, override_known=Tru
             raise TypeError(f"metric must be None, a name, a fastai metric or a callable (preds, targs) -> float; "
                             f"got {type(metric).__name__}")
     known = metric_direction(name)
+    if greater_is_better is not None and not isinstance(greater_is_better, (bool, np.bool_)):
+        raise ParameterError('greater_is_better', f"`greater_is_better` must be True, False or None (or a list of them, "
+                                                  f"one per metric), got {greater_is_better!r}")
     if greater_is_better is None:
         if known is None:
-            raise ValueError(f"the direction of metric {name!r} is unknown: pass greater_is_better=True if higher "
+            raise ParameterError('greater_is_better', f"the direction of metric {name!r} is unknown: pass "
+                             "`greater_is_better=`True if higher "
                              "values are better (a score) or False if lower values are better (a loss or error)")
         greater_is_better = known
     elif known is not None and bool(greater_is_better) != known:
@@ -170,11 +201,20 @@ def _scorer(metric, loss_func, learn_info, greater_is_better, override_known=Tru
     return Scorer(name, bool(greater_is_better), fn)
 
 
+def _ideal(kind: str, n_out: int):
+    "Raw outputs that predict targets perfectly: confident logits of the true class (labels), the targets (regression)."
+    if kind == 'classifier': return lambda t: 20.0 * torch.nn.functional.one_hot(t.long().view(-1), n_out).float() - 10.0
+    if kind == 'multi_label': return lambda t: 20.0 * t.float() - 10.0
+    return lambda t: t.float()
+
+
 def learner_scorers(learn, schema, metric=None, greater_is_better=None) -> list:
     "`make_scorers` for a learner: its loss, and metrics checked against (or fitted to) its outputs."
     kind = 'multi_label' if schema.multi_label else 'classifier' if schema.y_vocab is not None else 'regression'
-    return make_scorers(metric, learn.loss_func, dict(kind=kind, n_out=schema.n_out, y_names=list(schema.y_names)),
-                        greater_is_better)
+    scorers = make_scorers(metric, learn.loss_func, dict(kind=kind, n_out=schema.n_out, y_names=list(schema.y_names)),
+                           greater_is_better)
+    for s in scorers: s.ideal = _ideal(kind, schema.n_out)
+    return scorers
 
 
 def is_metric_list(metric) -> bool:
@@ -188,7 +228,7 @@ def make_scorers(metric, loss_func, learn_info: dict, greater_is_better=None) ->
     `greater_is_better`: a list aligned with the metrics overrides each known direction; a single value
     overrides a single metric's, and with a list of metrics it applies to those of unknown direction only."""
     metrics = list(metric) if is_metric_list(metric) else [metric]
-    if not metrics: raise ValueError("metric is an empty list: give at least one metric, or None for the loss")
+    if not metrics: raise ParameterError('metric', "`metric` is an empty list: give at least one metric, or None for the loss")
     aligned = is_metric_list(greater_is_better)
     gibs = list(greater_is_better) if aligned else [greater_is_better] * len(metrics)
     if len(gibs) != len(metrics):

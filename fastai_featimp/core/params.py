@@ -109,7 +109,7 @@ class Instance:
     def problem(self, value):
         if value is None and self.none: return None
         if isinstance(value, self.types) and not isinstance(value, bool): return None
-        return f"must be {self.what}{' or None' if self.none else ''}, got {type(value).__name__}"
+        return f"must be {self.what}, got {type(value).__name__}"
 
 
 def check(name: str, constraint, value):

@@ -50,7 +50,7 @@ def within_strata_permutation(rng: np.random.Generator, n: int, strata: np.ndarr
 def permutation_scores(forward: Forward, inputs: Sequence[torch.Tensor], target: torch.Tensor,
                        groups: Sequence[ColumnGroup], score: Score, n_repeats: int, seed: int | None = None,
                        bs: int = 4096, progress: Callable[[Iterable], Iterable] = iter, strata: Sequence | None = None,
-                       keys: Sequence | None = None):
+                       keys: Sequence | None = None, check: Callable | None = None):
     """Baseline scores and scores with each group permuted.
 
     Returns `(baseline, permuted)`: arrays of shape `(n_scores,)` and `(n_groups, n_repeats, n_scores)`.
@@ -58,12 +58,15 @@ def permutation_scores(forward: Forward, inputs: Sequence[torch.Tensor], target:
     stream, derived from `seed` and `keys[g]` (default: its position; pass names so that a group's result
     does not depend on which other groups are scored), drawn on the CPU: results do not depend on `bs` or
     the device. `strata[g]` (an int array of length n, or None) restricts group g's permutations to rows of
-    the same stratum: conditional permutation."""
+    the same stratum: conditional permutation. `check(preds, target)` sees the unpermuted predictions first (to
+    refuse a score that cannot measure anything before the permuted passes run)."""
     n = inputs[0].shape[0]
     device = inputs[0].device
     root = root_seed(seed)
     keys = list(range(len(groups))) if keys is None else list(keys)
-    baseline = np.asarray(score(batched_forward(forward, inputs, bs), target), dtype=float)
+    preds = batched_forward(forward, inputs, bs)
+    if check is not None: check(preds, target)
+    baseline = np.asarray(score(preds, target), dtype=float)
     permuted = np.empty((len(groups), n_repeats, baseline.size))
     gens = [stream(root, 'permutation', k) for k in keys]
     for step in progress(range(len(groups) * n_repeats)):

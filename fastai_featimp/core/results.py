@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .checks import plain
+from .checks import plain, warn
 from .stats import summarize_repeats
 
 __all__ = ['importance_frame', 'PartialDependence', 'plain']
@@ -32,6 +32,11 @@ def importance_frame(variables, per_repeat: np.ndarray, *, summary: dict | None 
     repeat statistics (a bootstrap gives its own); `columns` adds per-variable columns before `Members`;
     `sort_by` names the column that orders the rows (by absolute value for a signed effect like `MeanDelta`)."""
     summary = summarize_repeats(per_repeat) if summary is None else summary
+    if len(variables) and np.all(np.asarray(per_repeat) == 0):
+        warn(f"every importance is exactly 0: {attrs.get('metric', 'the score')} ({attrs.get('baseline', float('nan')):.4g}) "
+             "did not change at all when any input was taken away; the model may predict the same thing for every row, "
+             "or the metric may not see the difference (a class metric of a model that never predicts a class): try "
+             "metric='loss'")
     fi = pd.DataFrame({'Variable': [v.name for v in variables], 'Type': [v.kind for v in variables], **summary,
                        **(columns or {}), 'Members': [list(v.members) for v in variables]})
     key = (lambda c: c.abs()) if sort_by != 'Importance' else None

@@ -73,7 +73,7 @@ def permutation_importance(
             learn.model, data.inputs, data.target, [v.group for v in variables], score,
             [sc.greater_is_better for sc in scorers], n_repeats, seed=s.root, bs=bs or default_bs(data.inputs[0].device),
             keys=[v.name for v in variables], progress=progress_for(learn, show_progress, 'permutation importance'),
-            strata=strata)
+            strata=strata, check=lambda preds, target: [sc.check_responds(preds, target) for sc in scorers])
     frames = {sc.name: importance_frame(
                   variables, drops[:, :, k], method='permutation', baseline=float(baseline[k]), metric=sc.name,
                   greater_is_better=sc.greater_is_better, n_repeats=n_repeats, seed=seed, n_rows=data.n_rows,

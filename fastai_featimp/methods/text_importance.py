@@ -85,6 +85,7 @@ def phrase_importance(
     with s.computing(), counting(learn, show_progress, ab.n_forward, 'phrase importance') as progress:
         base, variants = ablation_outputs(learn.model, ab, bs, progress=progress.add)
     target = data.target
+    for sc in scorers: sc.check_responds(base, target)
     mean_delta = np.full(len(ab.phrases), np.nan)
     if schema.y_vocab is not None:   # for the target: a binary model's positive class, else each text's true class
         classes = torch.full((n,), 1) if is_binary(schema) else target.long().view(-1)

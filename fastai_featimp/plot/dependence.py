@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .labels import text_colour_on
+
 __all__ = ['plot_dependence']
 
 
@@ -37,7 +39,7 @@ def plot_dependence(assoc, figsize=None):
             for j in range(n):
                 v = ordered.iat[i, j]
                 ax_map.text(j, i, f'{v:.2f}', ha='center', va='center', fontsize=7,
-                            color='black' if v > 0.6 else 'white')
+                            color=text_colour_on(im.cmap(im.norm(v))))
     fig.colorbar(im, ax=ax_map, fraction=0.04, label='association')
     fig.suptitle("Association between inputs (|Spearman|, Cramér's V, eta)")
     fig.tight_layout()

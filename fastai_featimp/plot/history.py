@@ -20,13 +20,18 @@ def plot_importance_history(history, top:int=8, ax=None):
     rows dashed, the 95% interval as a band where there are repeats. Returns the Axes."""
     import matplotlib.pyplot as plt
     _check(history)
+    stage = history['stage'] if 'stage' in history else pd.Series('epoch', index=history.index)
+    final, history = history[stage == 'final'], history[stage != 'final']
     last = history[(history['epoch'] == history['epoch'].max()) & (history['split'] == 'valid')]
     names = list(last.sort_values('Importance', ascending=False)['Variable'].head(top))
     if ax is None: _, ax = plt.subplots(figsize=(8, 4.5))
-    colours = plt.rcParams['axes.prop_cycle'].by_key()['color']
+    colours = [c for c in plt.rcParams['axes.prop_cycle'].by_key()['color'] if not _greyish(c)]   # grey: the key's
     for k, name in enumerate(names):
         colour = colours[k % len(colours)]
         for split, style in (('valid', '-'), ('train', '--')):
+            done = final[(final['Variable'] == name) & (final['split'] == split)]
+            if len(done):   # the model as it stands after the fit (weights put back by another callback)
+                ax.plot(done['epoch'], done['Importance'], '*' if split == 'valid' else 'x', color=colour, markersize=9)
             part = history[(history['Variable'] == name) & (history['split'] == split)].sort_values('epoch')
             if part.empty: continue
             ax.plot(part['epoch'], part['Importance'], style, color=colour, marker='o', markersize=3,
@@ -38,10 +43,17 @@ def plot_importance_history(history, top:int=8, ax=None):
     ax.axhline(0, color='black', linewidth=0.8)
     ax.set_xlabel('epoch'); ax.set_ylabel(f"importance ({history.attrs.get('metric') or 'score'})")
     ax.set_xticks(sorted(history['epoch'].unique()))
-    ax.plot([], [], '-', color='grey', label='held-out rows'); ax.plot([], [], '--', color='grey', label='training rows')
+    ax.plot([], [], '-', color='black', label='held-out rows'); ax.plot([], [], '--', color='black', label='training rows')
+    if len(final): ax.plot([], [], '*', color='black', label='final model (weights put back)')
     ax.legend(fontsize='small', loc='upper left', bbox_to_anchor=(1.01, 1), borderaxespad=0)
     ax.figure.tight_layout()
     return ax
+
+
+def _greyish(colour) -> bool:
+    from matplotlib.colors import to_rgb
+    r, g, b = to_rgb(colour)
+    return max(r, g, b) - min(r, g, b) < 0.08
 
 
 def plot_train_vs_valid(history, epoch:int=-1, ax=None, label_above:float=None):
@@ -52,7 +64,9 @@ def plot_train_vs_valid(history, epoch:int=-1, ax=None, label_above:float=None):
     epochs = sorted(history['epoch'].unique())
     e = epochs[epoch] if epoch < 0 else epoch
     if e not in epochs: raise ValueError(f"epoch {epoch} was not evaluated; the history has epochs {epochs}")
-    wide = history[history['epoch'] == e].pivot(index='Variable', columns='split', values='Importance')
+    rows = history[history['epoch'] == e]
+    if 'stage' in rows and (rows['stage'] == 'final').any(): rows = rows[rows['stage'] == 'final']   # the final model
+    wide = rows.pivot(index='Variable', columns='split', values='Importance')
     if ax is None: _, ax = plt.subplots(figsize=(5.5, 5.5))
     x, y = wide['valid'].to_numpy(float), wide['train'].to_numpy(float)
     ax.scatter(x, y, color='#1f77b4')

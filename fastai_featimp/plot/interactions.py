@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .labels import text_colour_on
+
 __all__ = ['plot_interactions']
 
 
@@ -43,7 +45,8 @@ def _matrix(result, row, ax):
     if len(names) <= 12:
         for i in range(len(names)):
             for j in range(len(names)):
-                ax.text(j, i, f'{matrix[i, j]:.2g}', ha='center', va='center', fontsize=7)
+                ax.text(j, i, f'{matrix[i, j]:.2g}', ha='center', va='center', fontsize=7,
+                        color=text_colour_on(im.cmap(im.norm(matrix[i, j]))))
     targets = result.attrs.get('targets')
     ax.set_title(f"row {row}: interaction values" + (f" ({targets[row]})" if targets else '') + "; main effects on the diagonal",
                  fontsize='small')

@@ -6,6 +6,7 @@ text widths."""
 from __future__ import annotations
 
 import html
+import re
 
 import numpy as np
 import pandas as pd
@@ -65,7 +66,9 @@ def colour_scale(expl, row: int, scale=None) -> tuple:
 
 def _amount(expl, value: float, signed: bool = True) -> str:
     "A contribution in the output's units: percentage points of a probability, else the number."
-    if _probability(expl): return f"{value * 100:+.1f} pts" if signed else f"{value * 100:.0f} pts"
+    if _probability(expl):
+        points = round(value * 100, 1) + 0.0   # + 0.0: no '-0.0'
+        return f"{points:+.1f} pts" if signed else f"{abs(points):.1f} pts"
     return f"{value:+.3g}" if signed else f"{value:.3g}"
 
 
@@ -106,8 +109,9 @@ def _header(expl, row: int) -> dict:
 def _top(part: pd.DataFrame, k: int) -> tuple:
     "The `k` units pushing most towards the target and the `k` pushing most away (each unit once)."
     units = part[part['End'] > part['Start']].drop_duplicates(['Start', 'End'])
-    towards = units[units['Contribution'] > 0].nlargest(k, 'Contribution')
-    away = units[units['Contribution'] < 0].nsmallest(k, 'Contribution')
+    shown = units['Contribution'].abs() >= 5e-4 * max(float(units['Contribution'].abs().max()), 1e-12) + 5e-4
+    towards = units[shown & (units['Contribution'] > 0)].nlargest(k, 'Contribution')
+    away = units[shown & (units['Contribution'] < 0)].nsmallest(k, 'Contribution')
     return towards, away
 
 
@@ -228,28 +232,43 @@ def plot_text_explanation(expl, row: int = 0, ax=None, width: float = 9.0, fonts
     points = lambda s: renderer.get_text_width_height_descent(s, prop, ismath=False)[0] * 72 / fig.dpi
     space, line_h = points('a a') - points('aa'), fontsize * 1.7
     limit = width * 72 - 8
-    # lay out: words of the gaps and whole units, each at its measured width; wrap at spaces, break at line breaks
+    # lay out: runs of characters between white space (a word, or a word with its punctuation, of one or several
+    # units), each piece at its measured width; wrap between runs only, break at line breaks
+    tokens = []   # ('run', [(piece, unit)]), ('space', count) or ('newline',)
+    for piece, u in _pieces(text, part):   # a unit of several words (a sentence) wraps like the text around it
+        for k, line in enumerate(re.split(r'\r\n|\r|\n', piece)):
+            if k: tokens.append(('newline',))
+            for word in re.split(r'(\s+)', line):
+                if word.isspace(): tokens.append(('space', sum(4 if c == '\t' else 1 for c in word)))
+                elif word:
+                    if tokens and tokens[-1][0] == 'run': tokens[-1][1].append((word, u))
+                    else: tokens.append(('run', [(word, u)]))
     placed, x, y = [], 0.0, 0.0
-    def put(s, u):
-        nonlocal x, y
-        w = points(s)
-        if x > 0 and x + w > limit: x, y = 0.0, y + line_h
-        placed.append((x, y, w, s, u))
-        x += w
-    for piece, u in _pieces(text, part):
-        if u is not None: put(piece, u); continue
-        for k, line in enumerate(piece.split('\n')):
-            if k: x, y = 0.0, y + line_h
-            for j, word in enumerate(line.split(' ')):
-                if j: x += space
-                if word: put(word, None)
+    for token in tokens:
+        if token[0] == 'newline': x, y = 0.0, y + line_h
+        elif token[0] == 'space': x += space * token[1]
+        else:
+            widths = [points(w) for w, _ in token[1]]
+            if x > 0 and x + sum(widths) > limit: x, y = 0.0, y + line_h
+            for (w, u), advance in zip(token[1], widths):
+                placed.append((x, y, advance, w, u))
+                x += advance
     n_lines = int(round(y / line_h)) + 1
-    height_pts = (n_lines + 5.5) * line_h
+    title = f"{h['what']}: {h['output']:.2f} (with every {h['unit']} masked: {h['base']:.2f}). Shaded: {h['method']}."
+    rel = _reliance(expl, row)
+    if rel is not None and rel['Relies']:
+        title = (f"DISCOUNT THIS PREDICTION: it rests on flagged input(s) {', '.join(map(str, rel['names']))} "
+                 f"({rel['Prediction']:.2f} with them, {rel['Without']:.2f} without).\n" + title)
+    small = FontProperties(size=fontsize * 0.85)
+    header = _wrapped(title, lambda t: renderer.get_text_width_height_descent(t, small, ismath=False)[0] * 72 / fig.dpi, limit)
+    head_h = (header.count('\n') + 1.6) * fontsize * 0.85 * 1.35
+    height_pts = head_h + (n_lines + 7.5) * line_h
     if ax is None:
         fig.set_size_inches(width, height_pts / 72)
         ax = fig.add_axes([0, 0, 1, 1])
     ax.set_axis_off()
-    ax.set_xlim(-4, width * 72 - 4); ax.set_ylim(height_pts - 2 * line_h, -2 * line_h)
+    ax.set_xlim(-4, width * 72 - 4); ax.set_ylim(height_pts - head_h - line_h, -head_h - line_h)
+    ax.text(0, -head_h - 0.6 * line_h, header, fontproperties=small, va='top', ha='left', linespacing=1.35)
     for x, y, w, s, u in placed:
         colour = None
         if u is not None:
@@ -260,25 +279,36 @@ def plot_text_explanation(expl, row: int = 0, ax=None, width: float = 9.0, fonts
             colour = 'white' if _alpha(c, full) > 0.65 else 'black'
             if bool(u.get('OOV', False)):
                 ax.plot([x, x + w], [y + line_h * 0.36] * 2, linestyle=':', color='#555', linewidth=1)
-        ax.text(x, y, s, fontproperties=prop, va='center', ha='left', color=colour or 'black')
-    title = f"{h['what']}: {h['output']:.2f} (with every {h['unit']} masked: {h['base']:.2f}). Shaded: {h['method']}."
-    rel = _reliance(expl, row)
-    if rel is not None and rel['Relies']:
-        title = (f"DISCOUNT THIS PREDICTION: it rests on flagged input(s) {', '.join(map(str, rel['names']))} "
-                 f"({rel['Prediction']:.2f} with them, {rel['Without']:.2f} without).\n" + title)
-    ax.set_title(title, fontsize='small', loc='left', wrap=True)
+        ax.text(x, y, s, fontproperties=prop, va='center', ha='left', color=colour or 'black', gid='featimp-word')
     towards, away = _top(part, top)
     fmt = lambda units: ', '.join(f"{u['Variable']} {_amount(expl, float(u['Contribution']))}" for _, u in units.iterrows()) or 'none'
-    y_list = n_lines * line_h + 0.4 * line_h
-    ax.text(0, y_list, f"Towards {expl.attrs['targets'][row]}: {fmt(towards)}", fontsize=fontsize * 0.85, va='top')
-    ax.text(0, y_list + line_h, f"Away from it: {fmt(away)}", fontsize=fontsize * 0.85, va='top')
-    bar = ax.inset_axes([0.0, y_list + 2.3 * line_h, 0.25 * width * 72, 0.5 * line_h], transform=ax.transData)
+    listed = _wrapped(f"Towards {expl.attrs['targets'][row]}: {fmt(towards)}\nAway from it: {fmt(away)}",
+                      lambda t: renderer.get_text_width_height_descent(t, small, ismath=False)[0] * 72 / fig.dpi, limit)
+    y_list = n_lines * line_h + 0.3 * line_h
+    ax.text(0, y_list, listed, fontproperties=small, va='top', linespacing=1.5)
+    y_bar = y_list + (listed.count('\n') + 1) * fontsize * 0.85 * 1.5 + 0.6 * line_h
+    left = 0.1 * limit   # room for the left end's label
+    bar = ax.inset_axes([left, y_bar, 0.25 * limit, 0.5 * line_h], transform=ax.transData)
     bar.imshow(np.linspace(-1, 1, 256)[None, :], aspect='auto', cmap=_cmap(), vmin=-1, vmax=1)
     bar.set_xticks([0, 127.5, 255], [_amount(expl, -full), '0', _amount(expl, full)], fontsize=fontsize * 0.75)
     bar.set_yticks([])
-    ax.text(0.27 * width * 72, y_list + 2.55 * line_h,
-            f"{how}; dotted underline: a word the model never saw", fontsize=fontsize * 0.75, va='center')
+    ax.text(left + 0.27 * limit, y_bar + 0.25 * line_h, _wrapped(f"{how}; dotted underline: a word the model never saw",
+            lambda t: renderer.get_text_width_height_descent(t, small, ismath=False)[0] * 72 / fig.dpi * 0.9, 0.6 * limit),
+            fontsize=fontsize * 0.75, va='center')
     return ax
+
+
+def _wrapped(text: str, measure, limit: float) -> str:
+    "`text` broken into lines of at most `limit` points wide (as `measure` measures them), at spaces."
+    lines = []
+    for paragraph in text.split('\n'):
+        line = ''
+        for word in paragraph.split(' '):
+            candidate = f"{line} {word}" if line else word
+            if line and measure(candidate) > limit: lines.append(line); line = word
+            else: line = candidate
+        lines.append(line)
+    return '\n'.join(lines)
 
 
 def _cmap():

@@ -9,6 +9,9 @@ from fastai.learner import Learner
 from fastai.losses import BCEWithLogitsLossFlat
 from fastai.tabular.core import Categorify, FillMissing, Normalize, Tabular
 
+from ..core.forward import model_device
+from ..core.state import eval_mode
+
 __all__ = ['TabularSchema', 'tabular_schema', 'check_tabular', 'is_tabular', 'procs_of', 'ATTRIBUTE_NAMES']
 
 # Column names that fastai resolves as attributes of its DataLoaders/TabularPandas before looking at the
@@ -65,6 +68,16 @@ def check_tabular(learn) -> None:
                         f"{type(train_ds).__name__}, not fastai tabular data")
 
 
+def _output_width(model, n_cat: int, n_cont: int) -> int:
+    """The model's number of outputs, from one forward pass on one row (codes 0, values 0) in eval mode: the last
+    Linear module registered need not be the output layer of a custom model."""
+    device = model_device(model)
+    row = (torch.zeros(1, n_cat, dtype=torch.long, device=device), torch.zeros(1, n_cont, device=device))
+    with eval_mode(model), torch.inference_mode(): out = model(*row)
+    out = out[0] if isinstance(out, (tuple, list)) else out
+    return int(out.reshape(1, -1).shape[1])
+
+
 def tabular_schema(learn) -> TabularSchema:
     check_tabular(learn)
     to = learn.dls.train_ds
@@ -76,7 +89,6 @@ def tabular_schema(learn) -> TabularSchema:
     single = [p for p in procs if isinstance(p, Categorize) and not isinstance(p, (MultiCategorize, EncodedMultiCategorize))]
     y_vocab = list(single[0].vocab) if single and single[0].vocab is not None else None
     multi_label = bool(multi) or isinstance(learn.loss_func, BCEWithLogitsLossFlat)
-    last = [m for m in learn.model.modules() if isinstance(m, torch.nn.Linear)]
-    n_out = last[-1].out_features if last else (len(y_vocab) if y_vocab else len(y_names))
+    n_out = _output_width(learn.model, len(cat_names), len(cont_names))
     return TabularSchema(cat_names, cont_names, y_names, na_parent, first(FillMissing), first(Normalize),
                          first(Categorify), y_vocab, multi_label, n_out)

@@ -13,6 +13,8 @@ from fastai.text.core import PAD, UNK, BOS, Tokenizer
 from fastai.text.data import Numericalize
 
 from ..core.checks import shown
+from ..core.state import eval_mode
+from .forward import text_forward
 
 __all__ = ['TextSchema', 'text_schema', 'is_text']
 
@@ -49,6 +51,13 @@ def is_text(learn) -> bool:
     return isinstance(learn, Learner) and any(_first(p, Numericalize) is not None for p in _pipelines(learn))
 
 
+def _output_width(model, bos_id: int, unk_id: int) -> int:
+    """The model's number of outputs, from one forward pass on a two-token text in eval mode: the last Linear module
+    registered need not be the output layer of a custom model."""
+    with eval_mode(model): out = text_forward(model, [torch.tensor([bos_id, unk_id])])
+    return int(out.reshape(1, -1).shape[1])
+
+
 def text_schema(learn) -> TextSchema:
     "Read what the text learner expects; a TypeError naming the learner when it is not a text learner."
     if not is_text(learn):
@@ -72,11 +81,9 @@ def text_schema(learn) -> TextSchema:
     multi = next((f for p in y_pipes for f in p.fs if isinstance(f, (MultiCategorize, EncodedMultiCategorize))), None)
     y_vocab = list(cat.vocab) if cat is not None and cat.vocab is not None else None
     multi_label = multi is not None or isinstance(learn.loss_func, BCEWithLogitsLossFlat)
-    vocab = list(num.vocab)
-    linears = [m for m in learn.model.modules() if isinstance(m, torch.nn.Linear)]
-    n_out = linears[-1].out_features if linears else (len(y_vocab) if y_vocab else 1)
+    vocab, o2i = list(num.vocab), num.o2i
+    n_out = _output_width(learn.model, o2i.get(BOS, 0), o2i.get(UNK, 0))
     encoder = next((m for m in learn.model.modules() if hasattr(m, 'bptt') and hasattr(m, 'pad_idx')), None)
-    o2i = num.o2i
     names = y_vocab or (list(multi.vocab) if multi is not None and multi.vocab is not None else [str(c) for c in y_cols])
     return TextSchema(tokenizer=tokenizer, vocab=vocab, o2i=o2i, unk_id=o2i.get(UNK, 0), pad_id=o2i.get(PAD, 1),
                       bos_id=o2i.get(BOS), text_col=text_cols[0] if text_cols else None,
