@@ -60,3 +60,17 @@ def custom_text(notes):
     "A custom model (embeddings, a width-2 convolution) in a plain Learner over the same text pipeline."
     from helpers import train_custom_text
     return train_custom_text(notes[0])
+
+
+# The quick loop (`python -m pytest -q -m "not slow"`, under 3 minutes on 2 cores) leaves out what costs minutes:
+# the notebooks, the README examples, the console-script runs that each start a fresh interpreter, and every test that
+# needs the AWD_LSTM (about a minute to train). The README's test command and CI run everything.
+SLOW_FIXTURES = {'awd_lstm'}
+SLOW_MODULES = {'test_notebooks.py', 'test_readme.py'}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        params = set(map(str, getattr(getattr(item, 'callspec', None), 'params', {}).values()))   # getfixturevalue(model)
+        if SLOW_FIXTURES & (set(getattr(item, 'fixturenames', ())) | params) or item.path.name in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)

@@ -20,6 +20,7 @@ def run_cli(*args, cwd=None):
     return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, timeout=600, cwd=cwd)
 
 
+@pytest.mark.slow
 def test_demo_end_to_end_writes_into_its_folder(tmp_path):
     res = run_cli('demo', '--epochs', 1, '--repeats', 2, '--seed', 0, cwd=tmp_path)
     assert res.returncode == 0, res.stderr

@@ -55,6 +55,7 @@ def text_files(custom_text, notes, tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_a_fresh_interpreter_gets_the_methods_whatever_it_imports_first():
     for first in ['import fastai_featimp; from fastai.tabular.all import Learner',
                   'from fastai.text.all import Learner; import fastai_featimp',
@@ -91,6 +92,7 @@ def test_tabular_importance_through_the_console_script(tabular_files, binary_lea
     assert json.loads((f / 'fi.json').read_text())['metric'] == 'accuracy'
 
 
+@pytest.mark.slow
 def test_one_line_errors_through_the_console_script(tabular_files):
     f = tabular_files
     one_line_error(run('importance', f / 'model.pkl', f / 'missing.csv'), 'data file not found')

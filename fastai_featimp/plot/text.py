@@ -261,14 +261,14 @@ def plot_text_explanation(expl, row: int = 0, ax=None, width: float = 9.0, fonts
                  f"({rel['Prediction']:.2f} with them, {rel['Without']:.2f} without).\n" + title)
     small = FontProperties(size=fontsize * 0.85)
     header = _wrapped(title, lambda t: renderer.get_text_width_height_descent(t, small, ismath=False)[0] * 72 / fig.dpi, limit)
-    head_h = (header.count('\n') + 1.6) * fontsize * 0.85 * 1.35
-    height_pts = head_h + (n_lines + 7.5) * line_h
+    head_h = (header.count('\n') + 1.8) * fontsize * 0.85 * 1.35
+    body_h = (n_lines + 7.5) * line_h
     if ax is None:
-        fig.set_size_inches(width, height_pts / 72)
-        ax = fig.add_axes([0, 0, 1, 1])
+        fig.set_size_inches(width, (head_h + body_h) / 72)
+        ax = fig.add_axes([0, 0, 1, body_h / (head_h + body_h)])   # the header above, as the title: 1 unit = 1 point
     ax.set_axis_off()
-    ax.set_xlim(-4, width * 72 - 4); ax.set_ylim(height_pts - head_h - line_h, -head_h - line_h)
-    ax.text(0, -head_h - 0.6 * line_h, header, fontproperties=small, va='top', ha='left', linespacing=1.35)
+    ax.set_xlim(-4, width * 72 - 4); ax.set_ylim(body_h - line_h, -line_h)
+    ax.set_title(header, loc='left', fontproperties=small, linespacing=1.35, pad=4)
     for x, y, w, s, u in placed:
         colour = None
         if u is not None:

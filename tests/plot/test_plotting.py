@@ -55,6 +55,7 @@ def test_dict_of_results_gets_a_helpful_error(binary_learner, binary_test):
         fastai_featimp.plot_importance(res)
 
 
+@pytest.mark.slow
 def test_saves_from_a_headless_script(tmp_path):
     script = f"""
 import numpy as np, pandas as pd
