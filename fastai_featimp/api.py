@@ -1,6 +1,8 @@
 """The public names of the package (re-exported by `fastai_featimp`); importing this attaches the Learner
 methods (`learner.py`)."""
 from . import learner  # noqa: F401  (attaches the Learner methods)
+from .common.kinds import implementation
+from .core.captum import CaptumInputs
 from .core.forward import allocator_priming, batched_forward
 from .core.params import ParameterError
 from .core.permutation import ColumnGroup, permutation_scores
@@ -20,6 +22,13 @@ from .plot.history import plot_importance_history, plot_train_vs_valid
 from .plot.interactions import plot_interactions
 from .plot.importance import plot_importance, plot_importance_comparison, plot_recursive_elimination
 from .plot.partial_dependence import plot_partial_dependence
-from .plot.text import explanation_html, plot_text_explanation
+from .interop.shap import to_shap
+from .plot.text import explanation_html, explanation_page, plot_text_explanation
 
 from . import __all__  # noqa: E402,F401  (one list of public names, in __init__.py)
+
+
+def captum_inputs(learn, data, **kwargs) -> CaptumInputs:
+    """What captum's attribution methods need for `learn` on `data` (tabular rows, or one text), through the registry:
+    see `tabular_captum_inputs` and `text_captum_inputs` for each kind's arguments (also `learn.captum_inputs?`)."""
+    return implementation(learn, 'captum_inputs')(learn, data, **kwargs)

@@ -260,7 +260,8 @@ class Call:
     def options(self, **given) -> dict:
         "The options given (not None), refusing those this kind's method does not take."
         options = {k: v for k, v in given.items() if v is not None}
-        wrong = [k for k in options if k not in self.params]
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in self.params.values())
+        wrong = [] if takes_any else [k for k in options if k not in self.params]
         if wrong:
             taken = [self.flags[p] for p in self.params if p in self.flags and self.flags[p].startswith('--')]
             raise UsageError(f"{', '.join(self.flags.get(k, k) for k in wrong)} does not apply to a {self.kind.name} "

@@ -33,6 +33,8 @@ COMPUTING = {
     'recursive_elimination': "Recursive feature elimination by retraining.",
     'explain_interactions': "Shapley interaction values of each row, per pair of columns.",
     'interaction_strength': "Friedman's H-statistic of pairs of columns, or of each column with the rest.",
+    'captum_inputs': "What captum's attribution methods need (forward function, inputs, baselines, feature mask, "
+                     "target) for this learner, and the way back to this package's explanation frame.",
 }
 
 

@@ -13,7 +13,7 @@ import torch
 
 from .forward import plain_output, preserved_recurrent_state
 
-__all__ = ['embedding_layer', 'integrated_gradients']
+__all__ = ['embedding_layer', 'integrated_gradients', 'gradient_ready', 'embeddings_from']
 
 
 def embedding_layer(model, vocab_size: int):
@@ -40,22 +40,31 @@ def _one_chunk(model, length: int):
         for e, b in zip(encoders, saved): e.bptt = b
 
 
+@contextmanager
+def gradient_ready(model, length: int):
+    """What a gradient through a fastai text model needs: cuDNN off (its RNN backward works in training mode only; the
+    model stays in eval mode, no dropout), the text read as one chunk, and the recurrent state put back after."""
+    with torch.backends.cudnn.flags(enabled=False), _one_chunk(model, length), preserved_recurrent_state(model): yield
+
+
+@contextmanager
+def embeddings_from(layer, embeddings: torch.Tensor):
+    "The embedding layer (`embedding_layer(...)`) gives `embeddings` instead of looking the ids up."
+    handle = layer[0].register_forward_hook(lambda m, inp, out: embeddings)
+    try: yield
+    finally: handle.remove()
+
+
 def integrated_gradients(model, layer, ids: torch.Tensor, baseline: torch.Tensor, output, n_steps: int = 50):
     """Per-token attributions of `output(raw model output) -> (n,)` from `baseline` ids to `ids` (both 1-d, one
     length), by the midpoint rule over `n_steps` points on the straight path between their embeddings."""
-    module, weight = layer
+    weight = layer[1]
     device = weight.device
     ids, baseline = ids.to(device), baseline.to(device)
     with torch.no_grad(): e_x, e_b = weight[ids].detach(), weight[baseline].detach()
     alphas = (torch.arange(n_steps, device=device, dtype=e_x.dtype) + 0.5) / n_steps
     path = (e_b + alphas[:, None, None] * (e_x - e_b)).requires_grad_(True)   # (steps, length, dim)
-    handle = module.register_forward_hook(lambda m, inp, out: path)
-    try:
-        # cuDNN computes RNN gradients in training mode only; the model stays in eval mode (no dropout)
-        with torch.enable_grad(), torch.backends.cudnn.flags(enabled=False), _one_chunk(model, len(ids)), \
-                preserved_recurrent_state(model):
-            y = output(plain_output(model(ids.expand(n_steps, -1).contiguous())))
-            grads, = torch.autograd.grad(y.sum(), path)
-    finally:
-        handle.remove()
+    with torch.enable_grad(), gradient_ready(model, len(ids)), embeddings_from(layer, path):
+        y = output(plain_output(model(ids.expand(n_steps, -1).contiguous())))
+        grads, = torch.autograd.grad(y.sum(), path)
     return ((e_x - e_b) * grads.mean(0)).sum(-1).detach().double().cpu()
