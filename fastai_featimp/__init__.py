@@ -22,7 +22,8 @@ __all__ = ['permutation_importance', 'plot_importance', 'feature_dependence', 'p
            'ColumnGroup', 'allocator_priming', 'explain_text', 'phrase_importance', 'explanation_html',
            'plot_text_explanation', 'ImportanceCallback', 'ImportanceReport', 'plot_importance_history',
            'plot_train_vs_valid', 'explain_interactions', 'interaction_strength', 'plot_interactions',
-           'plot_explanation', 'ParameterError', 'to_shap', 'captum_inputs', 'CaptumInputs', 'explanation_page']
+           'plot_explanation', 'ParameterError', 'to_shap', 'captum_inputs', 'CaptumInputs', 'explanation_page',
+           'plot_reliance']
 
 
 def __getattr__(name):

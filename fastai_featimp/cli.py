@@ -28,7 +28,7 @@ from .common.metric_names import METRIC_NAMES as METRICS
 
 PLOT_FORMATS = ('png', 'pdf', 'svg', 'svgz', 'jpg', 'jpeg', 'tif', 'tiff', 'webp', 'eps', 'ps')
 STDIN = '-'
-SUBCOMMAND = {'feature_importance': 'importance', 'explain': 'explain', 'partial_dependence': 'pdp'}
+SUBCOMMAND = {'feature_importance': 'importance', 'explain': 'explain', 'partial_dependence': 'pdp', 'reliance': 'reliance'}
 
 
 class UsageError(Exception):
@@ -92,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     text = argparse.ArgumentParser(add_help=False)
     _method_option(text, '--text-col', 'text_col', metavar='COLUMN', help='text learners: the column holding the texts '
                    '(default: the one the learner was built from)')
-    sub = p.add_subparsers(dest='command', required=True, metavar='{demo,importance,explain,pdp}')
+    sub = p.add_subparsers(dest='command', required=True, metavar='{demo,importance,explain,pdp,reliance}')
 
     demo = sub.add_parser('demo', parents=[common], help='train the fastai tutorial model on the bundled UCI Adult data and explain it',
                           description='Train the fastai tabular tutorial learner on the bundled UCI Adult training set '
@@ -152,6 +152,24 @@ def _parser() -> argparse.ArgumentParser:
     _method_option(pdp, '--grid-resolution', 'grid_resolution', type=_count, help='grid values per column (default: 20)')
     pdp.add_argument('--csv', type=Path, default=None, help='write the curve to this CSV file')
     pdp.add_argument('--plot', type=Path, default=None, help='draw the curve into this image')
+
+    rel = sub.add_parser('reliance', parents=[model, common, text], help='should these predictions be trusted? each '
+                         'prediction with and without flagged inputs', description='For each row (or text) of a CSV, '
+                         'the prediction with and without the flagged inputs (phrases of a text learner, columns of a '
+                         'tabular one, known to be shortcuts), whether it relies on them, and a summary of the set.')
+    rel.add_argument('data', type=Path, help="a CSV of the rows (or texts); with the labels, the summary holds the "
+                                             "metric with and without ('-': stdin)")
+    rel.add_argument('--flag', dest='flagged', action='append', required=True, metavar='INPUT',
+                     help='a phrase (text) or column (tabular) known to be a shortcut; repeat for several')
+    _method_option(rel, '--threshold', 'threshold', type=_number,
+                   help='a row relies on the flagged inputs when its prediction moves this much (default: 0.1)')
+    _method_option(rel, '--target', 'target', help='class to explain (default: the positive class of a binary model)')
+    rel.add_argument('--background', type=Path, help='tabular: a CSV of typical rows the flagged columns are taken '
+                                                     'from (required: an exported learner keeps no training rows)')
+    _method_option(rel, '--seed', 'seed', type=_seed, help='seed for the background sample')
+    rel.add_argument('--summary', action='store_true', help='print the summary of the set only, not the table')
+    rel.add_argument('--csv', type=Path, default=None, help='write the table to this CSV file (the summary to a .json beside it)')
+    rel.add_argument('--plot', type=Path, default=None, help='draw each prediction against its prediction without them')
     return p
 
 
@@ -452,7 +470,58 @@ def run_pdp(args, console: Console):
     if written: console.say('wrote ' + ', '.join(map(str, written)))
 
 
-COMMANDS = {'demo': run_demo, 'importance': run_importance, 'explain': run_explain, 'pdp': run_pdp}
+def _found(found) -> str:
+    "What was flagged in a row, in a cell: phrases with their offsets, or columns with their values."
+    if isinstance(found, dict): return ', '.join(f"{k}={v}" for k, v in found.items())
+    return ', '.join(f"{f['phrase']}@{f['start']}" for f in found)
+
+
+def _summary_lines(rel) -> list:
+    s, a = rel.attrs['summary'], rel.attrs
+    lines = [f"{s['share_relies']:.1%} of {s['n_rows']} rows rely on {', '.join(a['flagged'])} "
+             f"(|change| >= {a['threshold']:g} or the class flips); {s['share_flipped']:.1%} flip; "
+             f"{s['n_with_flagged']} hold a flagged input",
+             f"mean |change| {s['mean_abs_change']:.4f}, largest {s['max_abs_change']:.4f} ({a['target']})"]
+    if 'metric' in s:
+        lines.append(f"{s['metric']}: {s['score']:.4f} with them, {s['score_without']:.4f} without them")
+    return lines
+
+
+def run_reliance(args, console: Console):
+    _check_output(args.csv, '--csv'); _check_output(args.plot, '--plot', image=True)
+    _check_one_stdin(args.data, args.background)
+    learn = _load_learner(args.model)
+    call = Call(args, learn, 'reliance', {'data': str(args.data), 'flagged': '--flag', 'background': '--background'})
+    if 'background' in call.params and args.background is None:
+        raise UsageError("reliance of a tabular learner needs --background BG.csv, a CSV of typical rows to take the "
+                         "flagged columns from: an exported learner keeps no training rows")
+    df = _read_csv(args.data)
+    background = _read_csv(args.background, 'background file') if args.background is not None else None
+    options = call.options(threshold=args.threshold, target=args.target, seed=args.seed, text_col=args.text_col,
+                           background=background)
+    with console.working():
+        rel = call(df, args.flagged, show_progress=console.progress, **options)
+    table = rel.assign(Found=rel['Found'].map(_found))
+    if args.summary: console.result('\n'.join(_summary_lines(rel)))
+    else:
+        for line in _summary_lines(rel): console.say(line)
+        console.result(table.to_string(index=False, float_format=lambda v: f'{v:.4f}'))
+    written = []
+    if args.csv is not None:
+        rel.assign(Found=rel['Found'].map(lambda f: json.dumps(f, default=str))).to_csv(args.csv, index=False)
+        args.csv.with_suffix('.json').write_text(json.dumps(dict(rel.attrs['summary'], flagged=rel.attrs['flagged'],
+                                                                 threshold=rel.attrs['threshold'], target=rel.attrs['target']),
+                                                            indent=2, default=str) + '\n')
+        written += [args.csv, args.csv.with_suffix('.json')]
+    if args.plot is not None:
+        _headless()
+        from .plot.reliance import plot_reliance
+        _save_figure(plot_reliance(rel), args.plot); written.append(args.plot)
+    if written: console.say('wrote ' + ', '.join(map(str, written)))
+
+
+COMMANDS = {'demo': run_demo, 'importance': run_importance, 'explain': run_explain, 'pdp': run_pdp,
+            'reliance': run_reliance}
 
 
 def main(argv=None) -> int:

@@ -17,6 +17,7 @@ from .plot.dependence import plot_dependence
 from .plot.explanation import plot_explanation as _plot_explanation
 from .plot.explanation import plot_explanation_summary as _plot_explanation_summary
 from .plot.importance import plot_importance
+from .plot.reliance import plot_reliance as _plot_reliance
 from .plot.text import show_text_explanation
 
 __all__ = []   # nothing to import from here: the methods live on Learner
@@ -33,6 +34,8 @@ COMPUTING = {
     'recursive_elimination': "Recursive feature elimination by retraining.",
     'explain_interactions': "Shapley interaction values of each row, per pair of columns.",
     'interaction_strength': "Friedman's H-statistic of pairs of columns, or of each column with the rest.",
+    'reliance': "Should these predictions be trusted? Each row's prediction with and without the flagged inputs (phrases "
+                "or columns known to be shortcuts), and a summary of how many rest on them.",
     'captum_inputs': "What captum's attribution methods need (forward function, inputs, baselines, feature mask, "
                      "target) for this learner, and the way back to this package's explanation frame.",
 }
@@ -134,3 +137,9 @@ def plot_partial_dependence(self:Learner, features, df=None, *, ax=None, **kwarg
     "Compute `partial_dependence` (kind='both' for one continuous column by default) and plot it; returns the Axes."
     if 'kind' not in kwargs: kwargs['kind'] = 'both' if isinstance(features, str) else 'average'
     return self.partial_dependence(features, df, **kwargs).plot(ax=ax)
+
+
+@patch
+def plot_reliance(self:Learner, rel, ax=None, decision:float|None=None):
+    "Each row's prediction against its prediction without the flagged inputs (from `learn.reliance`); returns the Axes."
+    return _plot_reliance(rel, ax=ax, decision=decision)

@@ -22,7 +22,7 @@ import pandas as pd
 from .checks import plain, warn
 from .stats import summarize_repeats
 
-__all__ = ['importance_frame', 'PartialDependence', 'plain']
+__all__ = ['importance_frame', 'reliance_frame', 'reliance_record', 'PartialDependence', 'plain']
 
 
 def importance_frame(variables, per_repeat: np.ndarray, *, summary: dict | None = None, columns: dict | None = None,
@@ -43,6 +43,41 @@ def importance_frame(variables, per_repeat: np.ndarray, *, summary: dict | None 
     fi = fi.sort_values(sort_by, ascending=False, kind='stable', key=key).reset_index(drop=True)
     fi.attrs.update(plain(attrs), importances={v.name: [float(x) for x in row] for v, row in zip(variables, per_repeat)})
     return fi
+
+
+RELIANCE_COLUMNS = ['row', 'Prediction', 'Without', 'Change', 'Predicted', 'PredictedWithout', 'Flipped', 'Found', 'Relies']
+
+
+def reliance_record(prediction: float, without: float, predicted, predicted_without, threshold: float, names) -> dict:
+    "One row's reliance on its flagged inputs (the columns of `reliance_frame`, and the flagged names found in it)."
+    flipped = predicted is not None and predicted != predicted_without
+    return dict(Prediction=float(prediction), Without=float(without), Change=float(prediction - without),
+                Predicted=plain(predicted), PredictedWithout=plain(predicted_without), Flipped=bool(flipped),
+                Relies=bool(abs(prediction - without) >= threshold or flipped), names=list(names))
+
+
+def reliance_frame(prediction, without, predicted, predicted_without, found, threshold: float, index, *,
+                   scores: dict | None = None, **attrs) -> pd.DataFrame:
+    """The reliance table, one row per input row in input order: `Prediction` and `Without` (the explained output
+    with and without the flagged inputs), `Change`, the predicted labels with and without, `Flipped`, `Found` (what
+    was flagged in the row) and `Relies` (|Change| >= threshold, or Flipped). `attrs['summary']`: the share of rows
+    that rely and that flip, the mean and largest |Change|, and `scores` (a metric with and without) when given."""
+    prediction, without = np.asarray(prediction, float), np.asarray(without, float)
+    change = prediction - without
+    flipped = [a is not None and a != b for a, b in zip(predicted, predicted_without)]
+    relies = (np.abs(change) >= threshold) | np.asarray(flipped, bool)
+    rel = pd.DataFrame({'row': np.arange(len(prediction)), 'Prediction': prediction, 'Without': without, 'Change': change,
+                        'Predicted': list(predicted), 'PredictedWithout': list(predicted_without), 'Flipped': flipped,
+                        'Found': list(found), 'Relies': relies}, columns=RELIANCE_COLUMNS)
+    rel.index = pd.Index(index)
+    summary = dict(n_rows=int(len(rel)), share_relies=float(relies.mean()) if len(rel) else 0.0,
+                   share_flipped=float(np.mean(flipped)) if len(rel) else 0.0,
+                   mean_abs_change=float(np.abs(change).mean()) if len(rel) else 0.0,
+                   max_abs_change=float(np.abs(change).max()) if len(rel) else 0.0,
+                   n_with_flagged=int(sum(bool(f) for f in found)))
+    if scores: summary.update(plain(scores))
+    rel.attrs.update(plain(attrs), threshold=float(threshold), summary=summary)
+    return rel
 
 
 @dataclass

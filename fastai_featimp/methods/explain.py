@@ -7,12 +7,16 @@ import pandas as pd
 import torch
 
 from ..common.progress import counting
+from ..common.reliance import reliance_threshold
 from ..common.setup import method_setup
 from ..core.checks import plain, warn
 from ..core.params import Choice, Flag, Integer, ParameterError, Seed, checked
+from ..core.forward import default_bs
+from ..core.results import reliance_record
 from ..core.shapley import EXACT_MAX_PLAYERS, all_coalitions, permutation_plan, shapley_from_plan, shapley_from_values
 from ..tabular.coalitions import display_value, explained_and_background, row_value
 from ..tabular.kind import TABULAR
+from ..tabular.reliance import flagged_variables, without_flagged_columns
 
 __all__ = ['explain']
 
@@ -31,10 +35,14 @@ def explain(
     target=None,                   # class or target to explain (default: a binary model's positive class, else the predicted class)
     output:str='probability',      # 'probability' (after the loss's activation) or 'raw' (logit / value)
     groups:dict|None=None,         # `{name: [columns]}` switched together as one player
+    flagged=None,                  # columns known to be shortcuts: marked, and each row's prediction without them
+    threshold:float=0.1,           # with `flagged`: a row relies on them when its output moves this much (or flips)
     show_progress:bool=True,       # a fastprogress bar over the coalitions evaluated
 ):
     """Interventional Shapley values per input column for each row: a long DataFrame `row, Variable, Value,
-    Contribution, Std`; `attrs` hold base values, explained outputs and classes. Base + contributions = output."""
+    Contribution, Std`; `attrs` hold base values, explained outputs and classes. Base + contributions = output.
+    With `flagged`, a `Flagged` column marks those columns and `attrs['reliance']` holds each row's prediction with
+    and without them (taken from the same background rows), as `learn.reliance`."""
     s = method_setup(learn, TABULAR, output=output, seed=seed, groups=groups, target=target)
     players = s.variables
     m = len(players)
@@ -43,6 +51,8 @@ def explain(
                                        f"most {EXACT_MAX_PLAYERS} are enumerated: use `method=`'permutation' (or "
                                        "'auto'), or group columns with `groups=`")
     use_exact = method == 'exact' or (method == 'auto' and m <= EXACT_MAX_PLAYERS)
+    if flagged is not None:
+        flagged_vars, threshold = flagged_variables(players, flagged), reliance_threshold(threshold, s.output_kind)
     n_perm = int(n_permutations or 10 * m)
     if background is not None and isinstance(background, pd.DataFrame) and len(background) == 1:
         warn("background= holds a single row: the Shapley values then explain the difference from that one "
@@ -54,7 +64,7 @@ def explain(
         with torch.inference_mode(): full_out = s.activation(learn.model(*x)).reshape(n, -1).cpu()
         plans = [None if use_exact else permutation_plan(m, n_perm, s.stream('permutations', i)) for i in range(n)]
         total = sum(2 ** m if p is None else p.n_coalitions for p in plans)
-        records, base_values, outputs, targets = [], [], [], []
+        records, base_values, outputs, targets, ks = [], [], [], [], []
         with counting(learn, show_progress, total, 'explaining rows') as progress:
             for i, plan in enumerate(plans):
                 k = s.target(target, int(full_out[i].argmax()))
@@ -64,11 +74,21 @@ def explain(
                     phi, se, base, full = shapley_from_values(v, m), np.full(m, np.nan), float(v[0]), float(v[-1])
                 else:
                     phi, se, base, full = shapley_from_plan(plan, value(torch.from_numpy(plan.distinct)))
-                base_values.append(base); outputs.append(full); targets.append(plain(s.labels[k]))
+                base_values.append(base); outputs.append(full); targets.append(plain(s.labels[k])); ks.append(k)
                 for p, c, e in zip(players, phi, se):
                     records.append(dict(row=i, Variable=p.name, Value=display_value(rows, i, p.members),
                                         Contribution=float(c), Std=float(e)))
-    expl = pd.DataFrame.from_records(records, columns=['row', 'Variable', 'Value', 'Contribution', 'Std'])
+        if flagged is not None:
+            without = without_flagged_columns(learn.model, x, bg, flagged_vars, s.activation, default_bs(x[0].device))
+    columns = ['row', 'Variable', 'Value', 'Contribution', 'Std']
+    expl = pd.DataFrame.from_records(records, columns=columns)
+    if flagged is not None:
+        names = {v.name for v in flagged_vars}
+        expl['Flagged'] = expl['Variable'].isin(names)
+        label = lambda p: plain(s.labels[int(p.argmax())]) if s.schema.y_vocab is not None else None
+        expl.attrs['reliance'] = [reliance_record(float(full_out[i, k]), float(without[i, k]), label(full_out[i]),
+                                                  label(without[i]), threshold, sorted(names)) for i, k in enumerate(ks)]
+        expl.attrs.update(flagged=sorted(names), threshold=threshold)
     expl.attrs.update(method='exact' if use_exact else 'permutation', base_values=base_values, outputs=outputs,
                       targets=targets, output=s.output_kind, n_background=int(bg[0].shape[0]), seed=seed,
                       n_permutations=None if use_exact else n_perm, row_index=plain(list(rows.index)),

@@ -8,14 +8,17 @@ import torch
 
 from ..common.outputs import is_binary
 from ..common.progress import counting
+from ..common.reliance import reliance_threshold
 from ..common.setup import method_setup
 from ..core.checks import plain
 from ..core.params import Choice, Flag, Integer, ParameterError, Seed, checked
+from ..core.results import reliance_record
 from ..core.shapley import permutation_plan, shapley_from_plan
 from ..text.data import load_text
 from ..text.forward import masked_ids, text_forward
 from ..text.gradients import embedding_layer, integrated_gradients
 from ..text.kind import TEXT
+from ..text.reliance import flagged_occurrences, flagged_phrases, reliance_outputs
 from ..text.units import MARKERS, UNITS, align, units_of
 
 __all__ = ['explain_text', 'TEXT_METHODS', 'MASKS']
@@ -41,6 +44,8 @@ def explain_text(
     bs:int|None=None,               # texts per forward pass (default: 16,384 tokens' worth)
     text_col:str|None=None,         # the text column of a DataFrame (default: the one the learner was built from)
     n_steps:int=50,                 # integration steps for method='integrated_gradients'
+    flagged=None,                   # phrases known to be shortcuts: marked on the units, each text's prediction without them
+    threshold:float=0.1,            # with `flagged`: a text relies on them when its output moves this much (or flips)
     show_progress:bool=True,        # a fastprogress bar over the masked texts evaluated (moves within a long text)
 ):
     """Attributions of each text's output to its units: a long DataFrame `row, Variable, Start, End,
@@ -48,7 +53,9 @@ def explain_text(
     the model reads for it (with unit='token', `Marker` says which tokens are fastai's case markers, which share
     their word's span). `attrs` hold `base_values` (the output with every unit masked), `outputs` (the model's
     prediction, as `learn.predict` makes it), `targets`, `texts`, `method`, `unit`. Shapley values add up exactly:
-    base + sum of contributions = output."""
+    base + sum of contributions = output. With `flagged`, a `Flagged` column marks the units inside a flagged phrase,
+    and `attrs['reliance']` holds each text's prediction with and without them (as `learn.reliance`), which
+    `show_explanation` turns into a banner when the prediction rests on them."""
     if mask in ('pad', 'xxpad'):
         raise ParameterError('mask', "`mask`='pad' is not offered: fastai text models treat xxpad as padding, which "
                                      "changes their output in ways unrelated to the word (use `mask=`'unk' or 'delete')")
@@ -65,6 +72,10 @@ def explain_text(
             raise ParameterError('method', "integrated gradients needs an embedding layer over the learner's "
                                            "vocabulary; this model has none: use `method=`'shapley' or 'occlusion'")
     data = load_text(learn, schema, texts, text_col=text_col, param='texts')
+    if flagged is not None:
+        threshold = reliance_threshold(threshold, s.output_kind)
+        phrases = flagged_phrases(schema, flagged)
+        occurrences = flagged_occurrences(data.tokens, data.texts, phrases, schema.tokenizer.rules)
     units = []
     for i in range(data.n_rows):
         u = align(data.texts[i], data.tokens[i], units_of(data.tokens[i], unit), schema.tokenizer.rules)
@@ -74,7 +85,7 @@ def explain_text(
              for i, u in enumerate(units)]
     cost = lambda i: (plans[i].n_coalitions if method == 'shapley' else
                       len(units[i]) + 2 if method == 'occlusion' else n_steps + 2)
-    records, base_values, outputs, targets, completeness = [], [], [], [], []
+    records, base_values, outputs, targets, completeness, ks = [], [], [], [], [], []
     with s.computing(), counting(learn, show_progress, sum(cost(i) for i in range(data.n_rows)), 'explaining texts') as progress:
         for i in range(data.n_rows):
             ids, text, us = data.ids[i], data.texts[i], units[i]
@@ -107,15 +118,27 @@ def explain_text(
                     progress.add(n_steps)
                     phi = np.array([float(attr[u.positions].sum()) for u in us])
                     completeness.append(float(phi.sum() - (out - base)))
-            base_values.append(float(base)); outputs.append(float(out)); targets.append(plain(s.labels[k]))
+            base_values.append(float(base)); outputs.append(float(out)); targets.append(plain(s.labels[k])); ks.append(k)
             tokens = data.tokens[i]
             for u, c, e in zip(us, phi, se):
                 oov = all(int(ids[p]) == schema.unk_id for p in u.content)
                 record = dict(row=i, Variable=text[u.start:u.end], Start=u.start, End=u.end, Contribution=float(c),
                               Std=float(e), OOV=oov, Tokens=' '.join(tokens[p] for p in u.positions))
                 if unit == 'token': record['Marker'] = tokens[u.positions[0]] in MARKERS
+                if flagged is not None:
+                    record['Flagged'] = any(set(u.positions) & set(o.positions) for o in occurrences[i])
                 records.append(record)
-    expl = pd.DataFrame.from_records(records, columns=COLUMNS + (['Marker'] if unit == 'token' else []))
+        if flagged is not None:   # each text's prediction with and without the flagged phrases
+            raw, raw_without = reliance_outputs(learn.model, data.ids, occurrences, mask, schema.unk_id, bs)
+    expl = pd.DataFrame.from_records(records, columns=COLUMNS + (['Marker'] if unit == 'token' else []) +
+                                     (['Flagged'] if flagged is not None else []))
+    if flagged is not None:
+        prob, prob_without = (s.activation(r).reshape(data.n_rows, -1) for r in (raw, raw_without))
+        label = lambda p: plain(s.labels[int(p.argmax())]) if schema.y_vocab is not None else None
+        expl.attrs['reliance'] = [reliance_record(float(prob[i, k]), float(prob_without[i, k]), label(prob[i]),
+                                                  label(prob_without[i]), threshold, [o.phrase for o in occurrences[i]])
+                                  for i, k in enumerate(ks)]
+        expl.attrs.update(flagged=[' '.join(g) for g in phrases], threshold=threshold)
     expl.attrs.update(method=method, unit=unit, mask=mask, base_values=base_values, outputs=outputs, targets=targets,
                       output=s.output_kind, texts=list(data.texts), row_index=plain(data.index), seed=seed,
                       n_permutations=n_permutations if method == 'shapley' else None,

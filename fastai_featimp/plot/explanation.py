@@ -43,8 +43,11 @@ def plot_waterfall(expl, row:int=0, top:int=12, ax=None):
     shown, rest = r.iloc[:top], r.iloc[top:]
     labels = [f'{v} = {_fmt(x)}' for v, x in zip(shown['Variable'], shown['Value'])]
     values = list(shown['Contribution'])
+    flagged = list(shown['Flagged']) if 'Flagged' in shown else [False] * len(shown)
     if len(rest):
         labels.append(f'{len(rest)} other columns'); values.append(float(rest['Contribution'].sum()))
+        flagged.append(bool(rest['Flagged'].any()) if 'Flagged' in rest else False)
+    labels = [f'{l} (flagged)' if f else l for l, f in zip(labels, flagged)]
     if 'base_values' not in expl.attrs:
         raise ValueError("this explanation has lost its attrs (base values and outputs), as pandas does in to_csv or a "
                          "concat of different results: draw the DataFrame returned by learn.explain")
@@ -52,8 +55,9 @@ def plot_waterfall(expl, row:int=0, top:int=12, ax=None):
     if ax is None: _, ax = plt.subplots(figsize=(8, 0.4 * len(values) + 1.6))
     # bars from the bottom (base) up to the top (prediction), the largest contribution at the top
     start = base
-    for y, (label, v) in enumerate(zip(labels[::-1], values[::-1])):
-        ax.barh(y, v, left=start, color=UP if v >= 0 else DOWN)
+    for y, (label, v, f) in enumerate(zip(labels[::-1], values[::-1], flagged[::-1])):
+        ax.barh(y, v, left=start, color=UP if v >= 0 else DOWN, hatch='///' if f else None,
+                edgecolor='black' if f else None, linewidth=1.2 if f else 0, gid='flagged' if f else None)
         ax.text(max(start, start + v), y, f' {v:+.3g}', va='center', ha='left', fontsize=8)   # right of the bar
         start += v
     ax.set_yticks(range(len(labels)), labels[::-1])
@@ -61,7 +65,13 @@ def plot_waterfall(expl, row:int=0, top:int=12, ax=None):
     ax.axvline(out, color='black', linewidth=1)
     ax.set_xlabel(f"{_quantity(expl, row)}: base {base:.3g} -> prediction {out:.3g}")
     index = expl.attrs.get('row_index')
-    ax.set_title(f'row {row}' + (f' (index {index[row]})' if index is not None else ''))
+    title = f'row {row}' + (f' (index {index[row]})' if index is not None else '')
+    rel = expl.attrs.get('reliance')
+    if rel is not None:   # the prediction with and without the flagged columns (learn.explain(..., flagged=))
+        r = rel[row]
+        title += (f": {r['Prediction']:.3g}, and {r['Without']:.3g} without the flagged "
+                  f"{', '.join(map(str, r['names']))}" + (" (relies on them: discount this prediction)" if r['Relies'] else ''))
+    ax.set_title(title, fontsize='medium' if rel is None else 'small')
     ax.margins(x=0.12)   # room for the base line and the value labels
     ax.figure.tight_layout()
     return ax

@@ -11,10 +11,11 @@ from .data import load_tabular
 __all__ = ['explained_and_background', 'row_value', 'display_value']
 
 
-def explained_and_background(learn, schema, rows, background, n_background: int, rng) -> tuple:
-    "`(inputs of rows, inputs of the background)`: the background is `background`, or a seeded training sample."
-    if rows is None: raise ParameterError('rows', "`rows` must be a pandas DataFrame of the rows to explain, got None")
-    x = load_tabular(learn, schema, rows, param='rows', dataloader_ok=False).inputs
+def explained_and_background(learn, schema, rows, background, n_background: int, rng, param: str = 'rows') -> tuple:
+    """`(inputs of rows, inputs of the background)`: the background is `background`, or a seeded training sample
+    (`param` names the argument holding the rows)."""
+    if rows is None: raise ParameterError(param, f"`{param}` must be a pandas DataFrame of the rows to explain, got None")
+    x = load_tabular(learn, schema, rows, param=param, dataloader_ok=False).inputs
     bg = load_tabular(learn, schema, background, split='train', max_rows=n_background, rng=rng, param='background',
                       dataloader_ok=False, cap_name='n_background',
                       hint=': this learner holds no training data (a learner from load_learner is exported '

@@ -15,6 +15,7 @@ TABULAR = register(DataKind(
     load=load_tabular, units=('column',), variables=tabular_variables,
     tracker=TabularTracker,
     methods={
+        'reliance': _M + 'tabular_reliance:tabular_reliance',
         'captum_inputs': _M + 'captum_tabular:tabular_captum_inputs',
         'feature_importance': _M + 'permutation:permutation_importance',
         'explain': _M + 'explain:explain',

@@ -16,6 +16,7 @@ TEXT = register(DataKind(
     recognises=is_text, schema=text_schema, load=load_text, units=UNITS, variables=None,
     tracker=TextTracker,
     methods={
+        'reliance': _M + 'text_reliance:text_reliance',
         'captum_inputs': _M + 'captum_text:text_captum_inputs',
         'feature_importance': _M + 'text_importance:phrase_importance',
         'explain': _M + 'text_explain:explain_text',

@@ -1,0 +1,36 @@
+"""What the reliance methods of every kind share: the threshold in the output's units, the explained target in
+words, and the summary metric with and without the flagged inputs."""
+from __future__ import annotations
+
+from ..core.checks import plain
+from ..core.params import Number, ParameterError
+from .outputs import is_binary
+
+__all__ = ['reliance_threshold', 'target_words', 'reliance_scores']
+
+
+def reliance_threshold(threshold, output_kind: str) -> float:
+    "A probability threshold in (0, 1]; any positive number for a logit or a regression's value."
+    constraint = Number(0, 1, low_open=True) if output_kind == 'probability' else Number(0, low_open=True)
+    problem = constraint.problem(threshold)
+    if problem:
+        raise ParameterError('threshold', f"`threshold` {problem}" + (" (a change of the predicted probability)"
+                                                                     if output_kind == 'probability' else ''))
+    return float(threshold)
+
+
+def target_words(s, target, ks, rows: str) -> str:
+    "The explained output in words: the given target, a binary model's positive class, or each row's predicted class."
+    if target is not None: return str(target)
+    if is_binary(s.schema): return f"positive class {s.schema.y_vocab[1]}"
+    if len(s.labels) == 1: return str(plain(s.labels[0]))
+    return str(plain(s.labels[ks[0]])) if len(set(ks)) == 1 else f"each {rows}'s predicted class"
+
+
+def reliance_scores(s, metric, raw, raw_without, target) -> dict:
+    """The metric over labelled rows with and without the flagged inputs (default: accuracy for a classifier, the
+    loss otherwise): what removing them at prediction time would cost or gain."""
+    if metric is None: metric = 'accuracy' if s.schema.y_vocab is not None or s.schema.multi_label else None
+    scorer, = s.scorers(metric)
+    return dict(metric=scorer.name, greater_is_better=scorer.greater_is_better, score=scorer(raw, target),
+                score_without=scorer(raw_without, target))

@@ -1,0 +1,80 @@
+"""Flagged phrases in texts: where each occurs (matched on the learner's own words, so case and markers do not
+matter and a phrase never matches inside another word), at which characters of the text as written, and the text
+with all of them removed as explanations remove a unit (xxunk, or deleted). Shared by `reliance` and by
+`explain(..., flagged=)`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+
+from ..core.params import ParameterError
+from .data import phrase_list
+from .forward import text_forward
+
+from .phrases import occurrence_index
+from .units import align, word_units
+
+__all__ = ['Occurrence', 'flagged_phrases', 'flagged_occurrences', 'without_flagged', 'reliance_outputs']
+
+
+def flagged_phrases(schema, flagged) -> list:
+    "The words of each flagged phrase: strings, or the `Variable`s of (the top rows of) a phrase-importance table."
+    if isinstance(flagged, pd.DataFrame):
+        if 'Variable' not in flagged.columns:
+            raise ParameterError('flagged', "`flagged` as a table must be (the top rows of) a phrase-importance table, with "
+                                            "a Variable column, e.g. fi.head(1)")
+        flagged = list(flagged['Variable'])
+    if flagged is None or (not isinstance(flagged, str) and len(flagged) == 0):
+        raise ParameterError('flagged', "`flagged` is empty: name the phrases (or columns) known to be shortcuts")
+    return phrase_list(schema, flagged, param='flagged')
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    "One flagged phrase in one text: its name, the token positions it covers, and its characters in the text."
+    phrase: str
+    positions: tuple
+    start: int
+    end: int
+
+
+def flagged_occurrences(tokens: list, texts: list, phrases: list, rules=None) -> list:
+    """Per text, the `Occurrence`s of the flagged `phrases` (tuples of words), in text order. Offsets are found only
+    for the texts that hold a phrase (the others are never aligned)."""
+    words = [word_units(t) for t in tokens]
+    where = occurrence_index([[w.key for w in ws] for ws in words], phrases)
+    found = [[] for _ in tokens]
+    for g in phrases:
+        for t, starts in where[g].items():
+            found[t] += [(s, g) for s in starts]
+    out = []
+    for t, hits in enumerate(found):
+        if not hits: out.append([]); continue
+        if texts is not None and texts[t] is not None: align(texts[t], tokens[t], words[t], rules)
+        occ = []
+        for s, g in sorted(hits):
+            ws = words[t][s:s + len(g)]
+            occ.append(Occurrence(' '.join(g), tuple(p for w in ws for p in w.positions), ws[0].start, ws[-1].end))
+        out.append(occ)
+    return out
+
+
+def without_flagged(ids: torch.Tensor, occurrences: list, mask: str, unk_id: int) -> torch.Tensor:
+    "The ids with every flagged occurrence's tokens (markers too) replaced by xxunk (mask='unk') or deleted."
+    drop = torch.zeros(len(ids), dtype=torch.bool)
+    for o in occurrences: drop[list(o.positions)] = True
+    return torch.where(drop, torch.full_like(ids, unk_id), ids) if mask == 'unk' else ids[~drop]
+
+
+def reliance_outputs(model, ids: list, occurrences: list, mask: str, unk_id: int, bs=None, progress=None) -> tuple:
+    """`(raw outputs, raw outputs without the flagged phrases)` of every text: the texts holding a flagged phrase are
+    run again without it; the others keep their output exactly, with no forward pass spent on them."""
+    raw = text_forward(model, ids, bs, progress=progress)
+    raw_without = raw.clone()
+    holding = [i for i, occ in enumerate(occurrences) if occ]
+    if holding:
+        variants = [without_flagged(ids[i], occurrences[i], mask, unk_id) for i in holding]
+        raw_without[torch.tensor(holding)] = text_forward(model, variants, bs, progress=progress)
+    return raw, raw_without
