@@ -22,6 +22,7 @@ from .plot.history import plot_importance_history, plot_train_vs_valid
 from .plot.interactions import plot_interactions
 from .plot.importance import plot_importance, plot_importance_comparison, plot_recursive_elimination
 from .plot.partial_dependence import plot_partial_dependence
+from .plot.faithfulness import plot_deletion_curves
 from .plot.reliance import plot_reliance
 from .interop.shap import to_shap
 from .plot.text import explanation_html, explanation_page, plot_text_explanation

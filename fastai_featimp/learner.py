@@ -36,6 +36,12 @@ COMPUTING = {
     'interaction_strength': "Friedman's H-statistic of pairs of columns, or of each column with the rest.",
     'reliance': "Should these predictions be trusted? Each row's prediction with and without the flagged inputs (phrases "
                 "or columns known to be shortcuts), and a summary of how many rest on them.",
+    'evaluate_explanation': "How faithful an explanation is: deletion and insertion curves, comprehensiveness and "
+                            "sufficiency, against random orders and the reverse.",
+    'compare_explanations': "Which explanation can I believe? Every explanation method on the same rows, scored and "
+                            "compared.",
+    'sanity_check': "The model-randomisation test: explanations of ever more randomised copies of the model, against "
+                    "the original.",
     'captum_inputs': "What captum's attribution methods need (forward function, inputs, baselines, feature mask, "
                      "target) for this learner, and the way back to this package's explanation frame.",
 }

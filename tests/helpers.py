@@ -125,7 +125,7 @@ def learner_snapshot(learn):
         dls_n=[dl.n for dl in learn.dls.loaders], dls_device=learn.dls.device,
         cat_names=list(getattr(learn.dls, 'cat_names', [])), cont_names=list(getattr(learn.dls, 'cont_names', [])),
         cbs=list(learn.cbs), metrics=list(learn.metrics), loss_func=learn.loss_func,
-        recorder_values=copy.deepcopy(learn.recorder.values), opt=learn.opt,
+        recorder_values=copy.deepcopy(getattr(learn.recorder, 'values', None)), opt=getattr(learn, 'opt', None),
     )
 
 

@@ -27,6 +27,7 @@ class DataKind:
     variables: Callable | None     # (schema, groups) -> the reported variables, or None where they come with the data
     methods: dict = field(default_factory=dict)   # resolved lazily: a kind's module never imports a method
     tracker: type | None = None    # what the training callback scores on such a learner (rows, variables, scoring)
+    explanation_methods: tuple = ()  # the `method`s of its `explain`, compared by `compare_explanations` by default
 
     def function(self, method: str) -> Callable:
         "The function implementing `method` for this kind (a TypeError naming the methods it has otherwise)."

@@ -14,7 +14,7 @@ from ..core.params import Choice, Flag, Integer, ParameterError, Seed, checked
 from ..core.forward import default_bs
 from ..core.results import reliance_record
 from ..core.shapley import EXACT_MAX_PLAYERS, all_coalitions, permutation_plan, shapley_from_plan, shapley_from_values
-from ..tabular.coalitions import display_value, explained_and_background, row_value
+from ..tabular.coalitions import background_inputs, display_value, explained_rows, row_value
 from ..tabular.kind import TABULAR
 from ..tabular.reliance import flagged_variables, without_flagged_columns
 
@@ -59,7 +59,9 @@ def explain(
                       "row, not from an expected prediction; pass typical rows (dozens or more) for the usual "
                       "reading")
     with s.computing():
-        x, bg = explained_and_background(learn, s.schema, rows, background, n_background, s.stream('background'))
+        x = explained_rows(learn, s.schema, rows)
+        sample = background_inputs(learn, s.schema, background, n_background, s.stream('background'))
+        bg = sample.inputs
         n = x[0].shape[0]
         with torch.inference_mode(): full_out = s.activation(learn.model(*x)).reshape(n, -1).cpu()
         plans = [None if use_exact else permutation_plan(m, n_perm, s.stream('permutations', i)) for i in range(n)]
@@ -92,5 +94,7 @@ def explain(
     expl.attrs.update(method='exact' if use_exact else 'permutation', base_values=base_values, outputs=outputs,
                       targets=targets, output=s.output_kind, n_background=int(bg[0].shape[0]), seed=seed,
                       n_permutations=None if use_exact else n_perm, row_index=plain(list(rows.index)),
-                      groups={p.name: list(p.members) for p in players if p.kind == 'group'})
+                      groups={p.name: list(p.members) for p in players if p.kind == 'group'},
+                      background_rows=None if background is not None else
+                      (sample.rows if sample.rows is not None else list(range(sample.n_rows))))
     return expl

@@ -6,27 +6,43 @@ import pandas as pd
 
 from ..core.params import ParameterError
 from ..core.shapley import coalition_value_fn
-from .data import load_tabular
+from ..core.forward import model_device
+from .data import TabularData, gather_batch, load_tabular
 
-__all__ = ['explained_and_background', 'row_value', 'display_value']
+__all__ = ['explained_and_background', 'explained_rows', 'background_inputs', 'row_value', 'display_value']
 
 
 def explained_and_background(learn, schema, rows, background, n_background: int, rng, param: str = 'rows') -> tuple:
     """`(inputs of rows, inputs of the background)`: the background is `background`, or a seeded training sample
     (`param` names the argument holding the rows)."""
+    return explained_rows(learn, schema, rows, param), background_inputs(learn, schema, background, n_background, rng).inputs
+
+
+def explained_rows(learn, schema, rows, param: str = 'rows') -> list:
+    "The inputs of the rows to explain (a DataFrame, labels optional)."
     if rows is None: raise ParameterError(param, f"`{param}` must be a pandas DataFrame of the rows to explain, got None")
-    x = load_tabular(learn, schema, rows, param=param, dataloader_ok=False).inputs
-    bg = load_tabular(learn, schema, background, split='train', max_rows=n_background, rng=rng, param='background',
-                      dataloader_ok=False, cap_name='n_background',
-                      hint=': this learner holds no training data (a learner from load_learner is exported '
-                           'without it): pass `background=`, typical rows to compare with').inputs
-    return x, bg
+    return load_tabular(learn, schema, rows, param=param, dataloader_ok=False).inputs
 
 
-def row_value(model, x, i: int, bg, players, out_fn, k: int, progress=None):
+def background_inputs(learn, schema, background, n_background: int, rng=None, rows: list | None = None):
+    """The background's `TabularData`: `background`, or a seeded sample of `n_background` training rows (or the
+    training rows at positions `rows`, to use again the sample an explanation used)."""
+    if rows is not None and background is None:
+        to = learn.dls.train_ds
+        if len(to) == 0: raise ParameterError('background', "this learner holds no training data: pass `background=`")
+        inputs, _ = gather_batch(learn.dls.train, to.iloc[rows])
+        device = model_device(learn.model)
+        return TabularData([t.to(device) for t in inputs], None, len(rows), 'training set', list(rows))
+    return load_tabular(learn, schema, background, split='train', max_rows=n_background, rng=rng, param='background',
+                        dataloader_ok=False, cap_name='n_background',
+                        hint=': this learner holds no training data (a learner from load_learner is exported '
+                             'without it): pass `background=`, typical rows to compare with')
+
+
+def row_value(model, x, i: int, bg, players, out_fn, k: int, progress=None, bs=None):
     "The coalition value function of row `i` for output `k` (see `core.shapley.coalition_value_fn`)."
     return coalition_value_fn(model, [t[i:i + 1] for t in x], bg, [p.group.slots for p in players],
-                              lambda p: out_fn(p).reshape(p.shape[0], -1)[:, k], progress=progress)
+                              lambda p: out_fn(p).reshape(p.shape[0], -1)[:, k], bs=bs, progress=progress)
 
 
 def display_value(rows: pd.DataFrame, i: int, members) -> object:

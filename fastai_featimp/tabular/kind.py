@@ -14,7 +14,11 @@ TABULAR = register(DataKind(
     name='tabular', learner='tabular data (tabular_learner)', recognises=is_tabular, schema=tabular_schema,
     load=load_tabular, units=('column',), variables=tabular_variables,
     tracker=TabularTracker,
+    explanation_methods=('exact', 'permutation'),
     methods={
+        'evaluate_explanation': _M + 'tabular_faithfulness:evaluate_tabular_explanation',
+        'compare_explanations': _M + 'compare_explanations:compare_explanations',
+        'sanity_check': _M + 'sanity_check:sanity_check',
         'reliance': _M + 'tabular_reliance:tabular_reliance',
         'captum_inputs': _M + 'captum_tabular:tabular_captum_inputs',
         'feature_importance': _M + 'permutation:permutation_importance',
