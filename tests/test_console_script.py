@@ -79,6 +79,7 @@ def test_help_and_version_do_not_import_torch():
     assert res.returncode == 0 and res.stdout.startswith('fastai-featimp 0.')
 
 
+@pytest.mark.slow
 def test_tabular_importance_through_the_console_script(tabular_files, binary_learner):
     f = tabular_files
     res = run('importance', f / 'model.pkl', f / 'test.csv', '--repeats', 2, '--seed', 0, '--metric', 'accuracy',

@@ -63,6 +63,7 @@ def test_to_shap_round_trips_a_text_explanation(custom_text, notes):
     shap.plots.bar(sv[0], show=False); plt.close('all')
 
 
+@pytest.mark.slow
 def test_without_shap_the_error_names_the_extra():
     code = ("import sys; sys.modules['shap'] = None\n"
             "import pandas as pd, fastai_featimp\n"

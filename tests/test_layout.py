@@ -133,3 +133,10 @@ def test_recognising_a_kind_happens_in_its_kind_module_only():
         source = path.read_text(encoding='utf-8')
         for fn in ('is_tabular', 'is_text'):
             if re.search(rf'\b{fn}\b', source): assert path.name in ('kind.py', 'schema.py'), (path, fn)
+
+
+def test_every_public_name_resolves():
+    import fastai_featimp
+    from fastai_featimp import api
+    assert set(fastai_featimp.__all__) == set(api.__all__)
+    for name in fastai_featimp.__all__: assert getattr(fastai_featimp, name) is getattr(api, name), name

@@ -183,7 +183,16 @@ EXPLAIN = [
          "learn.plot_explanation_summary(many);"),
     md("With more than 14 columns, `method='auto'` switches from exact enumeration to antithetic permutation "
        "sampling (`n_permutations`), which reports a standard error per column in `Std` and still adds up "
-       "exactly to the prediction."),
+       "exactly to the prediction."),,
+    md("## Which explanation can I believe?\n\n"
+       "Exact and sampled Shapley values scored by their faithfulness: the columns removed in the explanation's "
+       "order (each takes the background rows' values, the same value function the Shapley values use), against "
+       "random orders of the same columns and the reverse."),
+    code("rows = test_df.iloc[:20]\n"
+         "table = learn.compare_explanations(rows, n_random=10, seed=0, n_background=50)\n"
+         "table[['Method', 'deletion_aopc', 'insertion_aopc', 'comprehensiveness@1', 'Rank', 'Agreement', 'Seconds']]"),
+    code("fastai_featimp.plot_deletion_curves(table.attrs['evaluations']['exact']);"),
+    code("print(learn.sanity_check(rows.head(5), method='exact', seed=0, n_background=30).attrs['verdict'])"),
 ]
 
 PARTIAL = [
@@ -290,13 +299,23 @@ TEXT = [
        "as it was written, so the highlight is on the clinician's words, not fastai's tokens."),
     code("note = test_df[test_df['has_family_visit']]['text'].iloc[0]\n"
          "expl = learn.explain(note, seed=0, show_progress=False)\n"
-         "learn.show_explanation(expl)"),
+         "learn.show_explanation(expl)\n"
+         "calm = test_df[~test_df['has_family_visit'] & (test_df['outcome'] == 'alive')]['text'].iloc[0]\n"
+         "learn.show_explanation(learn.explain(calm, seed=0, show_progress=False))   # not the last line: shown all the same\n"
+         "print('two notes, one colour scale')"),
+    md("**How to read it.** The note is shown exactly as it was written. Red pushes towards `died`, blue away, on one "
+       "stated scale: full colour at 25 percentage points of the predicted probability, the same for every note, so "
+       "the two notes above can be compared (a word that moves the prediction by 1 point is pale in both). The "
+       "header says what is predicted, the prediction, and what the model says with every word masked; the words "
+       "that push most either way are listed with their values under the note, so a printout keeps the numbers; a "
+       "dotted underline marks a word the model never saw (a rare drug name: it reads it as unknown, so masking it "
+       "changes nothing). `scale='row'` scales a note to its own largest word instead, and says so. "
+       "`show_explanation` displays itself in Jupyter whether or not it is the last line of the cell."),
     code("expl.sort_values('Contribution', key=abs, ascending=False).head(8)"),
-    md("Red pushes towards `died`, blue away; hover over a word for its value (± its standard error). Occlusion "
-       "(`method='occlusion'`, each word masked alone) is ten times faster and agrees here; integrated gradients "
-       "(`method='integrated_gradients'`) follow the gradient along the embeddings. `OOV` marks words the model "
-       "never saw (a rare drug name): masking them changes nothing, so they cannot explain anything."),
-    code("learn.plot_explanation(learn.explain(note, method='occlusion', show_progress=False));"),
+    md("Occlusion (`method='occlusion'`, each word masked alone) is ten times faster and agrees here; integrated "
+       "gradients (`method='integrated_gradients'`) follow the gradient along the embeddings. The same view as a "
+       "figure, every word placed by its measured width:"),
+    code("learn.plot_explanation(learn.explain(note, method='occlusion', show_progress=False), width=8);"),
     md("## The whole test set: which phrases does the model rely on?\n\n"
        "`learn.feature_importance(df=test_df)` masks each candidate phrase (every word and two-word phrase in at "
        "least `min_support` notes) wherever it occurs, in every note, runs the model again and measures the change "
@@ -339,6 +358,41 @@ TEXT = [
          "                                     show_progress=False))"),
     md("Without the leak the ranking is led by the clinical signals the generator planted (vasopressors, a rising "
        "lactate, a patient walking or eating), and the same note is now explained by them."),
+    md("## Should this prediction be trusted?\n\n"
+       "Retraining takes a new model through validation and approval; the model in use today still leans on the "
+       "leak. What a clinician needs now is the answer for the patient in front of them: *what would the model say "
+       "without the phrase we know to be a shortcut?* `flagged=` takes the phrase (here the top row of the ranking "
+       "above). A note that rests on it opens with a banner; one that does not gets none."),
+    code("flagged = fi.head(1)   # the top of the ranking: 'family visit'\n"
+         "relying = learn.explain(note, method='occlusion', flagged=flagged, show_progress=False)\n"
+         "learn.show_explanation(relying)\n"
+         "learn.show_explanation(learn.explain(calm, method='occlusion', flagged=flagged, show_progress=False))"),
+    md("And across the test set, the audit: how many predictions rest on the leak, and what removing it at "
+       "prediction time costs, next to the model retrained without it."),
+    code("rel = learn.reliance(test_df, flagged, show_progress=False)\n"
+         "s = rel.attrs['summary']\n"
+         "print(f\"{s['n_with_flagged']} of {s['n_rows']} notes mention it; {s['share_relies']:.1%} of all predictions rest on \"\n"
+         "      f\"it and {s['share_flipped']:.1%} change class without it\")\n"
+         "print(f\"accuracy with it {s['score']:.3f}, with it masked at prediction time {s['score_without']:.3f}, \"\n"
+         "      f\"retrained without it {accuracy_on(clean, test_clean):.3f}\")\n"
+         "rel[rel['Relies']].head()"),
+    code("learn.plot_reliance(rel);"),
+    md("## Which explanation can I believe?\n\n"
+       "Three methods, three answers that can disagree. `compare_explanations` scores each by how fast the "
+       "prediction falls when the words it ranks first are masked (deletion) and how fast it comes back when they "
+       "alone are put back (insertion), next to random orders of the same words: a method that ranks the words that "
+       "matter first beats chance by a wide margin."),
+    code("leak_notes = test_df[test_df['has_family_visit']]['text'].head(6).tolist()\n"
+         "table = learn.compare_explanations(leak_notes, n_random=10, seed=0, n_permutations=10)\n"
+         "print(table.attrs['reason'])\n"
+         "table[['Method', 'deletion_aopc', 'insertion_aopc', 'comprehensiveness@1', 'Rank', 'Agreement', 'Seconds']]"),
+    code("ev = table.attrs['evaluations']['shapley']\n"
+         "fastai_featimp.plot_deletion_curves(ev);"),
+    md("The sanity check (Adebayo et al. 2018): re-draw the weights from the output layer down and explain again. "
+       "An explanation of the *model* must change; one that stays correlated with the original explains the input."),
+    code("check = learn.sanity_check(leak_notes[:3], method='occlusion', seed=0)\n"
+         "print(check.attrs['verdict'])\n"
+         "check"),
 ]
 
 TRAINING = [

@@ -6,22 +6,12 @@ from contextlib import contextmanager
 from fastai.callback.progress import ProgressCallback
 from fastprogress.fastprogress import progress_bar
 
-__all__ = ['progress_for', 'counting', 'bars_on']
+__all__ = ['counting', 'bars_on']
 
 
 def bars_on(learn, show: bool) -> bool:
     "Bars are drawn when asked for and the learner's own bar is on (not inside `learn.no_bar()`)."
     return bool(show) and any(isinstance(cb, ProgressCallback) for cb in getattr(learn, 'cbs', []))
-
-
-def progress_for(learn, show: bool, comment: str = ''):
-    "A function wrapping an iterable in a bar, or `iter` when bars are off (show=False or `learn.no_bar()`)."
-    if not bars_on(learn, show): return lambda items, total=None: iter(items)
-    def wrap(items, total=None):   # `total` for generators, e.g. results arriving from joblib workers
-        bar = progress_bar(items, total=total, leave=False)
-        bar.comment = comment
-        return bar
-    return wrap
 
 
 class _Counter:

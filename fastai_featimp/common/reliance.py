@@ -2,11 +2,26 @@
 words, and the summary metric with and without the flagged inputs."""
 from __future__ import annotations
 
+import pandas as pd
+
 from ..core.checks import plain
 from ..core.params import Number, ParameterError
 from .outputs import is_binary
 
-__all__ = ['reliance_threshold', 'target_words', 'reliance_scores']
+__all__ = ['flagged_names', 'reliance_threshold', 'target_words', 'reliance_scores']
+
+
+def flagged_names(flagged, what: str) -> list:
+    """The flagged inputs as a list: names (`what`: 'phrases' or 'columns'), one name, or the `Variable`s of (the top
+    rows of) an importance table; refused when empty."""
+    if isinstance(flagged, pd.DataFrame):
+        if 'Variable' not in flagged.columns:
+            raise ParameterError('flagged', "`flagged` as a table must be (the top rows of) an importance table, with a "
+                                            "Variable column, e.g. fi.head(1)")
+        flagged = list(flagged['Variable'])
+    flagged = [flagged] if isinstance(flagged, str) else list(flagged) if flagged is not None else []
+    if not flagged: raise ParameterError('flagged', f"`flagged` is empty: name the {what} known to be shortcuts")
+    return flagged
 
 
 def reliance_threshold(threshold, output_kind: str) -> float:

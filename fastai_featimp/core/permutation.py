@@ -47,10 +47,24 @@ def within_strata_permutation(rng: np.random.Generator, n: int, strata: np.ndarr
     return perm
 
 
+def group_scores(shared: dict, g: int) -> np.ndarray:
+    """(n_repeats, n_scores): the scores with group `g` permuted, each repeat drawn from the group's own stream (a
+    module-level function of picklable arguments, so any worker can run it and give the same numbers)."""
+    inputs, n = shared['inputs'], shared['inputs'][0].shape[0]
+    gen = stream(shared['root'], 'permutation', shared['keys'][g])
+    strata = None if shared['strata'] is None else shared['strata'][g]
+    out = []
+    for _ in range(shared['n_repeats']):
+        perm = torch.from_numpy(within_strata_permutation(gen, n, strata)).to(inputs[0].device)
+        out.append(shared['score'](permuted_forward(shared['forward'], inputs, shared['groups'][g], perm, shared['bs']),
+                                   shared['target']))
+    return np.asarray(out, dtype=float).reshape(shared['n_repeats'], -1)
+
+
 def permutation_scores(forward: Forward, inputs: Sequence[torch.Tensor], target: torch.Tensor,
                        groups: Sequence[ColumnGroup], score: Score, n_repeats: int, seed: int | None = None,
                        bs: int = 4096, progress: Callable[[Iterable], Iterable] = iter, strata: Sequence | None = None,
-                       keys: Sequence | None = None, check: Callable | None = None):
+                       keys: Sequence | None = None, check: Callable | None = None, run_pieces: Callable | None = None):
     """Baseline scores and scores with each group permuted.
 
     Returns `(baseline, permuted)`: arrays of shape `(n_scores,)` and `(n_groups, n_repeats, n_scores)`.
@@ -59,20 +73,19 @@ def permutation_scores(forward: Forward, inputs: Sequence[torch.Tensor], target:
     does not depend on which other groups are scored), drawn on the CPU: results do not depend on `bs` or
     the device. `strata[g]` (an int array of length n, or None) restricts group g's permutations to rows of
     the same stratum: conditional permutation. `check(preds, target)` sees the unpermuted predictions first (to
-    refuse a score that cannot measure anything before the permuted passes run)."""
-    n = inputs[0].shape[0]
-    device = inputs[0].device
+    refuse a score that cannot measure anything before the permuted passes run). `run_pieces(fn, shared, pieces)`
+    runs the groups (`fn(shared, g)` for each), e.g. in parallel; by default one after the other, through `progress`."""
     root = root_seed(seed)
     keys = list(range(len(groups))) if keys is None else list(keys)
     preds = batched_forward(forward, inputs, bs)
     if check is not None: check(preds, target)
     baseline = np.asarray(score(preds, target), dtype=float)
-    permuted = np.empty((len(groups), n_repeats, baseline.size))
-    gens = [stream(root, 'permutation', k) for k in keys]
-    for step in progress(range(len(groups) * n_repeats)):
-        g, r = divmod(step, n_repeats)
-        perm = torch.from_numpy(within_strata_permutation(gens[g], n, None if strata is None else strata[g])).to(device)
-        permuted[g, r] = score(permuted_forward(forward, inputs, groups[g], perm, bs), target)
+    shared = dict(forward=forward, inputs=list(inputs), target=target, groups=list(groups), score=score,
+                  n_repeats=n_repeats, root=root, keys=keys, bs=bs, strata=None if strata is None else list(strata))
+    if run_pieces is None:
+        run_pieces = lambda fn, sh, pieces: [fn(sh, g) for g in progress(pieces)]
+    permuted = np.stack([r.reshape(n_repeats, baseline.size) for r in run_pieces(group_scores, shared, range(len(groups)))]) \
+        if len(groups) else np.empty((0, n_repeats, baseline.size))
     return baseline, permuted
 
 

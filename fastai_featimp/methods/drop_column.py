@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..common.kinds import implementation
-from ..common.progress import progress_for
+from ..common.parallel import check_jobs, parallel_map
 from ..common.setup import method_setup
 from ..core.checks import check_int, warn
 from ..core.params import Choice, Flag, Integer, ParameterError, Seed, checked
@@ -64,13 +64,18 @@ def _task_seeds(root, n_repeats) -> list:
     return [int_seed(root, 'retraining', r) for r in range(n_repeats)]
 
 
-def _run(tasks, n_jobs, learn, show_progress, comment):
-    "Run `(fn, args)` tasks with joblib in order, with a progress bar over finished retrainings."
-    from joblib import Parallel, delayed
-    bar = progress_for(learn, show_progress, comment)
-    if n_jobs == 1: return [fn(*args) for fn, args in bar(tasks)]
-    results = Parallel(n_jobs=n_jobs, return_as='generator')(delayed(fn)(*args) for fn, args in tasks)
-    return list(bar(results, total=len(tasks)))
+def _retrain(shared: dict, task: tuple) -> float:
+    "One retraining without the columns `task[0]`, seeded with `task[1]`, scored on the test set (any worker runs it)."
+    drop, seed = task
+    return train_and_score(shared['recipe'], shared['train_df'], shared['valid'], shared['test_df'], drop, seed,
+                           shared['metric'], shared['greater_is_better'])
+
+
+def _retrainings(recipe, train_df, valid, test_df, metric, greater_is_better, tasks, n_jobs, learn, show_progress, comment):
+    "The scores of `(dropped columns, seed)` retrainings, through joblib: the frames travel once per worker."
+    shared = dict(recipe=recipe, train_df=train_df, valid=valid, test_df=test_df, metric=metric,
+                  greater_is_better=greater_is_better)
+    return parallel_map(_retrain, shared, tasks, n_jobs=n_jobs, learn=learn, show_progress=show_progress, comment=comment)
 
 
 @checked(n_repeats=Integer(1), seed=Seed(), show_progress=Flag())
@@ -93,7 +98,7 @@ def drop_column_importance(
 ):
     """Importance as the loss of quality when the learner's recipe is retrained without each column, against a
     retraining with all columns under the same recipe and seeds. Same DataFrame as `feature_importance`."""
-    n_jobs = _check_jobs(n_jobs)
+    n_jobs = check_jobs(n_jobs)
     s = method_setup(learn, TABULAR, seed=seed, groups=groups)
     schema, variables, root = s.schema, s.variables, s.root
     recipe = recipe_from_learner(learn, epochs, lr)
@@ -108,11 +113,11 @@ def drop_column_importance(
     valid = _valid_rows(valid_idx, learn, train_df, root)
     seeds = _task_seeds(root, n_repeats)
     configs = [()] + [tuple(v.members) for v in variables]   # the reference first, then one per variable
-    args = lambda drop, s: (recipe, train_df, valid, test_df, drop, s, metric, greater_is_better)
-    tasks = [(train_and_score, args(drop, s)) for drop in configs for s in seeds]
+    tasks = [(drop, sd) for drop in configs for sd in seeds]
     with preserved_state():
         original = score_learner(learn, test_df, metric, greater_is_better)
-        scores = np.array(_run(tasks, n_jobs, learn, show_progress, 'drop-column retrainings'), dtype=float)
+        scores = np.array(_retrainings(recipe, train_df, valid, test_df, metric, greater_is_better, tasks, n_jobs, learn,
+                                       show_progress, 'drop-column retrainings'), dtype=float)
     scores = scores.reshape(len(configs), len(seeds))
     reproduces = _reproduces(original, float(scores[0].mean()), scorer.greater_is_better, recipe, scorer.name)
     drop = scores[1:] - scores[:1]
@@ -123,12 +128,6 @@ def drop_column_importance(
                             greater_is_better=scorer.greater_is_better, n_repeats=n_repeats, seed=seed,
                             n_rows=len(test_df), epochs=recipe.epochs, epochs_source=recipe.epochs_source,
                             lr=recipe.lr, lr_source=recipe.lr_source, recipe=recipe.summary())
-
-
-def _check_jobs(n_jobs) -> int:
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0 or n_jobs < -1:
-        raise ParameterError('n_jobs', f"`n_jobs` must be a positive integer or -1 (all cores), got {n_jobs!r}")
-    return int(n_jobs)
 
 
 @checked(importance=Choice('permutation', 'drop-column'), step=Integer(1), n_repeats=Integer(1), score_repeats=Integer(1),
@@ -148,7 +147,7 @@ def recursive_elimination(
     (`n_features`, `features`, `score`, `score_se`, `dropped`); `attrs['best']` is the number of columns of the
     best round (ties: fewest columns). `score_repeats` retrains each round with that many seeds: `score` is their
     mean and `score_se` its standard error; `n_repeats` is for the permutation ranking."""
-    n_jobs = _check_jobs(n_jobs)
+    n_jobs = check_jobs(n_jobs)
     s = method_setup(learn, TABULAR, seed=seed)
     schema, root = s.schema, s.root
     recipe = recipe_from_learner(learn, epochs, lr)
@@ -164,9 +163,10 @@ def recursive_elimination(
     with preserved_state():
         while True:
             dropped_so_far = [c for c in recipe.cat_names + recipe.cont_names if c not in kept]
-            args = lambda s: (recipe, train_df, valid, test_df, dropped_so_far, s, metric, greater_is_better)
-            model, score = trained_and_scored(*args(seeds[0]))   # this round's ranking uses the first seed's model
-            scores = [score] + _run([(train_and_score, args(s)) for s in seeds[1:]], n_jobs, learn, False, '')
+            model, score = trained_and_scored(recipe, train_df, valid, test_df, dropped_so_far, seeds[0], metric,
+                                              greater_is_better)   # this round's ranking uses the first seed's model
+            scores = [score] + _retrainings(recipe, train_df, valid, test_df, metric, greater_is_better,
+                                            [(tuple(dropped_so_far), sd) for sd in seeds[1:]], n_jobs, learn, False, '')
             se = float(np.std(scores, ddof=1) / np.sqrt(len(scores))) if len(scores) > 1 else float('nan')
             rounds.append(dict(n_features=len(kept), features=list(kept), score=float(np.mean(scores)), score_se=se))
             if len(kept) <= min_features: break

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..common.progress import counting
+from ..common.parallel import check_jobs, parallel_map
 from ..common.reliance import reliance_threshold
 from ..common.setup import method_setup
 from ..core.checks import plain, warn
@@ -35,6 +35,7 @@ def explain(
     target=None,                   # class or target to explain (default: a binary model's positive class, else the predicted class)
     output:str='probability',      # 'probability' (after the loss's activation) or 'raw' (logit / value)
     groups:dict|None=None,         # `{name: [columns]}` switched together as one player
+    n_jobs:int=1,                  # rows explained in parallel through joblib (-1: all cores; a joblib backend decides where)
     flagged=None,                  # columns known to be shortcuts: marked, and each row's prediction without them
     threshold:float=0.1,           # with `flagged`: a row relies on them when its output moves this much (or flips)
     show_progress:bool=True,       # a fastprogress bar over the coalitions evaluated
@@ -43,6 +44,7 @@ def explain(
     Contribution, Std`; `attrs` hold base values, explained outputs and classes. Base + contributions = output.
     With `flagged`, a `Flagged` column marks those columns and `attrs['reliance']` holds each row's prediction with
     and without them (taken from the same background rows), as `learn.reliance`."""
+    check_jobs(n_jobs)
     s = method_setup(learn, TABULAR, output=output, seed=seed, groups=groups, target=target)
     players = s.variables
     m = len(players)
@@ -65,21 +67,16 @@ def explain(
         n = x[0].shape[0]
         with torch.inference_mode(): full_out = s.activation(learn.model(*x)).reshape(n, -1).cpu()
         plans = [None if use_exact else permutation_plan(m, n_perm, s.stream('permutations', i)) for i in range(n)]
-        total = sum(2 ** m if p is None else p.n_coalitions for p in plans)
-        records, base_values, outputs, targets, ks = [], [], [], [], []
-        with counting(learn, show_progress, total, 'explaining rows') as progress:
-            for i, plan in enumerate(plans):
-                k = s.target(target, int(full_out[i].argmax()))
-                value = row_value(learn.model, x, i, bg, players, s.activation, k, progress=progress.add)
-                if plan is None:
-                    v = value(all_coalitions(m))
-                    phi, se, base, full = shapley_from_values(v, m), np.full(m, np.nan), float(v[0]), float(v[-1])
-                else:
-                    phi, se, base, full = shapley_from_plan(plan, value(torch.from_numpy(plan.distinct)))
-                base_values.append(base); outputs.append(full); targets.append(plain(s.labels[k])); ks.append(k)
-                for p, c, e in zip(players, phi, se):
-                    records.append(dict(row=i, Variable=p.name, Value=display_value(rows, i, p.members),
-                                        Contribution=float(c), Std=float(e)))
+        ks = [s.target(target, int(full_out[i].argmax())) for i in range(n)]
+        shared = dict(model=learn.model, x=x, bg=bg, players=players, activation=s.activation, plans=plans, ks=ks, m=m)
+        explained = parallel_map(_row_shapley, shared, range(n), n_jobs=n_jobs, learn=learn, show_progress=show_progress,
+                                 comment='explaining rows', sizes=[2 ** m if p is None else p.n_coalitions for p in plans])
+        records, base_values, outputs, targets = [], [], [], []
+        for i, (phi, se, base, full) in enumerate(explained):
+            base_values.append(base); outputs.append(full); targets.append(plain(s.labels[ks[i]]))
+            for p, c, e in zip(players, phi, se):
+                records.append(dict(row=i, Variable=p.name, Value=display_value(rows, i, p.members),
+                                    Contribution=float(c), Std=float(e)))
         if flagged is not None:
             without = without_flagged_columns(learn.model, x, bg, flagged_vars, s.activation, default_bs(x[0].device))
     columns = ['row', 'Variable', 'Value', 'Contribution', 'Std']
@@ -98,3 +95,14 @@ def explain(
                       background_rows=None if background is not None else
                       (sample.rows if sample.rows is not None else list(range(sample.n_rows))))
     return expl
+
+
+def _row_shapley(shared: dict, i: int) -> tuple:
+    "`(contributions, standard errors, base, output)` of row `i` (a module-level function: any worker can run it)."
+    m, plan = shared['m'], shared['plans'][i]
+    value = row_value(shared['model'], shared['x'], i, shared['bg'], shared['players'], shared['activation'],
+                      shared['ks'][i])
+    if plan is None:
+        v = value(all_coalitions(m))
+        return shapley_from_values(v, m), np.full(m, np.nan), float(v[0]), float(v[-1])
+    return shapley_from_plan(plan, value(torch.from_numpy(plan.distinct)))

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 
-from ..common.progress import counting
+from ..common.parallel import check_jobs, parallel_map
 from ..common.setup import method_setup
 from ..core.association import level_distances
 from ..core.checks import plain, warn
@@ -88,11 +88,13 @@ def partial_dependence(
     seed:int|None=None,            # seed for the subsample and the bootstrap
     bs:int|None=None,              # rows per forward pass
     n_bootstrap:int=0,             # resamples of the rows for a 95% band around the average (0: none)
+    n_jobs:int=1,                  # grid points run in parallel through joblib (-1: all cores; a joblib backend decides where)
     show_progress:bool=True,       # a fastprogress bar over grid values
 ) -> PartialDependence:
     """Partial dependence (and ICE curves) of the model's output on one or two columns, in original units; with
     `n_bootstrap`, a percentile band over resamples of the rows (no extra forward pass: the ICE curves are kept)."""
     feats = _features(features)
+    check_jobs(n_jobs)
     if len(feats) == 2 and kind != 'average':
         raise ParameterError('kind', "ICE curves are for one column: use `kind=`'average' for a pair")
     lo, hi = _percentiles(percentiles)
@@ -108,12 +110,9 @@ def partial_dependence(
                               "dependence has one grid point and shows no dependence; pass rows where it varies")
         points = [a + b for a in grids[0]['slots'] for b in (grids[1]['slots'] if len(grids) == 2 else [[]])]
         bs = int(bs or default_bs(inputs[0].device))
-        curves = []
-        with counting(learn, show_progress, len(points), 'partial dependence') as progress:
-            for fixed in points:
-                out = s.activation(fixed_forward(learn.model, inputs, dict(fixed), bs))
-                curves.append(out.reshape(out.shape[0], -1)[:, k].double().cpu())
-                progress.add()
+        shared = dict(model=learn.model, inputs=inputs, activation=s.activation, k=k, bs=bs)
+        curves = parallel_map(_curve_at, shared, points, n_jobs=n_jobs, learn=learn, show_progress=show_progress,
+                              comment='partial dependence')
     ice = torch.stack(curves, 1).numpy()   # (n_rows, n_points)
     if centered: ice = ice - ice[:, :1]
     shape = (len(grids[0]['values']), len(grids[1]['values'])) if len(feats) == 2 else (-1,)
@@ -125,6 +124,12 @@ def partial_dependence(
         categorical=[g['categorical'] for g in grids],
         deciles={f: g['deciles'] for f, g in zip(feats, grids) if 'deciles' in g},
         lower=lower, upper=upper, n_bootstrap=n_bootstrap)
+
+
+def _curve_at(shared: dict, fixed) -> torch.Tensor:
+    "Every row's output with the grid point's columns set (`fixed`: `[((tensor, column), value)]`): one ICE column."
+    out = shared['activation'](fixed_forward(shared['model'], shared['inputs'], dict(fixed), shared['bs']))
+    return out.reshape(out.shape[0], -1)[:, shared['k']].double().cpu()
 
 
 def _percentiles(percentiles) -> tuple:

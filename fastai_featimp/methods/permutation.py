@@ -1,7 +1,7 @@
 "Permutation importance of a fastai tabular learner's input columns, on a labelled test set."
 from __future__ import annotations
 
-from ..common.progress import progress_for
+from ..common.parallel import check_jobs, parallel_map
 from ..common.scoring import is_metric_list
 from ..common.setup import method_setup
 from ..core.association import associated_groups, association_of, conditional_strata
@@ -36,6 +36,7 @@ def permutation_importance(
     bs:int|None=None,             # rows per forward pass (default: a throughput-tuned size for the device)
     max_rows:int|None=None,       # score a seeded sample of at most this many rows, drawn once
     greater_is_better=None,       # direction of a custom metric (bool, or a list aligned with `metric`)
+    n_jobs:int=1,                 # columns scored in parallel through joblib (-1: all cores; a joblib backend decides where)
     show_progress:bool=True,      # a fastprogress bar (never under `learn.no_bar()`)
 ):
     """Drop in quality when each column (or group) is permuted; a DataFrame, or a dict of them for a list of metrics.
@@ -47,6 +48,7 @@ def permutation_importance(
         if groups != 'auto': raise ParameterError('groups', f"`groups` must be a dict, 'auto' or None, got {groups!r}")
         groups, auto_groups = None, True
     if test_dl is not None and df is not None: raise ParameterError('df', "pass either `test_dl=` or `df=`, not both")
+    check_jobs(n_jobs)
     s = method_setup(learn, TABULAR, seed=seed, groups=groups)
     schema, variables = s.schema, s.variables
     scorers = s.scorers(metric, greater_is_better)
@@ -72,8 +74,10 @@ def permutation_importance(
         baseline, drops = permutation_drops(
             learn.model, data.inputs, data.target, [v.group for v in variables], score,
             [sc.greater_is_better for sc in scorers], n_repeats, seed=s.root, bs=bs or default_bs(data.inputs[0].device),
-            keys=[v.name for v in variables], progress=progress_for(learn, show_progress, 'permutation importance'),
-            strata=strata, check=lambda preds, target: [sc.check_responds(preds, target) for sc in scorers])
+            keys=[v.name for v in variables], strata=strata,
+            run_pieces=lambda fn, shared, pieces: parallel_map(fn, shared, pieces, n_jobs=n_jobs, learn=learn,
+                                                               show_progress=show_progress,
+                                                               comment='permutation importance'), check=lambda preds, target: [sc.check_responds(preds, target) for sc in scorers])
     frames = {sc.name: importance_frame(
                   variables, drops[:, :, k], method='permutation', baseline=float(baseline[k]), metric=sc.name,
                   greater_is_better=sc.greater_is_better, n_repeats=n_repeats, seed=seed, n_rows=data.n_rows,

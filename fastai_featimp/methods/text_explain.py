@@ -7,6 +7,7 @@ import pandas as pd
 import torch
 
 from ..common.outputs import is_binary
+from ..common.parallel import check_jobs, mapper
 from ..common.progress import counting
 from ..common.reliance import reliance_threshold
 from ..common.setup import method_setup
@@ -44,6 +45,7 @@ def explain_text(
     bs:int|None=None,               # texts per forward pass (default: 16,384 tokens' worth)
     text_col:str|None=None,         # the text column of a DataFrame (default: the one the learner was built from)
     n_steps:int=50,                 # integration steps for method='integrated_gradients'
+    n_jobs:int=1,                   # forward batches of the masked texts run in parallel through joblib (-1: all cores)
     flagged=None,                   # phrases known to be shortcuts: marked on the units, each text's prediction without them
     threshold:float=0.1,            # with `flagged`: a text relies on them when its output moves this much (or flips)
     show_progress:bool=True,        # a fastprogress bar over the masked texts evaluated (moves within a long text)
@@ -60,6 +62,7 @@ def explain_text(
         raise ParameterError('mask', "`mask`='pad' is not offered: fastai text models treat xxpad as padding, which "
                                      "changes their output in ways unrelated to the word (use `mask=`'unk' or 'delete')")
     if mask not in MASKS: raise ParameterError('mask', f"`mask` must be 'unk' or 'delete', got {mask!r}")
+    check_jobs(n_jobs)
     s = method_setup(learn, TEXT, output=output, seed=seed, target=target)
     schema = s.schema
     layer = None
@@ -83,42 +86,43 @@ def explain_text(
         units.append(u)
     plans = [permutation_plan(len(u), n_permutations, s.stream('permutations', i)) if method == 'shapley' else None
              for i, u in enumerate(units)]
-    cost = lambda i: (plans[i].n_coalitions if method == 'shapley' else
-                      len(units[i]) + 2 if method == 'occlusion' else n_steps + 2)
-    records, base_values, outputs, targets, completeness, ks = [], [], [], [], [], []
-    with s.computing(), counting(learn, show_progress, sum(cost(i) for i in range(data.n_rows)), 'explaining texts') as progress:
+    memberships, keeps = [], []
+    for i, us in enumerate(units):
+        m = len(us)
+        membership = torch.zeros(m, len(data.ids[i]), dtype=torch.bool)
+        for j, u in enumerate(us): membership[j, u.positions] = True
+        if method == 'shapley': keep = torch.from_numpy(plans[i].distinct)
+        else:
+            alone = m if method == 'occlusion' else 0         # IG needs only the base and full values
+            keep = torch.ones(alone + 2, m, dtype=torch.bool)
+            keep[0] = False                                   # all masked: the base value
+            keep[torch.arange(2, alone + 2), torch.arange(alone)] = False   # each unit masked alone
+        memberships.append(membership); keeps.append(keep)
+    records, base_values, outputs, targets, completeness = [], [], [], [], []
+    total = sum(len(k) for k in keeps) + (n_steps * data.n_rows if method == 'integrated_gradients' else 0)
+    with s.computing(), counting(learn, show_progress and n_jobs == 1, total, 'explaining texts') as progress:
+        # the predicted class is needed only to default to it (several classes, no target given)
+        predicted = (s.activation(text_forward(learn.model, data.ids, bs)).reshape(data.n_rows, -1).argmax(1).tolist()
+                     if target is None and len(s.labels) > 1 and not is_binary(schema) else [None] * data.n_rows)
+        ks = [s.target(target, p) for p in predicted]
+        values = _masked_outputs(learn.model, data.ids, memberships, keeps, mask, schema.unk_id, bs, ks, s.activation,
+                                 progress.add, None if n_jobs == 1 else mapper(n_jobs, learn, show_progress, 'explaining texts'))
         for i in range(data.n_rows):
-            ids, text, us = data.ids[i], data.texts[i], units[i]
+            ids, text, us, v, k = data.ids[i], data.texts[i], units[i], values[i], ks[i]
             m = len(us)
-            membership = torch.zeros(m, len(ids), dtype=torch.bool)
-            for j, u in enumerate(us): membership[j, u.positions] = True
-            # the predicted class is needed only to default to it (several classes, no target given)
-            predicted = (int(s.activation(text_forward(learn.model, [ids], bs)).reshape(-1).argmax())
-                         if target is None and len(s.labels) > 1 and not is_binary(schema) else None)
-            k = s.target(target, predicted)
-            def value(keep, k=k, ids=ids, membership=membership):
-                out = text_forward(learn.model, masked_ids(ids, membership, keep, mask, schema.unk_id), bs,
-                                   progress=progress.add)
-                return s.activation(out).reshape(keep.shape[0], -1)[:, k].double().numpy()
             se = np.full(m, np.nan)
-            if method == 'shapley':
-                phi, se, base, out = shapley_from_plan(plans[i], value(torch.from_numpy(plans[i].distinct)))
+            if method == 'shapley': phi, se, base, out = shapley_from_plan(plans[i], v)
             else:
-                alone = m if method == 'occlusion' else 0         # IG needs only the base and full values
-                keep = torch.ones(alone + 2, m, dtype=torch.bool)
-                keep[0] = False                                   # all masked: the base value
-                keep[torch.arange(2, alone + 2), torch.arange(alone)] = False   # each unit masked alone
-                v = value(keep)
                 base, out = float(v[0]), float(v[1])
                 phi = out - v[2:]
                 if method == 'integrated_gradients':
-                    baseline = masked_ids(ids, membership, torch.zeros(1, m, dtype=torch.bool), 'unk', schema.unk_id)[0]
+                    baseline = masked_ids(ids, memberships[i], torch.zeros(1, m, dtype=torch.bool), 'unk', schema.unk_id)[0]
                     attr = integrated_gradients(learn.model, layer, ids, baseline,
                                                 lambda o, k=k: s.activation(o).reshape(o.shape[0], -1)[:, k], n_steps)
                     progress.add(n_steps)
                     phi = np.array([float(attr[u.positions].sum()) for u in us])
                     completeness.append(float(phi.sum() - (out - base)))
-            base_values.append(float(base)); outputs.append(float(out)); targets.append(plain(s.labels[k])); ks.append(k)
+            base_values.append(float(base)); outputs.append(float(out)); targets.append(plain(s.labels[k]))
             tokens = data.tokens[i]
             for u, c, e in zip(us, phi, se):
                 oov = all(int(ids[p]) == schema.unk_id for p in u.content)
@@ -144,3 +148,24 @@ def explain_text(
                       n_permutations=n_permutations if method == 'shapley' else None,
                       **({'completeness_error': completeness, 'n_steps': n_steps} if method == 'integrated_gradients' else {}))
     return expl
+
+
+MAX_MASKED = 200_000   # masked texts gathered into one forward plan at most (memory stays bounded)
+
+
+def _masked_outputs(model, ids, memberships, keeps, mask, unk_id, bs, ks, activation, progress, run) -> list:
+    """Per text, the explained output (`ks[i]`) of each of its coalitions `keeps[i]`: the masked texts of several texts
+    gathered, in chunks, into one forward plan (larger batches), whose batches `run` may send to other workers."""
+    values, chunk = [None] * len(ids), []
+    def flush():
+        seqs = [v for i in chunk for v in masked_ids(ids[i], memberships[i], keeps[i], mask, unk_id)]
+        out = activation(text_forward(model, seqs, bs, progress=progress, mapper=run)).reshape(len(seqs), -1)
+        at = 0
+        for i in chunk:
+            values[i] = out[at:at + len(keeps[i]), ks[i]].double().numpy(); at += len(keeps[i])
+        chunk.clear()
+    for i in range(len(ids)):
+        if chunk and sum(len(keeps[j]) for j in chunk) + len(keeps[i]) > MAX_MASKED: flush()
+        chunk.append(i)
+    if chunk: flush()
+    return values

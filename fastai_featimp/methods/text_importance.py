@@ -9,7 +9,7 @@ import torch
 
 from ..core.checks import warn
 from ..common.outputs import is_binary
-from ..common.progress import counting
+from ..common.parallel import check_jobs, mapper
 from ..common.scoring import is_metric_list
 from ..common.setup import method_setup
 from ..core.params import Choice, Flag, Integer, ParameterError, Seed, checked
@@ -48,6 +48,7 @@ def phrase_importance(
     text_col:str|None=None,       # the text column (default: the one the learner was built from)
     label_col:str|None=None,      # the label column (default: the one the learner was built from)
     greater_is_better=None,       # direction of a custom metric
+    n_jobs:int=1,                 # forward batches run in parallel through joblib (-1: all cores; a joblib backend decides where)
     show_progress:bool=True,      # a fastprogress bar over the forward passes
 ):
     """Global phrase importance by dataset-level ablation: the drop in quality when every occurrence of a phrase is
@@ -55,6 +56,7 @@ def phrase_importance(
     and `MeanDelta` (mean change of the target's probability on those texts when the phrase is there rather
     than masked: positive when it pushes towards the target)."""
     if test_dl is not None and df is not None: raise ParameterError('df', "pass the texts once: `df=`")
+    check_jobs(n_jobs)
     df = test_dl if df is None else df
     s = method_setup(learn, TEXT, seed=seed)
     schema = s.schema
@@ -82,8 +84,9 @@ def phrase_importance(
         warn(f"{len(absent)} of the candidates occur in none of the {n} texts and are left out of the table: "
                       f"{', '.join(map(repr, absent[:5]))}")
         ab = build_ablation(data.tokens, data.ids, [g for g, k in zip(ab.phrases, ab.support) if k > 0], mask, schema.unk_id)
-    with s.computing(), counting(learn, show_progress, ab.n_forward, 'phrase importance') as progress:
-        base, variants = ablation_outputs(learn.model, ab, bs, progress=progress.add)
+    with s.computing():
+        base, variants = ablation_outputs(learn.model, ab, bs,
+                                          mapper=mapper(check_jobs(n_jobs), learn, show_progress, 'phrase importance'))
     target = data.target
     for sc in scorers: sc.check_responds(base, target)
     mean_delta = np.full(len(ab.phrases), np.nan)

@@ -3,9 +3,9 @@ flagged columns, with their `_na`, taken from each background row, the outputs a
 of all other columns in interventional Shapley values). Shared by `reliance` and by `explain(..., flagged=)`."""
 from __future__ import annotations
 
-import pandas as pd
 import torch
 
+from ..common.reliance import flagged_names
 from ..core.params import ParameterError
 
 __all__ = ['flagged_variables', 'without_flagged_columns', 'raw_from_expected']
@@ -13,13 +13,7 @@ __all__ = ['flagged_variables', 'without_flagged_columns', 'raw_from_expected']
 
 def flagged_variables(variables, flagged) -> list:
     "The variables named by `flagged`: column (or group) names, or the `Variable`s of the top rows of an importance table."
-    if isinstance(flagged, pd.DataFrame):
-        if 'Variable' not in flagged.columns:
-            raise ParameterError('flagged', "`flagged` as a table must be (the top rows of) an importance table, with a "
-                                            "Variable column, e.g. fi.head(1)")
-        flagged = list(flagged['Variable'])
-    flagged = [flagged] if isinstance(flagged, str) else list(flagged or [])
-    if not flagged: raise ParameterError('flagged', "`flagged` is empty: name the columns known to be shortcuts")
+    flagged = flagged_names(flagged, 'columns')
     by_name = {v.name: v for v in variables}
     members = {m: v for v in variables for m in v.members}
     unknown = [f for f in flagged if f not in by_name and f not in members]

@@ -49,9 +49,9 @@ def build_ablation(tokens: list, ids: list, phrases, mask: str, unk_id: int) -> 
                     torch.tensor(owner, dtype=torch.long), torch.tensor(text_of, dtype=torch.long))
 
 
-def ablation_outputs(model, ab: Ablation, bs=None, progress=None) -> tuple:
-    "`(outputs of the texts, outputs of the variants)`, all in one sorted same-length-batch run."
-    preds = text_forward(model, ab.ids + ab.variants, bs, progress=progress)
+def ablation_outputs(model, ab: Ablation, bs=None, progress=None, mapper=None) -> tuple:
+    "`(outputs of the texts, outputs of the variants)`, all in one sorted same-length-batch run (`mapper`: see text_forward)."
+    preds = text_forward(model, ab.ids + ab.variants, bs, progress=progress, mapper=mapper)
     return preds[:len(ab.ids)], preds[len(ab.ids):]
 
 

@@ -13,7 +13,8 @@ import torch
 
 from ..core.forward import model_device, prime_allocator
 
-__all__ = ['TOKENS_PER_PASS', 'text_forward', 'plain_output', 'preserved_recurrent_state', 'masked_ids']
+__all__ = ['TOKENS_PER_PASS', 'text_forward', 'forward_plan', 'forward_batch', 'plain_output', 'preserved_recurrent_state',
+           'masked_ids']
 
 TOKENS_PER_PASS = 16384   # default batch size in tokens: rows per pass = this // text length (see benchmarks/bench_text.py)
 
@@ -35,35 +36,51 @@ def preserved_recurrent_state(model):
             for k, v in values.items(): setattr(m, k, v)
 
 
-def text_forward(model, sequences, bs: int | None = None, progress=None) -> torch.Tensor:
-    """Raw outputs (n, n_out) on the CPU for `sequences`, a list of 1-d id tensors (or a 2-d tensor of one
-    length). Texts are grouped by length, longest first, `bs` texts per pass (default: TOKENS_PER_PASS
-    tokens' worth); each group runs through the whole model with no padding."""
-    if isinstance(sequences, torch.Tensor): sequences = list(sequences)
-    device = model_device(model)
+def forward_plan(sequences, bs: int | None = None) -> list:
+    """The batches (lists of positions in `sequences`) that `text_forward` runs: texts grouped by length, longest
+    first, `bs` texts per pass (default: TOKENS_PER_PASS tokens' worth). The same plan wherever the batches run, so
+    outputs are the same bit for bit."""
     lengths = torch.tensor([len(s) for s in sequences])
     order = torch.argsort(lengths, descending=True, stable=True)
-    out = None
+    batches, start = [], 0
+    while start < len(order):
+        length = int(lengths[order[start]])
+        same = int((lengths[order[start:]] == length).sum())   # sorted: the run of this length
+        rows = max(1, bs or TOKENS_PER_PASS // max(length, 1))
+        batches += [order[a:min(a + rows, start + same)].tolist() for a in range(start, start + same, rows)]
+        start += same
+    return batches
+
+
+def forward_batch(model, batch: torch.Tensor) -> torch.Tensor:
+    "The raw outputs of one batch of same-length texts, on the CPU (the model's recurrent state put back)."
     prime_allocator()
     with torch.inference_mode(), preserved_recurrent_state(model):
-        start = 0
-        while start < len(order):
-            length = int(lengths[order[start]])
-            same = int((lengths[order[start:]] == length).sum())   # sorted: the run of this length
-            rows = max(1, bs or TOKENS_PER_PASS // max(length, 1))
-            for a in range(start, start + same, rows):
-                idx = order[a:min(a + rows, start + same)]
-                batch = torch.stack([sequences[i] for i in idx.tolist()]).to(device)
-                try: pred = plain_output(model(batch)).float().cpu()
-                except RuntimeError as e:
-                    hint = (" (with every unit deleted only `xxbos` is left: mask='unk' keeps the text's length)"
-                            if length <= 2 else '')
-                    raise ValueError(f"the model failed on {len(idx)} text(s) of {length} token(s){hint}: "
-                                     f"{type(e).__name__}: {e}") from e
-                if out is None: out = pred.new_empty((len(sequences), *pred.shape[1:]))
-                out[idx] = pred
-                if progress is not None: progress(len(idx))
-            start += same
+        try: return plain_output(model(batch.to(model_device(model)))).float().cpu()
+        except RuntimeError as e:
+            length = batch.shape[1]
+            hint = " (with every unit deleted only `xxbos` is left: mask='unk' keeps the text's length)" if length <= 2 else ''
+            raise ValueError(f"the model failed on {batch.shape[0]} text(s) of {length} token(s){hint}: "
+                             f"{type(e).__name__}: {e}") from e
+
+
+def text_forward(model, sequences, bs: int | None = None, progress=None, mapper=None) -> torch.Tensor:
+    """Raw outputs (n, n_out) on the CPU for `sequences`, a list of 1-d id tensors (or a 2-d tensor of one
+    length), batch by batch of `forward_plan`; each batch runs through the whole model with no padding.
+    `progress(k)` hears of every k texts done; `mapper(fn, shared, pieces, sizes)` may run the batches elsewhere
+    (e.g. `common.parallel.parallel_map`), by default they run here, one after the other."""
+    if isinstance(sequences, torch.Tensor): sequences = list(sequences)
+    plan = forward_plan(sequences, bs)
+    batches = [torch.stack([sequences[i] for i in idx]) for idx in plan]
+    if mapper is None:
+        preds = []
+        for batch in batches:
+            preds.append(forward_batch(model, batch))
+            if progress is not None: progress(batch.shape[0])
+    else: preds = mapper(forward_batch, model, batches, [len(b) for b in batches])
+    if not preds: return torch.empty(0)
+    out = preds[0].new_empty((len(sequences), *preds[0].shape[1:]))
+    for idx, pred in zip(plan, preds): out[torch.tensor(idx)] = pred
     return out
 
 

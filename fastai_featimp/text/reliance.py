@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pandas as pd
 import torch
 
-from ..core.params import ParameterError
+from ..common.reliance import flagged_names
 from .data import phrase_list
 from .forward import text_forward
 
@@ -21,14 +20,7 @@ __all__ = ['Occurrence', 'flagged_phrases', 'flagged_occurrences', 'without_flag
 
 def flagged_phrases(schema, flagged) -> list:
     "The words of each flagged phrase: strings, or the `Variable`s of (the top rows of) a phrase-importance table."
-    if isinstance(flagged, pd.DataFrame):
-        if 'Variable' not in flagged.columns:
-            raise ParameterError('flagged', "`flagged` as a table must be (the top rows of) a phrase-importance table, with "
-                                            "a Variable column, e.g. fi.head(1)")
-        flagged = list(flagged['Variable'])
-    if flagged is None or (not isinstance(flagged, str) and len(flagged) == 0):
-        raise ParameterError('flagged', "`flagged` is empty: name the phrases (or columns) known to be shortcuts")
-    return phrase_list(schema, flagged, param='flagged')
+    return phrase_list(schema, flagged_names(flagged, 'phrases'), param='flagged')
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ def test_outputs_are_the_models_probabilities_of_the_positive_class(binary_learn
     assert set(raw.attrs['targets']) == {'no'}
 
 
+@pytest.mark.slow
 def test_exact_values_equal_shap_exact_explainer(binary_learner, rows, background):
     shap = pytest.importorskip('shap')   # a [dev] dependency, installed by the README's test command
     learn = binary_learner

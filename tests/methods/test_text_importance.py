@@ -66,6 +66,7 @@ def test_the_loss_shortcut_equals_scoring_every_resample(custom_text, notes):
         np.testing.assert_allclose(fast.attrs['importances'][v], ref.attrs['importances'][v], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_options(custom_text, notes):
     learn, df = custom_text, notes[1].head(150)
     from fastai_featimp.text.phrases import ENGLISH_STOP_WORDS as stop
