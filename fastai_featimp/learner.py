@@ -119,8 +119,9 @@ def plot_feature_dependence(self:Learner, df=None, *, method:str='auto', assoc=N
 
 
 @patch
-def plot_explanation(self:Learner, expl, row:int=0, top:int=12, ax=None, **kwargs):
-    "One explained row: a waterfall for a tabular row, the text with its words shaded for a text; returns the Axes."
+def plot_explanation(self:Learner, expl, row:int=0, top:int|None=None, ax=None, **kwargs):
+    """One explained row: a waterfall for a tabular row (its `top` columns, default 12), the text with its words
+    shaded for a text (the `top` words listed each way, default 5); returns the Axes."""
     return _plot_explanation(expl, row=row, top=top, ax=ax, **kwargs)
 
 

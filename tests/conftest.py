@@ -1,4 +1,5 @@
 "Fixtures: small synthetic tables with known answers, and fastai learners trained on them in a few seconds."
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -74,3 +75,13 @@ def pytest_collection_modifyitems(config, items):
         params = set(map(str, getattr(getattr(item, 'callspec', None), 'params', {}).values()))   # getfixturevalue(model)
         if SLOW_FIXTURES & (set(getattr(item, 'fixturenames', ())) | params) or item.path.name in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True, scope='module')
+def environment_left_as_found():
+    "A test module leaves the environment as it found it: later subprocesses (notebook kernels, scripts) inherit it."
+    before = dict(os.environ)
+    yield
+    changed = sorted(k for k in set(before) | set(os.environ)
+                     if before.get(k) != os.environ.get(k) and not k.startswith('PYTEST_'))
+    assert not changed, f"this test module changed the environment: {changed}"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import threading
 from typing import Callable, Sequence
 
 import torch
@@ -25,7 +26,8 @@ from .progress import counting
 __all__ = ['parallel_map', 'mapper', 'check_jobs', 'n_workers', 'active_backend']
 
 CHUNKS_PER_WORKER = 2        # local processes: batches of pieces per worker (each batch carries the shared payload)
-_LOADED: dict = {}           # worker side: the payload of the call in progress, by its digest
+_LOADED = threading.local()  # worker side: the payload of the call in progress, per thread (a Dask worker may run
+                             # pieces in several threads; a stateful model such as AWD_LSTM must not be shared)
 
 
 def check_jobs(n_jobs) -> int:
@@ -51,13 +53,13 @@ def n_workers(n_jobs: int) -> int:
 
 
 def _run(fn: Callable, digest: str, payload: bytes, threads: int, index: int, pieces: list) -> tuple:
-    """A worker's batch of pieces: the payload loaded once per process (and call), the caller's number of torch threads
+    """A worker's batch of pieces: the payload loaded once per worker thread (and call), the caller's number of torch threads
     (the float arithmetic of some kernels depends on it); `(index, results in order)`."""
     import cloudpickle
-    if digest not in _LOADED:
-        _LOADED.clear()
-        _LOADED[digest] = cloudpickle.loads(payload)
-    shared = _LOADED[digest]
+    if getattr(_LOADED, 'digest', None) != digest:
+        _LOADED.digest, _LOADED.shared = None, None   # the previous call's payload goes first
+        _LOADED.shared, _LOADED.digest = cloudpickle.loads(payload), digest
+    shared = _LOADED.shared
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try: return index, [fn(shared, piece) for piece in pieces]

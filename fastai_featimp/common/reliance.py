@@ -7,8 +7,9 @@ import pandas as pd
 from ..core.checks import plain
 from ..core.params import Number, ParameterError
 from .outputs import is_binary
+from .scoring import is_metric_list
 
-__all__ = ['flagged_names', 'reliance_threshold', 'target_words', 'reliance_scores']
+__all__ = ['flagged_names', 'reliance_threshold', 'target_words', 'reliance_scorer', 'reliance_scores']
 
 
 def flagged_names(flagged, what: str) -> list:
@@ -42,10 +43,19 @@ def target_words(s, target, ks, rows: str) -> str:
     return str(plain(s.labels[ks[0]])) if len(set(ks)) == 1 else f"each {rows}'s predicted class"
 
 
-def reliance_scores(s, metric, raw, raw_without, target) -> dict:
-    """The metric over labelled rows with and without the flagged inputs (default: accuracy for a classifier, the
-    loss otherwise): what removing them at prediction time would cost or gain."""
+def reliance_scorer(s, metric, greater_is_better=None):
+    """The summary's one metric (default: accuracy for a classifier, the loss otherwise), checked before any work."""
+    if is_metric_list(metric):
+        if len(metric) != 1:
+            raise ParameterError('metric', f"the reliance summary compares one metric with and without the flagged "
+                                           f"inputs; `metric` holds {len(metric)}: pass one of them")
+        metric = metric[0]
     if metric is None: metric = 'accuracy' if s.schema.y_vocab is not None or s.schema.multi_label else None
-    scorer, = s.scorers(metric)
+    scorer, = s.scorers(metric, greater_is_better)
+    return scorer
+
+
+def reliance_scores(scorer, raw, raw_without, target) -> dict:
+    "The metric over labelled rows with and without the flagged inputs: what removing them at prediction time costs."
     return dict(metric=scorer.name, greater_is_better=scorer.greater_is_better, score=scorer(raw, target),
                 score_without=scorer(raw_without, target))

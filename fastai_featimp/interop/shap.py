@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..plot.text import units_by_span
+
 __all__ = ['to_shap']
 
 EXTRA = 'pip install "fastai_featimp[shap]"'
@@ -48,7 +50,7 @@ def to_shap(expl):
     values, data, stds = [], [], []
     for r in rows:   # a text: its units in order, each with the text after it (so shap.plots.text spells the note)
         text = expl.attrs['texts'][r]
-        part = expl[expl['row'] == r].sort_values('Start', kind='stable').drop_duplicates(['Start', 'End'])
+        part = units_by_span(expl[expl['row'] == r])   # a marker and its word: one unit (their sum), as written
         starts, ends = part['Start'].to_numpy(int), part['End'].to_numpy(int)
         nexts = np.append(starts[1:], len(text))
         pieces = [text[s:max(e, n)] if i else text[:max(e, n)] for i, (s, e, n) in enumerate(zip(starts, ends, nexts))]

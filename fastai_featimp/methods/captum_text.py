@@ -17,7 +17,7 @@ from ..core.params import Choice, ParameterError, checked
 from ..core.state import eval_mode
 from ..text.data import load_text
 from ..text.forward import masked_ids, plain_output, preserved_recurrent_state
-from ..text.gradients import embedding_layer, embeddings_from, gradient_ready
+from ..text.gradients import embedding_layer, embeddings_from, fits_one_chunk, gradient_ready
 from ..text.kind import TEXT
 from ..text.units import UNITS, align, units_of
 
@@ -55,7 +55,11 @@ def text_captum_inputs(
     layer = embedding_layer(model, len(schema.vocab))
 
     def forward_func(x):
-        with eval_mode(model), gradient_ready(model, x.shape[1]) if layer is not None else preserved_recurrent_state(model):
+        # gradients and layer hooks (IntegratedGradients, LayerIntegratedGradients) need the text read in one chunk
+        # with cuDNN off; a text too long for one chunk still runs captum's perturbation methods (under no_grad)
+        # through the model's own chunked forward
+        grads = layer is not None and (torch.is_grad_enabled() or fits_one_chunk(model, x.shape[1]))
+        with eval_mode(model), gradient_ready(model, x.shape[1]) if grads else preserved_recurrent_state(model):
             return s.activation(plain_output(model(x))).reshape(x.shape[0], -1)
 
     with torch.no_grad(): out = forward_func(ids[None])

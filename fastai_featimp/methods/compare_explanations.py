@@ -3,6 +3,7 @@ rows, each scored by its faithfulness (deletion and insertion against chance), t
 the method to believe when one leads clearly."""
 from __future__ import annotations
 
+import inspect
 import time
 from itertools import combinations
 
@@ -13,6 +14,7 @@ from scipy import stats
 from ..common.kinds import kind_of
 from ..core.faithfulness import DEFAULT_K
 from ..core.params import Flag, ParameterError, Seed, checked
+from ..core.seeding import root_seed
 
 __all__ = ['compare_explanations']
 
@@ -43,18 +45,26 @@ def compare_explanations(
     if unknown: raise ParameterError('methods', f"unknown method(s) {unknown} for a {kind.name} learner; it has "
                                                 f"{list(kind.explanation_methods)}")
     explain, evaluate = kind.function('explain'), kind.function('evaluate_explanation')
-    results, records = {}, []
+    root = root_seed(seed)   # one seed for every method: the same background rows and random orders for all
+    # what the evaluation must know of how the explanations were made (the background rows, the batch size)
+    shared = {n: v for n, v in explain_kwargs.items() if n in inspect.signature(evaluate).parameters}
+    if bs is not None and 'bs' in inspect.signature(explain).parameters: explain_kwargs = {**explain_kwargs, 'bs': bs}
+    results, records, failures = {}, [], []
     for method in methods:
         start = time.perf_counter()
-        try: expl = explain(learn, data, method=method, seed=seed, show_progress=show_progress, **explain_kwargs)
+        # a method that cannot run with these settings (IG with mask='delete', exact Shapley of many columns) is
+        # skipped with the reason; when none can run, the first reason is raised
+        try: expl = explain(learn, data, method=method, seed=root, show_progress=show_progress, **explain_kwargs)
         except ParameterError as e:
-            if e.name != 'method': raise
+            failures.append(e)
             records.append(dict(Method=method, Status=f'skipped: {e}')); continue
         seconds = time.perf_counter() - start
-        ev = evaluate(learn, expl, data, k=k, n_random=n_random, seed=seed, bs=bs, show_progress=show_progress)
+        ev = evaluate(learn, expl, data, k=k, n_random=n_random, seed=root, bs=bs, show_progress=show_progress,
+                      **{n: v for n, v in shared.items() if n != 'bs'})
         results[method] = (expl, ev)
         overall = ev[ev['row'] == 'all'].set_index('Metric')['Explanation']
         records.append(dict(Method=method, Status='ok', **overall.to_dict(), Seconds=seconds))
+    if not results: raise failures[0]
     table = pd.DataFrame.from_records(records)
     ok = [m for m in methods if m in results]
     agreement, overlaps = _agreement(results, ok, k)
@@ -66,7 +76,7 @@ def compare_explanations(
                   [c for c in ('Rank', 'Agreement', 'Seconds') if c in table.columns]]
     recommended, reason = _recommend(results, ok)
     table.attrs.update(agreement=agreement, top_k_overlap=overlaps, evaluations={m: ev for m, (_, ev) in results.items()},
-                       recommended=recommended, reason=reason, seed=seed, n_random=n_random)
+                       recommended=recommended, reason=reason, seed=root, n_random=n_random)
     return table
 
 
@@ -95,7 +105,6 @@ def _agreement(results, ok, k) -> tuple:
 
 def _recommend(results, ok) -> tuple:
     "The method to believe: the best deletion AOPC, when its lead over the next is beyond the row-to-row spread."
-    if not ok: return None, "no method could run on this model"
     if len(ok) == 1: return ok[0], f"{ok[0]} is the only method that could run on this model"
     per_row = {m: ev[(ev['row'] != 'all') & (ev['Metric'] == 'deletion_aopc')]['Explanation'].to_numpy(float)
                for m, (_, ev) in results.items()}

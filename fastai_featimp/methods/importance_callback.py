@@ -108,6 +108,9 @@ class ImportanceCallback(Callback):
         "Evaluate what the last epochs left unevaluated: an early stop, or weights put back by another callback."
         if not self._fitting: return
         self._fitting = False
+        if self._trained:   # an epoch cancelled before our after_epoch ran (EarlyStopping, order 63, stops in its own)
+            self._trained = False
+            self._epochs += 1
         if self._last is None or self._last[0] != self._epochs: self._evaluate(self._epochs, 'epoch')
         elif self._last[1] != _fingerprint(self.learn.model): self._evaluate(self._epochs, 'final')
 

@@ -12,7 +12,7 @@ import torch
 from scipy import stats
 
 from ..common.kinds import kind_of
-from ..core.params import Choice, Number, ParameterError, Seed, checked
+from ..core.params import Choice, Flag, Number, ParameterError, Seed, checked
 from ..core.seeding import int_seed, root_seed
 from ..core.state import preserved_state
 
@@ -46,7 +46,7 @@ def _correlation(original: pd.DataFrame, other: pd.DataFrame) -> float:
     return float(np.mean(rhos))
 
 
-@checked(layers=Choice('cascade', 'independent'), seed=Seed(), threshold=Number(0, 1, low_open=True))
+@checked(layers=Choice('cascade', 'independent'), seed=Seed(), threshold=Number(0, 1, low_open=True), show_progress=Flag())
 def sanity_check(
     learn,                     # a fastai learner of any kind this package explains
     data,                      # the rows (tabular DataFrame) or texts to explain
@@ -55,6 +55,7 @@ def sanity_check(
     *,
     seed:int|None=None,        # same seed, same new weights and explanations
     threshold:float=PASS,      # a method passes when |rank correlation| with the original falls below this at the end
+    show_progress:bool=False,  # the explanations' bars
     **explain_kwargs,          # passed to every explanation (target, n_permutations, unit, ...)
 ):
     """One row per step: `Step` (0: the trained model), `Randomised` (the blocks with new weights so far, or the one
@@ -67,12 +68,13 @@ def sanity_check(
         raise ParameterError('method', f"unknown `method` {method!r} for a {kind.name} learner; it has "
                                        f"{list(kind.explanation_methods)}")
     explain = kind.function('explain')
-    run = lambda model_learner: explain(model_learner, data, method=method, seed=seed, show_progress=False, **explain_kwargs)
+    root = root_seed(seed)   # the same permutations and background rows for the trained and the randomised models
+    run = lambda model_learner: explain(model_learner, data, method=method, seed=root, show_progress=show_progress,
+                                        **explain_kwargs)
     original = run(learn)
     blocks = parameter_blocks(learn.model)[::-1]   # the output layer first
     shadow = copy.copy(learn)                      # the same learner, with a model of its own
     shadow.model = copy.deepcopy(learn.model)
-    root = root_seed(seed)
     records = [dict(Step=0, Randomised='nothing (the trained model)', RankCorrelation=1.0)]
     with preserved_state():
         gen = torch.Generator().manual_seed(int_seed(root, 'randomisation'))
@@ -92,6 +94,6 @@ def sanity_check(
                f"{method} fails: with every weight of the model re-drawn its explanations still correlate {final:.2f} "
                f"with the original (at least {threshold:g}): they reflect the input more than the model"
                if passed is False else "independent randomisation: read each block's correlation (no overall verdict)")
-    result.attrs.update(method=method, layers=layers, passed=passed, verdict=verdict, threshold=threshold, seed=seed,
+    result.attrs.update(method=method, layers=layers, passed=passed, verdict=verdict, threshold=threshold, seed=root,
                         blocks=[n for n, _ in blocks])
     return result

@@ -8,7 +8,7 @@ import pandas as pd
 import torch
 
 from ..common.progress import counting
-from ..common.reliance import reliance_scores, reliance_threshold, target_words
+from ..common.reliance import reliance_scorer, reliance_scores, reliance_threshold, target_words
 from ..common.setup import method_setup
 from ..core.checks import plain
 from ..core.params import Choice, Flag, Integer, Seed, checked
@@ -35,6 +35,7 @@ def tabular_reliance(
     n_background:int=100,          # size of that sample
     threshold:float=0.1,           # a row relies on the flagged columns when |Change| >= threshold (or the class flips)
     metric=None,                   # the summary's metric with and without (default: accuracy; the loss for a regression)
+    greater_is_better=None,        # for a custom metric: whether higher is better (known for fastai's and sklearn's)
     seed:int|None=None,            # same seed, same background sample
     bs:int|None=None,              # rows per forward pass (each row is run once per background row)
     show_progress:bool=True,       # a fastprogress bar over the rows
@@ -46,6 +47,7 @@ def tabular_reliance(
     threshold = reliance_threshold(threshold, s.output_kind)
     flagged_vars = flagged_variables(s.variables, flagged)
     labelled = isinstance(data, pd.DataFrame) and set(s.schema.y_names) <= set(data.columns)
+    scorer = reliance_scorer(s, metric, greater_is_better) if labelled else None   # a bad metric fails before the work
     with s.computing():
         x, bg = explained_and_background(learn, s.schema, data, background, n_background, s.stream('background'),
                                         param='data')
@@ -63,7 +65,7 @@ def tabular_reliance(
     scores = None
     if labelled:
         raw_without = raw_from_expected(prob_without, s.schema, s.output).to(raw.device)
-        scores = reliance_scores(s, metric, raw.float(), raw_without, target_t)
+        scores = reliance_scores(scorer, raw.float(), raw_without, target_t)
     found = [{m: plain(data.iloc[i][m]) for v in flagged_vars for m in v.members} for i in range(n)]
     return reliance_frame(prob[rows, ks].numpy(), prob_without[rows, ks].numpy(), label(prob), label(prob_without),
                           found, threshold, list(data.index), scores=scores, flagged=[v.name for v in flagged_vars],

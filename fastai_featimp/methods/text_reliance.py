@@ -8,7 +8,7 @@ import pandas as pd
 import torch
 
 from ..common.progress import counting
-from ..common.reliance import reliance_scores, reliance_threshold, target_words
+from ..common.reliance import reliance_scorer, reliance_scores, reliance_threshold, target_words
 from ..common.setup import method_setup
 from ..core.checks import plain
 from ..core.params import Choice, Flag, Integer, Seed, checked
@@ -32,6 +32,7 @@ def text_reliance(
     mask:str='unk',                # how a flagged phrase is removed: its tokens replaced by xxunk, or 'delete'd
     threshold:float=0.1,           # a text relies on the flagged phrases when |Change| >= threshold (or the class flips)
     metric=None,                   # the summary's metric with and without (default: accuracy; the loss for a regression)
+    greater_is_better=None,        # for a custom metric: whether higher is better (known for fastai's and sklearn's)
     text_col:str|None=None,        # the text column of a DataFrame
     label_col:str|None=None,       # the label column (for the summary metric; default: the learner's)
     seed:int|None=None,            # unused (the computation is deterministic); accepted like every method's
@@ -48,6 +49,7 @@ def text_reliance(
     threshold = reliance_threshold(threshold, s.output_kind)
     phrases = flagged_phrases(schema, flagged)
     labelled = isinstance(data, pd.DataFrame) and (label_col or (schema.y_names[0] if schema.y_names else None)) in data.columns
+    scorer = reliance_scorer(s, metric, greater_is_better) if labelled else None   # a bad metric fails before the work
     loaded = load_text(learn, schema, data, text_col=text_col, label_col=label_col, labelled=labelled, param='data')
     occurrences = flagged_occurrences(loaded.tokens, loaded.texts, phrases, schema.tokenizer.rules)
     holding = [i for i, occ in enumerate(occurrences) if occ]
@@ -59,7 +61,7 @@ def text_reliance(
     rows = torch.arange(loaded.n_rows)
     label = lambda p: [plain(s.labels[int(k)]) for k in p.argmax(1)] if classifier else [None] * len(p)
     found = [[dict(phrase=o.phrase, start=o.start, end=o.end) for o in occ] for occ in occurrences]
-    scores = reliance_scores(s, metric, raw, raw_without, loaded.target) if labelled else None
+    scores = reliance_scores(scorer, raw, raw_without, loaded.target) if labelled else None
     return reliance_frame(prob[rows, ks].double().numpy(), prob_without[rows, ks].double().numpy(), label(prob),
                           label(prob_without), found, threshold, loaded.index, scores=scores,
                           flagged=[' '.join(g) for g in phrases], target=target_words(s, target, ks, 'text'), mask=mask,

@@ -25,11 +25,13 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def plot_explanation(expl, row:int=0, top:int=12, ax=None, **kwargs):
-    "One explained row: a waterfall for a tabular row, the text with its units shaded for a text. Returns the Axes."
-    if is_text_explanation(expl): return plot_text_explanation(expl, row=row, ax=ax, **kwargs)
+def plot_explanation(expl, row:int=0, top:int|None=None, ax=None, **kwargs):
+    """One explained row: a waterfall for a tabular row (its `top` columns, default 12), the text with its units shaded
+    for a text (the `top` units listed each way, default 5). Returns the Axes."""
+    if is_text_explanation(expl):
+        return plot_text_explanation(expl, row=row, ax=ax, **({} if top is None else {'top': top}), **kwargs)
     if kwargs: raise TypeError(f"unexpected keyword arguments {sorted(kwargs)} for the waterfall of a tabular row")
-    return plot_waterfall(expl, row=row, top=top, ax=ax)
+    return plot_waterfall(expl, row=row, top=12 if top is None else top, ax=ax)
 
 
 def plot_waterfall(expl, row:int=0, top:int=12, ax=None):

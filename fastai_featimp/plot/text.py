@@ -14,7 +14,7 @@ import pandas as pd
 from .labels import quantity
 
 __all__ = ['explanation_html', 'explanation_page', 'explanation_text', 'plot_text_explanation', 'show_text_explanation',
-           'is_text_explanation', 'colour_scale', 'DEFAULT_PROBABILITY_SCALE']
+           'is_text_explanation', 'colour_scale', 'units_by_span', 'DEFAULT_PROBABILITY_SCALE']
 
 TOWARDS, AWAY = (214, 39, 40), (31, 119, 180)   # red: pushes towards the target; blue: away from it
 DEFAULT_PROBABILITY_SCALE = 0.25   # full colour at 25 percentage points: the same for every text, so texts compare
@@ -41,8 +41,22 @@ def _check(expl, row):
                          "to_csv or a concat of different results: draw the DataFrame returned by learn.explain")
     rows = sorted(expl['row'].unique())
     if row not in rows: raise ValueError(f"row {row!r} is not in this explanation; it has rows {rows[:10]}")
-    part = expl[expl['row'] == row].sort_values('Start', kind='stable')
-    return expl.attrs['texts'][row], part
+    return expl.attrs['texts'][row], units_by_span(expl[expl['row'] == row])
+
+
+def units_by_span(part: pd.DataFrame) -> pd.DataFrame:
+    """A text's units in the order of the text, one per span of characters: units sharing a span (with unit='token',
+    fastai's case markers and the word they mark) become one, the word as written, with their contributions summed
+    (so the contributions still add up to the prediction minus the base value)."""
+    part = part.sort_values('Start', kind='stable')
+    if not part.duplicated(['Start', 'End']).any(): return part
+    spans = part.groupby(['Start', 'End'], sort=False)
+    merged = part.drop_duplicates(['Start', 'End'], keep='last').copy()   # the word: its markers come before it
+    key = pd.MultiIndex.from_frame(merged[['Start', 'End']])
+    merged['Contribution'] = spans['Contribution'].sum().reindex(key).to_numpy()
+    if 'Std' in merged.columns:   # the spread of a sum; unknown when any part's is
+        merged['Std'] = spans['Std'].apply(lambda s: float(np.sqrt((s ** 2).sum())) if s.notna().all() else np.nan).reindex(key).to_numpy()
+    return merged
 
 
 def _probability(expl) -> bool: return expl.attrs.get('output') == 'probability'
@@ -78,7 +92,7 @@ def _pieces(text: str, part: pd.DataFrame) -> list:
     pieces, at = [], 0
     for _, u in part.iterrows():
         start, end = int(u['Start']), int(u['End'])
-        if start < at or end <= start: continue   # a marker token sharing its word's span: shade the word once
+        if start < at or end <= start: continue   # a unit that covers no character of its own (xxbos)
         if start > at: pieces.append((text[at:start], None))
         pieces.append((text[start:end], u))
         at = end
@@ -108,7 +122,7 @@ def _header(expl, row: int) -> dict:
 
 def _top(part: pd.DataFrame, k: int) -> tuple:
     "The `k` units pushing most towards the target and the `k` pushing most away (each unit once)."
-    units = part[part['End'] > part['Start']].drop_duplicates(['Start', 'End'])
+    units = part[part['End'] > part['Start']]
     shown = units['Contribution'].abs() >= 5e-4 * max(float(units['Contribution'].abs().max()), 1e-12) + 5e-4
     towards = units[shown & (units['Contribution'] > 0)].nlargest(k, 'Contribution')
     away = units[shown & (units['Contribution'] < 0)].nsmallest(k, 'Contribution')
@@ -219,7 +233,7 @@ def plot_text_explanation(expl, row: int = 0, ax=None, width: float = 9.0, fonts
                           top: int = 5):
     """The same view drawn with matplotlib: the text wrapped into lines with each piece placed by its measured width
     (no overlaps, no run-ins), units on shaded boxes, the header above and the strongest units and the colour
-    scale below. Returns the Axes."""
+    scale below. Given `ax`, the text is wrapped to that Axes' width (and needs its height). Returns the Axes."""
     import matplotlib.pyplot as plt
     from matplotlib.font_manager import FontProperties
     from matplotlib.patches import Rectangle
@@ -227,6 +241,7 @@ def plot_text_explanation(expl, row: int = 0, ax=None, width: float = 9.0, fonts
     full, how = colour_scale(expl, row, scale)
     h = _header(expl, row)
     fig = ax.figure if ax is not None else plt.figure(figsize=(width, 2))
+    if ax is not None: width = ax.get_position().width * fig.get_figwidth()   # lay out in the Axes' own points
     renderer = fig.canvas.get_renderer()
     prop = FontProperties(size=fontsize)
     points = lambda s: renderer.get_text_width_height_descent(s, prop, ismath=False)[0] * 72 / fig.dpi
@@ -266,6 +281,13 @@ def plot_text_explanation(expl, row: int = 0, ax=None, width: float = 9.0, fonts
     if ax is None:
         fig.set_size_inches(width, (head_h + body_h) / 72)
         ax = fig.add_axes([0, 0, 1, body_h / (head_h + body_h)])   # the header above, as the title: 1 unit = 1 point
+    else:
+        height = ax.get_position().height * fig.get_figheight() * 72
+        if height < 0.95 * body_h:
+            import warnings
+            warnings.warn(f"the Axes is {height:.0f} pt high and this text needs {body_h:.0f} pt (plus {head_h:.0f} pt "
+                          "of header above): its lines will overlap; make the figure taller, or leave ax=None for a "
+                          "figure of the right size", stacklevel=3)
     ax.set_axis_off()
     ax.set_xlim(-4, width * 72 - 4); ax.set_ylim(body_h - line_h, -line_h)
     ax.set_title(header, loc='left', fontproperties=small, linespacing=1.35, pad=4)

@@ -244,7 +244,9 @@ def _check_labels(schema: TabularSchema, target, what: str, param: str) -> None:
         raise ParameterError(param, f"{what} holds labels never seen in training (fastai encoded them as -1); "
                                     f"the learner knows {shown(schema.y_vocab, 10)}. Pass `df=` to see which labels")
     if target.is_floating_point() and torch.isnan(target).any():
-        raise ValueError(f"the {source} has missing labels; drop those rows")
+        n = int(torch.isnan(target).sum())
+        raise ParameterError(param, f"{what} has {n} missing label(s) of {target.shape[0]}: a score cannot use them; "
+                                    "drop those rows first")
 
 
 def feature_arrays(schema: TabularSchema, x_cat, x_cont=None) -> tuple:

@@ -13,7 +13,7 @@ import torch
 
 from .forward import plain_output, preserved_recurrent_state
 
-__all__ = ['embedding_layer', 'integrated_gradients', 'gradient_ready', 'embeddings_from']
+__all__ = ['embedding_layer', 'integrated_gradients', 'gradient_ready', 'embeddings_from', 'fits_one_chunk']
 
 
 def embedding_layer(model, vocab_size: int):
@@ -25,10 +25,18 @@ def embedding_layer(model, vocab_size: int):
     return None
 
 
+def _encoders(model) -> list: return [m for m in model.modules() if hasattr(m, 'bptt') and hasattr(m, 'pad_idx')]
+
+
+def fits_one_chunk(model, length: int) -> bool:
+    "Whether every fastai SentenceEncoder of `model` can read `length` tokens in one chunk (within its max_len)."
+    return all(getattr(e, 'max_len', None) is None or length <= e.max_len for e in _encoders(model))
+
+
 @contextmanager
 def _one_chunk(model, length: int):
     "Let every fastai SentenceEncoder read `length` tokens in one chunk (gradients then cross the whole text)."
-    encoders = [m for m in model.modules() if hasattr(m, 'bptt') and hasattr(m, 'pad_idx')]
+    encoders = _encoders(model)
     for e in encoders:
         if getattr(e, 'max_len', None) is not None and length > e.max_len:
             raise ValueError(f"integrated gradients runs a text as one chunk; this one has {length} tokens, more than "

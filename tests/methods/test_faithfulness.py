@@ -156,6 +156,13 @@ def test_tabular_methods_compare(linear):
     learn, df = linear
     table = learn.compare_explanations(df.iloc[:5], seed=0, n_random=10, n_background=40)
     assert list(table['Method']) == ['exact', 'permutation'] and (table['Status'] == 'ok').all()
+    # background= reaches the evaluation too; without a seed both methods still share one, kept in attrs
+    table = learn.compare_explanations(df.iloc[:3], n_random=5, background=df.iloc[100:140])
+    assert (table['Status'] == 'ok').all() and isinstance(table.attrs['seed'], int)
+    with pytest.raises(ParameterError, match='target'):   # no method can run: the reason, not a table of skips
+        learn.compare_explanations(df.iloc[:2], n_random=5, n_background=20, target='no such class')
+    sc = learn.sanity_check(df.iloc[:3], n_background=20, show_progress=False)
+    pd.testing.assert_frame_equal(sc, learn.sanity_check(df.iloc[:3], n_background=20, seed=sc.attrs['seed']))
 
 
 def test_bad_input(custom_text, bag, notes, linear):

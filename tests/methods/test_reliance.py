@@ -134,6 +134,7 @@ def test_without_is_the_mean_over_the_background_rows(leaky):
     (['family visit'], dict(threshold=0), r'threshold must be a number in \(0, 1\]'),
     (['family visit'], dict(threshold=1.5), r'threshold must be a number in \(0, 1\]'),
     (['family visit'], dict(background=pd.DataFrame({'a': [1]})), 'background'),
+    (['family visit'], dict(metric=['accuracy', 'f1']), 'one metric with and without.*holds 2'),
 ])
 def test_bad_text_input_changes_nothing(custom_text, notes, flagged, kw, match):
     data = notes[1].head(20)
@@ -146,6 +147,16 @@ def test_bad_tabular_input_changes_nothing(leaky):
     data = test.head(20)
     assert_call_leaves_everything(learn, lambda: learn.reliance(data, ['nope'], **Q), data,
                                   raises=ParameterError, match=r"unknown column\(s\) \['nope'\] in flagged")
+
+
+def test_the_summary_takes_a_custom_metric_or_a_list_of_one(leaky):
+    learn, test = leaky
+    error_rate = lambda preds, targs: float((preds.argmax(1) != targs.view(-1)).float().mean())
+    rel = learn.reliance(test, ['leak'], n_background=50, seed=0, metric=error_rate, greater_is_better=False, **Q)
+    base = learn.reliance(test, ['leak'], n_background=50, seed=0, metric=['accuracy'], **Q).attrs['summary']
+    s = rel.attrs['summary']
+    assert s['greater_is_better'] is False
+    assert s['score'] == pytest.approx(1 - base['score']) and s['score_without'] == pytest.approx(1 - base['score_without'])
 
 
 def test_the_banner_appears_exactly_where_the_prediction_relies(custom_text, notes):

@@ -80,8 +80,9 @@ def evaluated(cb): return sorted(set(zip(cb.history['epoch'], cb.history['stage'
 
 def test_early_stopping_still_evaluates_the_last_trained_epoch(table):
     cb = ImportanceCallback(every=2)
-    fit(table, 5, [cb, EarlyStoppingCallback(patience=0, min_delta=10)])   # stops after the first epoch
-    assert evaluated(cb) == [(1, 'epoch')] and 'Nothing evaluated' not in str(cb.report())
+    learn = fit(table, 5, [cb, EarlyStoppingCallback(patience=0, min_delta=10)])   # stops in the second epoch
+    trained = len(learn.recorder.values)
+    assert trained == 2 and evaluated(cb) == [(2, 'epoch')] and 'Nothing evaluated' not in str(cb.report())
 
 
 def test_weights_put_back_by_save_model_are_evaluated_as_the_final_model(table):
@@ -167,6 +168,9 @@ def test_an_infinite_label_is_refused(regression):
     bad.loc[bad.index[5], 'y'] = np.inf
     with pytest.raises(ParameterError, match=r"infinite values in 1 row\(s\) of df"):
         learn.feature_importance(df=bad, **Q)
+    bad.loc[bad.index[5], 'y'] = np.nan   # the same through a test_dl (the DataFrame's checks are not run there)
+    with pytest.raises(ParameterError, match=r"1 missing label\(s\) of 200"):
+        learn.feature_importance(test_dl=learn.dls.test_dl(bad, with_labels=True), **Q)
 
 
 def test_nullable_float_labels_of_a_regression_are_converted(regression):

@@ -36,6 +36,25 @@ def test_the_text_is_shown_exactly_as_written(explained, row):
     assert text_of(explanation_html(explained, row)) == TEXTS[row]
 
 
+def test_token_units_show_each_word_once_with_its_case_marker(custom_text):
+    """unit='token': fastai's case marker (xxmaj, xxup) shares its word's characters; the view shades the word as
+    written with both contributions summed, lists it by its own name, and to_shap keeps the sum exact."""
+    from fastai_featimp.plot.text import units_by_span
+    expl = custom_text.explain([TEXTS[0]], method='occlusion', unit='token', **Q)
+    marked = expl[expl['Marker'] & (expl['End'] > expl['Start'])]
+    assert len(marked), expl   # "Family", "Tolerating" carry xxmaj
+    units = units_by_span(expl)
+    assert not units.duplicated(['Start', 'End']).any() and not units['Variable'].isin(['xxmaj', 'xxup']).any()
+    family = units[units['Start'] == 0].iloc[0]
+    assert family['Variable'].lower() == 'family'
+    assert family['Contribution'] == pytest.approx(expl[expl['Start'] == 0]['Contribution'].sum())
+    assert units['Contribution'].sum() == pytest.approx(expl['Contribution'].sum())
+    assert text_of(explanation_html(expl, 0)) == TEXTS[0]
+    assert 'xxmaj' not in explanation_text(expl, 0)
+    sh = fastai_featimp.to_shap(expl)
+    assert ''.join(sh.data[0]) == TEXTS[0] and sh.values[0].sum() == pytest.approx(expl['Contribution'].sum())
+
+
 def test_grapheme_clusters_are_never_split(explained):
     units = list(explained[explained['row'] == 2]['Variable'])
     assert '👨‍👩‍👧‍👦' in units and '🇫🇷' in units and '1️⃣' in units
@@ -76,23 +95,41 @@ def test_header_list_and_legend_in_plain_words(explained):
     assert TEXTS[0] in plain_text and 'towards died:' in plain_text
 
 
+def assert_words_laid_out(ax, text):
+    "The note's words as drawn on `ax`: no two overlap, all inside the Axes' width, every character once, in order."
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    pieces = [t for t in ax.texts if t.get_gid() == 'featimp-word']   # the note's words, as drawn
+    words = [t.get_window_extent(renderer) for t in pieces]
+    for i, a in enumerate(words):
+        for b in words[i + 1:]:
+            overlap_x = min(a.x1, b.x1) - max(a.x0, b.x0)
+            overlap_y = min(a.y1, b.y1) - max(a.y0, b.y0)
+            assert overlap_x <= 0.5 or overlap_y <= 0.5, (a, b)
+    box = ax.get_window_extent(renderer)
+    assert max(b.x1 for b in words) <= box.x1 + 1   # wrapped inside the Axes
+    assert ''.join(t.get_text() for t in pieces) == ''.join(text.split())   # every character but white space
+
+
 def test_the_figure_lays_words_out_without_overlaps(explained):
     for row in range(len(TEXTS)):
         ax = plot_text_explanation(explained, row=row, width=5)
-        fig = ax.figure
-        fig.canvas.draw()
-        renderer = fig.canvas.get_renderer()
-        pieces = [t for t in ax.texts if t.get_gid() == 'featimp-word']   # the note's words, as drawn
-        words = [t.get_window_extent(renderer) for t in pieces]
-        for i, a in enumerate(words):
-            for b in words[i + 1:]:
-                overlap_x = min(a.x1, b.x1) - max(a.x0, b.x0)
-                overlap_y = min(a.y1, b.y1) - max(a.y0, b.y0)
-                assert overlap_x <= 0.5 or overlap_y <= 0.5, (row, a, b)
-        assert max(b.x1 for b in words) <= fig.bbox.width + 1   # wrapped inside the figure
-        drawn = ''.join(t.get_text() for t in pieces)
-        assert drawn == ''.join(TEXTS[row].split())   # every character but white space, each once, in order
-        plt.close(fig)
+        assert_words_laid_out(ax, TEXTS[row])
+        plt.close(ax.figure)
+
+
+def test_an_axes_of_the_caller_is_laid_out_in_its_own_width(custom_text, explained):
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))   # each Axes a little under 6 inches wide
+    ax = custom_text.plot_explanation(explained, row=0, ax=right, top=1)
+    assert ax is right
+    assert_words_laid_out(ax, TEXTS[0])
+    listed = [t.get_text() for t in ax.texts if t.get_text().startswith('Towards')][0]
+    assert listed.count(' pts') == 2   # top=1 reaches the text view: one unit each way
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(6, 0.5))
+    with pytest.warns(UserWarning, match='lines will overlap'): plot_text_explanation(explained, row=0, ax=ax)
+    plt.close(fig)
 
 
 def test_show_explanation_displays_itself_in_jupyter(custom_text, explained, monkeypatch, capsys):
