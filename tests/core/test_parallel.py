@@ -31,6 +31,7 @@ def test_the_payload_is_loaded_once_per_thread_and_never_shared_between_threads(
 def _square(shared, piece): return shared * piece * piece
 
 
+@pytest.mark.slow   # starts worker processes, each importing torch
 def test_pieces_come_back_in_order_with_processes():
     assert parallel.parallel_map(_square, 3, range(7), n_jobs=2) == [3 * i * i for i in range(7)]
 
