@@ -46,7 +46,7 @@ def compare_explanations(
                                                 f"{list(kind.explanation_methods)}")
     explain, evaluate = kind.function('explain'), kind.function('evaluate_explanation')
     root = root_seed(seed)   # one seed for every method: the same background rows and random orders for all
-    # what the evaluation must know of how the explanations were made (the background rows, the batch size)
+    # what the evaluation must know of how the explanations were made (the background rows)
     shared = {n: v for n, v in explain_kwargs.items() if n in inspect.signature(evaluate).parameters}
     if bs is not None and 'bs' in inspect.signature(explain).parameters: explain_kwargs = {**explain_kwargs, 'bs': bs}
     results, records, failures = {}, [], []
@@ -60,7 +60,7 @@ def compare_explanations(
             records.append(dict(Method=method, Status=f'skipped: {e}')); continue
         seconds = time.perf_counter() - start
         ev = evaluate(learn, expl, data, k=k, n_random=n_random, seed=root, bs=bs, show_progress=show_progress,
-                      **{n: v for n, v in shared.items() if n != 'bs'})
+                      **shared)
         results[method] = (expl, ev)
         overall = ev[ev['row'] == 'all'].set_index('Metric')['Explanation']
         records.append(dict(Method=method, Status='ok', **overall.to_dict(), Seconds=seconds))

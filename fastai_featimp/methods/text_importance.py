@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..core.checks import warn
 from ..common.outputs import is_binary
 from ..common.parallel import check_jobs, mapper
 from ..common.scoring import is_metric_list
@@ -15,7 +14,7 @@ from ..common.setup import method_setup
 from ..core.params import Choice, Flag, Integer, ParameterError, Seed, checked
 from ..core.results import importance_frame
 from ..core.stats import summarize_bootstrap
-from ..text.ablation import ablation_importance, ablation_outputs, build_ablation, mean_deltas
+from ..text.ablation import ablation_importance, ablation_outputs, build_present_ablation, mean_deltas
 from ..text.data import MULTI_LABEL_TEXT, load_text, phrase_list, word_keys
 from ..text.kind import TEXT
 from ..text.phrases import candidate_phrases, phrases_of, stop_words
@@ -76,14 +75,8 @@ def phrase_importance(
         if not grams:
             raise ParameterError('min_support', f"no word or phrase of up to {max_n} words occurs in at least {support} "
                                                 f"of the {n} texts: lower `min_support` or pass `candidates=`")
-    ab = build_ablation(data.tokens, data.ids, grams, mask, schema.unk_id)
-    absent = [' '.join(g) for g, k in zip(ab.phrases, ab.support) if k == 0]
-    if absent:
-        if len(absent) == len(ab.phrases):
-            raise ParameterError('candidates', f"none of the `candidates` occurs in these {n} texts ({', '.join(map(repr, absent[:5]))})")
-        warn(f"{len(absent)} of the candidates occur in none of the {n} texts and are left out of the table: "
-                      f"{', '.join(map(repr, absent[:5]))}")
-        ab = build_ablation(data.tokens, data.ids, [g for g, k in zip(ab.phrases, ab.support) if k > 0], mask, schema.unk_id)
+    ab, absent = build_present_ablation(data.tokens, data.ids, grams, mask, schema.unk_id, f'{n} texts',
+                                        'are left out of the table')
     with s.computing():
         base, variants = ablation_outputs(learn.model, ab, bs,
                                           mapper=mapper(check_jobs(n_jobs), learn, show_progress, 'phrase importance'))

@@ -68,14 +68,15 @@ def colour_scale(expl, row: int, scale=None) -> tuple:
     row's largest (stated as such); a number: that."""
     if isinstance(scale, str):
         if scale != 'row': raise ValueError(f"scale must be None, 'row' or a positive number, got {scale!r}")
-        value = float(expl.loc[expl['row'] == row, 'Contribution'].abs().max()) or 1.0
+        value = float(units_by_span(expl[expl['row'] == row])['Contribution'].abs().max()) or 1.0   # as shaded
         return value, "scaled to this text's largest contribution"
     if scale is not None:
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
             raise ValueError(f"scale must be None, 'row' or a positive number, got {scale!r}")
         return float(scale), 'the scale asked for'
     if _probability(expl): return DEFAULT_PROBABILITY_SCALE, 'the same scale for every text'
-    return float(expl['Contribution'].abs().max()) or 1.0, 'the same scale for every text of this explanation'
+    largest = max(float(units_by_span(part)['Contribution'].abs().max()) for _, part in expl.groupby('row'))
+    return largest or 1.0, 'the same scale for every text of this explanation'
 
 
 def _amount(expl, value: float, signed: bool = True) -> str:

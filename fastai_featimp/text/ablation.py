@@ -9,12 +9,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..core.checks import warn
+from ..core.params import ParameterError
 from ..core.stats import oriented
 from .forward import text_forward
 from .phrases import occurrence_index
 from .units import word_units
 
-__all__ = ['Ablation', 'build_ablation', 'ablation_outputs', 'metric_changes', 'ablation_importance', 'mean_deltas']
+__all__ = ['Ablation', 'build_ablation', 'build_present_ablation', 'ablation_outputs', 'metric_changes', 'ablation_importance', 'mean_deltas']
 
 
 @dataclass
@@ -47,6 +49,21 @@ def build_ablation(tokens: list, ids: list, phrases, mask: str, unk_id: int) -> 
             owner.append(p); text_of.append(t)
     return Ablation(phrases, np.array([len(where[g]) for g in phrases]), list(ids), variants,
                     torch.tensor(owner, dtype=torch.long), torch.tensor(text_of, dtype=torch.long))
+
+
+def build_present_ablation(tokens: list, ids: list, phrases, mask: str, unk_id: int, texts: str,
+                           left_out: str) -> tuple:
+    """`(ablation, absent)`: `build_ablation` of the phrases that occur in at least one text. A phrase in none would
+    score exactly 0; those are named in a warning (`left_out` says what becomes of them), and an error when no phrase
+    occurs. `texts` names the texts in the messages ('80 texts')."""
+    ab = build_ablation(tokens, ids, phrases, mask, unk_id)
+    absent = [' '.join(g) for g, k in zip(ab.phrases, ab.support) if k == 0]
+    if not absent: return ab, absent
+    shown = ', '.join(map(repr, absent[:5]))
+    if len(absent) == len(ab.phrases):
+        raise ParameterError('candidates', f"none of the `candidates` occurs in these {texts} ({shown})")
+    warn(f"{len(absent)} of the candidates occur in none of the {texts} and {left_out}: {shown}")
+    return build_ablation(tokens, ids, [g for g, k in zip(ab.phrases, ab.support) if k > 0], mask, unk_id), absent
 
 
 def ablation_outputs(model, ab: Ablation, bs=None, progress=None, mapper=None) -> tuple:

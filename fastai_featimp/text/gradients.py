@@ -37,10 +37,10 @@ def fits_one_chunk(model, length: int) -> bool:
 def _one_chunk(model, length: int):
     "Let every fastai SentenceEncoder read `length` tokens in one chunk (gradients then cross the whole text)."
     encoders = _encoders(model)
-    for e in encoders:
-        if getattr(e, 'max_len', None) is not None and length > e.max_len:
-            raise ValueError(f"integrated gradients runs a text as one chunk; this one has {length} tokens, more than "
-                             f"the encoder's max_len={e.max_len}: use method='shapley' or 'occlusion'")
+    if not fits_one_chunk(model, length):
+        limit = min(e.max_len for e in encoders if getattr(e, 'max_len', None) is not None)
+        raise ValueError(f"integrated gradients runs a text as one chunk; this one has {length} tokens, more than "
+                         f"the encoder's max_len={limit}: use method='shapley' or 'occlusion'")
     saved = [e.bptt for e in encoders]
     for e in encoders: e.bptt = max(e.bptt, length)
     try: yield

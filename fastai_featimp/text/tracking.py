@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.checks import warn
 from ..core.params import ParameterError
-from .ablation import ablation_importance, ablation_outputs, build_ablation
+from .ablation import ablation_importance, ablation_outputs, build_ablation, build_present_ablation
 from .data import MULTI_LABEL_TEXT, load_text, phrase_list, word_keys
 from .forward import text_forward
 from .phrases import candidate_phrases, most_frequent, overlap, phrases_of, stop_words
@@ -36,21 +35,14 @@ class TextTracker:
                                       stop_words('auto', schema.vocab)[0])
             if not found: raise ParameterError('candidates', "no phrase occurs in 5% of the held-out texts: pass `candidates=`")
             phrases = most_frequent(found, DEFAULT_CANDIDATES)
-        if candidates is not None:   # a phrase in none of the held-out texts would be tracked as exactly 0
-            probe = build_ablation(held.tokens, held.ids, phrases, 'unk', schema.unk_id)
-            support = dict(zip(probe.phrases, probe.support))
-            absent = [' '.join(g) for g in phrases if support.get(g, 0) == 0]
-            if len(absent) == len(phrases):
-                raise ParameterError('candidates', f"none of the `candidates` occurs in the {held.n_rows} held-out texts "
-                                                   f"({', '.join(map(repr, absent[:5]))}): pass phrases of these texts")
-            if absent:
-                warn(f"{len(absent)} of the candidates occur in none of the {held.n_rows} held-out texts and are not "
-                     f"tracked: {', '.join(map(repr, absent[:5]))}")
-                phrases = [g for g in phrases if support.get(g, 0) > 0]
+        # a chosen phrase in none of the held-out texts would be tracked as exactly 0: left out, with a warning
+        valid, absent = build_present_ablation(held.tokens, held.ids, phrases, 'unk', schema.unk_id,
+                                               f'{held.n_rows} held-out texts', 'are not tracked')
+        phrases = [g for g in phrases if ' '.join(g) not in absent]
         self.variables = phrases_of(phrases)
         self.splits = {}
         for name, d in (('valid', held), ('train', train)):
-            ab = build_ablation(d.tokens, d.ids, phrases, 'unk', schema.unk_id)
+            ab = valid if name == 'valid' else build_ablation(d.tokens, d.ids, phrases, 'unk', schema.unk_id)
             order = {g: i for i, g in enumerate(ab.phrases)}     # build_ablation orders by support: keep ours
             self.splits[name] = (ab, d.target, resamples(d.n_rows, name), [order[g] for g in phrases])
 
