@@ -2,6 +2,7 @@
 words, and the summary metric with and without the flagged inputs."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..core.checks import plain
@@ -9,7 +10,7 @@ from ..core.params import Number, ParameterError
 from .outputs import is_binary
 from .scoring import is_metric_list
 
-__all__ = ['flagged_names', 'reliance_threshold', 'target_words', 'reliance_scorer', 'reliance_scores']
+__all__ = ['flagged_names', 'reliance_threshold', 'checked_threshold', 'data_threshold', 'DEFAULT_SHARE', 'target_words', 'reliance_scorer', 'reliance_scores']
 
 
 def flagged_names(flagged, what: str) -> list:
@@ -20,7 +21,13 @@ def flagged_names(flagged, what: str) -> list:
             raise ParameterError('flagged', "`flagged` as a table must be (the top rows of) an importance table, with a "
                                             "Variable column, e.g. fi.head(1)")
         flagged = list(flagged['Variable'])
-    flagged = [flagged] if isinstance(flagged, str) else list(flagged) if flagged is not None else []
+    if flagged is not None and not isinstance(flagged, str):
+        try: flagged = list(flagged)
+        except TypeError:
+            raise ParameterError('flagged', f"`flagged` must name the {what} known to be shortcuts (a string, a list of "
+                                            f"strings, or the top rows of an importance table), got {flagged!r} "
+                                            f"({type(flagged).__name__})") from None
+    flagged = [flagged] if isinstance(flagged, str) else flagged if flagged is not None else []
     if not flagged: raise ParameterError('flagged', f"`flagged` is empty: name the {what} known to be shortcuts")
     return flagged
 
@@ -33,6 +40,30 @@ def reliance_threshold(threshold, output_kind: str) -> float:
         raise ParameterError('threshold', f"`threshold` {problem}" + (" (a change of the predicted probability)"
                                                                      if output_kind == 'probability' else ''))
     return float(threshold)
+
+
+DEFAULT_SHARE = 0.1   # the default threshold: a change of 0.1 in probability, else 0.1 standard deviation of the output
+
+
+def checked_threshold(threshold, output_kind: str) -> float | None:
+    "A given threshold checked (`reliance_threshold`), or None: chosen later from the data by `data_threshold`."
+    return None if threshold is None else reliance_threshold(threshold, output_kind)
+
+
+def data_threshold(threshold, output_kind: str, values, what: str) -> tuple:
+    """`(threshold, rule)`: a given threshold as it is; by default 0.1 for a probability, and for a logit or a
+    regression's value 0.1 standard deviation of `values` (`what` says what they are: the labels or the outputs on
+    the data given), since a fixed number in the target's units means nothing across targets. `rule` says which."""
+    if threshold is not None: return float(threshold), 'given'
+    if output_kind == 'probability': return DEFAULT_SHARE, f"default: a change of {DEFAULT_SHARE:g} in probability"
+    values = np.asarray(values, dtype=float)
+    spread = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    if not np.isfinite(spread) or spread <= 0:
+        raise ParameterError('threshold', f"the default `threshold` is {DEFAULT_SHARE:g} standard deviation of {what}, "
+                                          f"but these {len(values)} value(s) have no spread; pass `threshold=` in the "
+                                          "output's units (the change that matters for this model)")
+    return DEFAULT_SHARE * spread, (f"default: {DEFAULT_SHARE:g} x the standard deviation of {what} "
+                                    f"({spread:.4g}) = {DEFAULT_SHARE * spread:.4g}")
 
 
 def target_words(s, target, ks, rows: str) -> str:

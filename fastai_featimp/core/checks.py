@@ -6,9 +6,16 @@ import warnings
 
 import numpy as np
 
-from .params import Choice, Integer, Number, check
+from .params import Choice, Integer, Number, ParameterError, check
 
-__all__ = ['check_int', 'check_number', 'check_choice', 'check_threshold', 'shown', 'plain', 'warn']
+__all__ = ['check_data', 'check_int', 'check_number', 'check_choice', 'check_threshold', 'shown', 'plain', 'warn']
+
+
+def check_data(data, name: str = 'data'):
+    "`data` to explain, refused by `name` when it is None or empty (a string, list, Series or DataFrame of nothing)."
+    if data is None or (hasattr(data, '__len__') and len(data) == 0):
+        raise ParameterError(name, f"`{name}` is empty: give the rows or texts to explain")
+    return data
 
 
 def check_int(name: str, value, minimum: int = 1) -> int:

@@ -12,7 +12,7 @@ import torch
 
 from .params import ParameterError
 
-__all__ = ['DEFAULT_K', 'check_ks', 'unit_count', 'k_label', 'is_fraction', 'order_curves', 'faithfulness_of_row', 'evaluation_frame', 'METRICS']
+__all__ = ['DEFAULT_K', 'check_ks', 'check_base', 'unit_count', 'k_label', 'is_fraction', 'order_curves', 'faithfulness_of_row', 'evaluation_frame', 'METRICS']
 
 METRICS = ('deletion_aopc', 'insertion_aopc')
 
@@ -37,10 +37,13 @@ def check_ks(k, counts: dict) -> list:
     if k is None:
         fewest = min(counts.values())
         return [x for x in DEFAULT_K if unit_count(x, fewest) <= fewest]
-    ks = list(k) if isinstance(k, (list, tuple)) else [k]
-    bad = [x for x in ks if isinstance(x, bool) or not isinstance(x, (int, float)) or x <= 0 or
-           (isinstance(x, float) and x >= 1 and not float(x).is_integer())]
+    ks = list(k) if isinstance(k, (list, tuple, np.ndarray)) else [k]
+    # NumPy's integers and floats are numbers like Python's (np.int64(2) is a count of 2)
+    ks = [x.item() if isinstance(x, np.generic) and not isinstance(x, np.bool_) else x for x in ks]
+    bad = [x for x in ks if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float)) or not math.isfinite(x)
+           or x <= 0 or (isinstance(x, float) and x >= 1 and not float(x).is_integer())]
     if not ks or bad: raise ParameterError('k', f"`k` must be unit counts (whole numbers >= 1) or fractions in (0, 1), got {k!r}")
+    ks = [int(x) if isinstance(x, float) and x >= 1 else x for x in ks]
     fewest = min(counts.values())
     row = min(counts, key=counts.get)
     row = int(row) if isinstance(row, (int, np.integer)) else row
@@ -48,6 +51,15 @@ def check_ks(k, counts: dict) -> list:
     if large: raise ParameterError('k', f"`k`={large[0]!r} is more units than row {row!r} has ({fewest}): give a smaller k "
                                         "or a fraction such as 0.2")
     return ks
+
+
+def check_base(row, explained: float, base: float, how: str) -> None:
+    """The explanation's base value must be the value function's with every unit removed: with another background
+    (or mask) it would be scored against a different question. `how` names what to pass the same."""
+    if abs(base - explained) > 1e-4 * max(1.0, abs(base)):
+        raise ParameterError(how, f"row {row!r} of `expl` starts from a base value of {explained:.6g}, but with every unit "
+                                  f"removed this evaluation gives {base:.6g}: the explanation was made with another "
+                                  f"`{how}`; evaluate it with the same one")
 
 
 def _prefix_masks(orders: np.ndarray, present_first: bool) -> np.ndarray:
@@ -88,6 +100,10 @@ def faithfulness_of_row(value, contributions: np.ndarray, ks, n_random: int, rng
     `curves` holds the deletion and insertion curves of the explanation's order, the random orders and the reverse.
     Units are taken most positive first (ties in their own order)."""
     m = len(contributions)
+    if np.isnan(np.asarray(contributions, dtype=float)).any():
+        raise ParameterError('expl', f"the explanation has {int(np.isnan(contributions).sum())} NaN contribution(s) in a "
+                                     "row: its order of units is undefined, so no faithfulness can be measured; explain "
+                                     "again (or drop that row)")
     labels = [(k_label(k), unit_count(k, m)) for k in ks]
     order = np.argsort(-np.asarray(contributions, dtype=float), kind='stable')
     orders = np.stack([order, order[::-1]] + [rng.permutation(m) for _ in range(n_random)])

@@ -55,7 +55,7 @@ class Integer:
 
 
 class Number:
-    "A real number (not NaN, not a bool) with optional bounds; `low_open`/`high_open` exclude the bound itself."
+    "A finite real number (not NaN or infinite, not a bool) with optional bounds; `low_open`/`high_open` exclude the bound itself."
     def __init__(self, low=None, high=None, low_open=False, high_open=False, none=False):
         self.low, self.high, self.low_open, self.high_open, self.none = low, high, low_open, high_open, none
 
@@ -68,7 +68,7 @@ class Number:
 
     def problem(self, value):
         if value is None and self.none: return None
-        ok = isinstance(value, Real) and not isinstance(value, bool) and not math.isnan(float(value))
+        ok = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(float(value))
         if ok and self.low is not None: ok = value > self.low if self.low_open else value >= self.low
         if ok and self.high is not None: ok = value < self.high if self.high_open else value <= self.high
         if ok: return None

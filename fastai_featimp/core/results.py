@@ -74,7 +74,10 @@ def reliance_frame(prediction, without, predicted, predicted_without, found, thr
                    share_flipped=float(np.mean(flipped)) if len(rel) else 0.0,
                    mean_abs_change=float(np.abs(change).mean()) if len(rel) else 0.0,
                    max_abs_change=float(np.abs(change).max()) if len(rel) else 0.0,
-                   n_with_flagged=int(sum(bool(f) for f in found)))
+                   n_changed=int((change != 0).sum()))
+    # a text may not hold a flagged phrase; every row of a table holds its flagged columns (no count to give)
+    if attrs.get('kind') != 'tabular': summary['n_with_flagged'] = int(sum(bool(f) for f in found))
+    if attrs.get('threshold_rule'): summary['threshold_rule'] = attrs['threshold_rule']
     if scores: summary.update(plain(scores))
     rel.attrs.update(plain(attrs), threshold=float(threshold), summary=summary)
     return rel

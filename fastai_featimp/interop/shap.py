@@ -37,9 +37,18 @@ def to_shap(expl):
     shap = _shap()
     _check(expl)
     rows = sorted(expl['row'].unique())
+    if not rows: raise ValueError("this explanation holds no rows (an empty slice of learn.explain's result): nothing to convert")
     base = np.array([expl.attrs['base_values'][r] for r in rows], dtype=float)
     targets = [expl.attrs['targets'][r] for r in rows]
-    output_names = str(targets[0]) if len(set(map(str, targets))) == 1 else [str(t) for t in targets]
+    classes = list(dict.fromkeys(map(str, targets)))
+    if len(classes) > 1:
+        # shap's plots put every row's values on one axis, as if they explained one output
+        first = {c: [r for r, t in zip(rows, targets) if str(t) == c] for c in classes}
+        raise ValueError(f"the rows of this explanation explain different classes ({', '.join(map(repr, classes))}: rows "
+                         + '; '.join(f"{c}: {v[:5]}" for c, v in first.items()) + "); shap's plots would mix them on "
+                         "one scale. Convert the rows of one class (expl[expl['row'].isin([...])]), or explain every "
+                         "row for one class with target=")
+    output_names = classes[0]
     if 'Value' in expl.columns:   # a table: one value per (row, variable)
         names = list(dict.fromkeys(expl['Variable']))
         wide = lambda col: expl.pivot(index='row', columns='Variable', values=col).loc[rows, names]

@@ -12,6 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from ..common.kinds import kind_of
+from ..core.checks import check_data
 from ..core.faithfulness import DEFAULT_K
 from ..core.params import Flag, ParameterError, Seed, checked
 from ..core.seeding import root_seed
@@ -39,6 +40,8 @@ def compare_explanations(
     (the best deletion AOPC when its lead over the next is beyond twice its standard error over rows, else None) with
     `reason` in words."""
     kind = kind_of(learn, 'compare_explanations')
+    check_data(data)
+    if isinstance(methods, str): methods = [methods]   # one method named, not its letters
     methods = list(methods) if methods is not None else list(kind.explanation_methods)
     if not methods: raise ParameterError('methods', "`methods` is empty: name the explanation methods to compare")
     unknown = [m for m in methods if m not in kind.explanation_methods]

@@ -7,13 +7,14 @@ import pandas as pd
 import torch
 
 from ..common.parallel import check_jobs, parallel_map
-from ..common.reliance import reliance_threshold
+from ..common.reliance import checked_threshold, data_threshold
 from ..common.setup import method_setup
 from ..core.checks import plain, warn
 from ..core.params import Choice, Flag, Integer, ParameterError, Seed, checked
 from ..core.forward import default_bs
 from ..core.results import reliance_record
 from ..core.shapley import EXACT_MAX_PLAYERS, all_coalitions, permutation_plan, shapley_from_plan, shapley_from_values
+from ..tabular.data import frame_record
 from ..tabular.coalitions import background_inputs, display_value, explained_rows, row_value
 from ..tabular.kind import TABULAR
 from ..tabular.reliance import flagged_variables, without_flagged_columns
@@ -37,7 +38,7 @@ def explain(
     groups:dict|None=None,         # `{name: [columns]}` switched together as one player
     n_jobs:int=1,                  # rows explained in parallel through joblib (-1: all cores; a joblib backend decides where)
     flagged=None,                  # columns known to be shortcuts: marked, and each row's prediction without them
-    threshold:float=0.1,           # with `flagged`: a row relies on them when its output moves this much (or flips)
+    threshold:float|None=None,     # with `flagged`: a row relies on them when its output moves this much (or flips); default 0.1 in probability, else 0.1 standard deviation of the background's outputs
     show_progress:bool=True,       # a fastprogress bar over the coalitions evaluated
 ):
     """Interventional Shapley values per input column for each row: a long DataFrame `row, Variable, Value,
@@ -54,7 +55,7 @@ def explain(
                                        "'auto'), or group columns with `groups=`")
     use_exact = method == 'exact' or (method == 'auto' and m <= EXACT_MAX_PLAYERS)
     if flagged is not None:
-        flagged_vars, threshold = flagged_variables(players, flagged), reliance_threshold(threshold, s.output_kind)
+        flagged_vars, threshold = flagged_variables(players, flagged), checked_threshold(threshold, s.output_kind)
     n_perm = int(n_permutations or 10 * m)
     if background is not None and isinstance(background, pd.DataFrame) and len(background) == 1:
         warn("background= holds a single row: the Shapley values then explain the difference from that one "
@@ -79,6 +80,9 @@ def explain(
                                     Contribution=float(c), Std=float(e)))
         if flagged is not None:
             without = without_flagged_columns(learn.model, x, bg, flagged_vars, s.activation, default_bs(x[0].device))
+            with torch.inference_mode(): scale = s.activation(learn.model(*bg)).reshape(bg[0].shape[0], -1).cpu()
+            threshold, rule = data_threshold(threshold, s.output_kind, scale[:, ks[0]].double().numpy(),
+                                             'the outputs on the background rows')
     columns = ['row', 'Variable', 'Value', 'Contribution', 'Std']
     expl = pd.DataFrame.from_records(records, columns=columns)
     if flagged is not None:
@@ -87,13 +91,16 @@ def explain(
         label = lambda p: plain(s.labels[int(p.argmax())]) if s.schema.y_vocab is not None else None
         expl.attrs['reliance'] = [reliance_record(float(full_out[i, k]), float(without[i, k]), label(full_out[i]),
                                                   label(without[i]), threshold, sorted(names)) for i, k in enumerate(ks)]
-        expl.attrs.update(flagged=sorted(names), threshold=threshold)
+        expl.attrs.update(flagged=sorted(names), threshold=threshold, threshold_rule=rule)
     expl.attrs.update(method='exact' if use_exact else 'permutation', base_values=base_values, outputs=outputs,
                       targets=targets, output=s.output_kind, n_background=int(bg[0].shape[0]), seed=seed,
                       n_permutations=None if use_exact else n_perm, row_index=plain(list(rows.index)),
                       groups={p.name: list(p.members) for p in players if p.kind == 'group'},
                       background_rows=None if background is not None else
-                      (sample.rows if sample.rows is not None else list(range(sample.n_rows))))
+                      (sample.rows if sample.rows is not None else list(range(sample.n_rows))),
+                      # what the explanation was made from, so that it can be evaluated (and a mismatch seen) later
+                      data=frame_record(rows, s.schema.feature_names),
+                      background_data=None if background is None else frame_record(background, s.schema.feature_names))
     return expl
 
 

@@ -8,9 +8,11 @@ import torch
 
 from ..common.progress import counting
 from ..common.setup import method_setup
-from ..core.faithfulness import check_ks, evaluation_frame, faithfulness_of_row, k_label
+from ..core.faithfulness import check_base, check_ks, evaluation_frame, faithfulness_of_row, k_label
+from ..core.checks import shown
 from ..core.params import Flag, Integer, ParameterError, Seed, checked
 from ..tabular.coalitions import background_inputs, explained_rows, row_value
+from ..tabular.data import frame_from_record, same_rows
 from ..tabular.kind import TABULAR
 
 __all__ = ['evaluate_tabular_explanation']
@@ -20,12 +22,11 @@ __all__ = ['evaluate_tabular_explanation']
 def evaluate_tabular_explanation(
     learn,                      # the fastai tabular learner the explanation was made with
     expl,                       # the DataFrame returned by learn.explain(rows)
-    data=None,                  # the rows that were explained (a DataFrame, in the same order): needed for a table
+    data=None,                  # the rows that were explained (default: the ones the explanation keeps in its attrs)
     *,
     k=None,                     # columns for comprehensiveness@k and sufficiency@k (default: 1, 3, 5 and 0.2, as the rows allow)
     n_random:int=20,            # random orders of the same columns, for chance level
-    background=None,            # the background rows, when the explanation was given background= (else: the same
-                                # training rows it sampled)
+    background=None,            # the background rows (default: the explanation's own, given or sampled)
     seed:int|None=None,         # same seed, same random orders
     bs:int|None=None,           # rows per forward pass
     show_progress:bool=True,    # a fastprogress bar over the coalitions evaluated
@@ -38,13 +39,24 @@ def evaluate_tabular_explanation(
     if not isinstance(expl, pd.DataFrame) or 'Value' not in expl.columns or 'base_values' not in attrs:
         raise ParameterError('expl', "`expl` must be the DataFrame returned by learn.explain(rows) of this tabular learner "
                                      "(with its attrs)")
+    kept, kept_bg = attrs.get('data'), attrs.get('background_data')
+    if data is None and kept is not None: data = frame_from_record(kept)
     if not isinstance(data, pd.DataFrame):
         raise ParameterError('data', "pass `data=`, the DataFrame of the rows that were explained: a table's explanation "
                                      "keeps their values as written, not the processed inputs")
+    if kept is not None and not same_rows(data, kept):
+        raise ParameterError('data', f"`data` ({len(data)} rows) is not the rows this explanation was made from "
+                                     f"({len(kept['data'])} rows, index {shown(kept['index'])}): leave `data` out to use "
+                                     "them, or explain these rows first")
     s = method_setup(learn, TABULAR, output='raw' if attrs.get('output') == 'raw' else 'probability', seed=seed,
                      groups=attrs.get('groups') or None)
+    if background is None and kept_bg is not None: background = frame_from_record(kept_bg)
     if background is None and attrs.get('background_rows') is None:
         raise ParameterError('background', "the explanation was made with `background=`: pass the same rows again")
+    if background is not None and kept_bg is not None and not same_rows(background, kept_bg):
+        raise ParameterError('background', "`background` is not the background this explanation was made with: its "
+                                           "Shapley values answer another question (another base value); leave "
+                                           "`background` out to use the explanation's own")
     rows = sorted(expl['row'].unique())
     if len(data) != len(rows):
         raise ParameterError('data', f"`data` has {len(data)} rows; the explanation explains {len(rows)}")
@@ -63,11 +75,13 @@ def evaluate_tabular_explanation(
             for i, r in enumerate(rows):
                 k_out = s.labels.index(attrs['targets'][r]) if attrs['targets'][r] in s.labels else s.target()
                 value = row_value(learn.model, x, i, bg, s.variables, s.activation, k_out, progress=progress.add, bs=bs)
-                full = float(value(torch.ones(1, m, dtype=torch.bool))[0])
+                ends = value(torch.tensor([[True] * m, [False] * m]))
+                full, base = float(ends[0]), float(ends[1])
                 if abs(full - attrs['outputs'][r]) > 1e-4 * max(1.0, abs(full)):
                     raise ParameterError('expl', f"row {r} of `expl` explains an output of {attrs['outputs'][r]:.4g}, but "
                                                  f"this learner gives {full:.4g} for that row of `data`: the explanation "
                                                  "was made with another learner, or on other rows")
+                check_base(r, attrs['base_values'][r], base, 'background')
                 row_scores, row_curves = faithfulness_of_row(value, parts[r]['Contribution'].to_numpy(float), ks,
                                                              n_random, s.stream('random orders', r))
                 scores.append(row_scores); curves.append(row_curves)

@@ -8,7 +8,7 @@ import pandas as pd
 import torch
 
 from ..common.progress import counting
-from ..common.reliance import reliance_scorer, reliance_scores, reliance_threshold, target_words
+from ..common.reliance import checked_threshold, data_threshold, reliance_scorer, reliance_scores, target_words
 from ..common.setup import method_setup
 from ..core.checks import plain
 from ..core.params import Choice, Flag, Integer, Seed, checked
@@ -33,7 +33,7 @@ def tabular_reliance(
     output:str='probability',      # 'probability' (after the loss's activation) or 'raw' (logit / value)
     background=None,               # DataFrame of reference rows; None: a seeded sample of the training set
     n_background:int=100,          # size of that sample
-    threshold:float=0.1,           # a row relies on the flagged columns when |Change| >= threshold (or the class flips)
+    threshold:float|None=None,     # a row relies on the flagged columns when |Change| >= threshold (or the class flips)
     metric=None,                   # the summary's metric with and without (default: accuracy; the loss for a regression)
     greater_is_better=None,        # for a custom metric: whether higher is better (known for fastai's and sklearn's)
     seed:int|None=None,            # same seed, same background sample
@@ -44,7 +44,7 @@ def tabular_reliance(
     from each background row), `Change`, `Predicted`, `PredictedWithout`, `Flipped`, `Found` (the flagged columns'
     values as written) and `Relies`. `attrs`: `flagged`, `target`, `threshold`, `n_background` and a `summary`."""
     s = method_setup(learn, TABULAR, output=output, seed=seed, target=target)
-    threshold = reliance_threshold(threshold, s.output_kind)
+    threshold = checked_threshold(threshold, s.output_kind)   # None: chosen from the data below
     flagged_vars = flagged_variables(s.variables, flagged)
     labelled = isinstance(data, pd.DataFrame) and set(s.schema.y_names) <= set(data.columns)
     scorer = reliance_scorer(s, metric, greater_is_better) if labelled else None   # a bad metric fails before the work
@@ -60,6 +60,7 @@ def tabular_reliance(
         target_t = load_tabular(learn, s.schema, data, labelled=True, param='data').target if labelled else None
     ks = [s.target(target, int(prob[i].argmax())) for i in range(n)]
     rows = torch.arange(n)
+    threshold, rule = data_threshold(threshold, s.output_kind, *_scale(s, labelled, target_t, prob[rows, ks]))
     classifier = s.schema.y_vocab is not None
     label = lambda p: [plain(s.labels[int(k)]) for k in p.argmax(1)] if classifier else [None] * n
     scores = None
@@ -70,4 +71,11 @@ def tabular_reliance(
     return reliance_frame(prob[rows, ks].numpy(), prob_without[rows, ks].numpy(), label(prob), label(prob_without),
                           found, threshold, list(data.index), scores=scores, flagged=[v.name for v in flagged_vars],
                           target=target_words(s, target, ks, 'row'), n_background=int(bg[0].shape[0]),
-                          output=s.output_kind, kind='tabular')
+                          output=s.output_kind, kind='tabular', threshold_rule=rule)
+
+
+def _scale(s, labelled: bool, labels, outputs) -> tuple:
+    "What the default threshold of a logit or a regression is a share of: the labels where given, else the outputs."
+    if labelled and s.schema.y_vocab is None and not s.schema.multi_label:
+        return labels.double().cpu().numpy().ravel(), 'the labels on the data given'
+    return outputs.double().cpu().numpy().ravel(), 'the outputs on the data given'

@@ -9,7 +9,7 @@ import torch
 from ..common.outputs import is_binary
 from ..common.parallel import check_jobs, mapper
 from ..common.progress import counting
-from ..common.reliance import reliance_threshold
+from ..common.reliance import checked_threshold, data_threshold
 from ..common.setup import method_setup
 from ..core.checks import plain
 from ..core.params import Choice, Flag, Integer, ParameterError, Seed, checked
@@ -47,7 +47,7 @@ def explain_text(
     n_steps:int=50,                 # integration steps for method='integrated_gradients'
     n_jobs:int=1,                   # forward batches of the masked texts run in parallel through joblib (-1: all cores)
     flagged=None,                   # phrases known to be shortcuts: marked on the units, each text's prediction without them
-    threshold:float=0.1,            # with `flagged`: a text relies on them when its output moves this much (or flips)
+    threshold:float|None=None,      # with `flagged`: a text relies on them when its output moves this much (or flips); default 0.1 in probability, else 0.1 standard deviation of the outputs
     show_progress:bool=True,        # a fastprogress bar over the masked texts evaluated (moves within a long text)
 ):
     """Attributions of each text's output to its units: a long DataFrame `row, Variable, Start, End,
@@ -76,7 +76,7 @@ def explain_text(
                                            "vocabulary; this model has none: use `method=`'shapley' or 'occlusion'")
     data = load_text(learn, schema, texts, text_col=text_col, param='texts')
     if flagged is not None:
-        threshold = reliance_threshold(threshold, s.output_kind)
+        threshold = checked_threshold(threshold, s.output_kind)   # None: chosen from the outputs below
         phrases = flagged_phrases(schema, flagged)
         occurrences = flagged_occurrences(data.tokens, data.texts, phrases, schema.tokenizer.rules)
     units = []
@@ -138,11 +138,13 @@ def explain_text(
                                      (['Flagged'] if flagged is not None else []))
     if flagged is not None:
         prob, prob_without = (s.activation(r).reshape(data.n_rows, -1) for r in (raw, raw_without))
+        threshold, rule = data_threshold(threshold, s.output_kind, [float(prob[i, k]) for i, k in enumerate(ks)],
+                                         'the outputs of the texts explained')
         label = lambda p: plain(s.labels[int(p.argmax())]) if schema.y_vocab is not None else None
         expl.attrs['reliance'] = [reliance_record(float(prob[i, k]), float(prob_without[i, k]), label(prob[i]),
                                                   label(prob_without[i]), threshold, [o.phrase for o in occurrences[i]])
                                   for i, k in enumerate(ks)]
-        expl.attrs.update(flagged=[' '.join(g) for g in phrases], threshold=threshold)
+        expl.attrs.update(flagged=[' '.join(g) for g in phrases], threshold=threshold, threshold_rule=rule)
     expl.attrs.update(method=method, unit=unit, mask=mask, base_values=base_values, outputs=outputs, targets=targets,
                       output=s.output_kind, texts=list(data.texts), row_index=plain(data.index), seed=seed,
                       n_permutations=n_permutations if method == 'shapley' else None,

@@ -6,7 +6,7 @@ import torch
 
 from ..common.progress import counting
 from ..common.setup import method_setup
-from ..core.faithfulness import check_ks, evaluation_frame, faithfulness_of_row, k_label
+from ..core.faithfulness import check_base, check_ks, evaluation_frame, faithfulness_of_row, k_label
 from ..core.params import Flag, Integer, ParameterError, Seed, checked
 from ..text.data import load_text
 from ..text.forward import masked_ids, text_forward
@@ -55,10 +55,12 @@ def evaluate_text_explanation(
                 out = text_forward(learn.model, masked_ids(ids, membership, keep, mask, schema.unk_id), bs,
                                    progress=progress.add)
                 return s.activation(out).reshape(keep.shape[0], -1)[:, k_out].double().numpy()
-            full = float(value(torch.ones(1, len(units), dtype=torch.bool))[0])
+            ends = value(torch.tensor([[True] * len(units), [False] * len(units)]))
+            full = float(ends[0])
             if abs(full - attrs['outputs'][r]) > 1e-4 * max(1.0, abs(full)):
                 raise ParameterError('expl', f"row {r} of `expl` explains an output of {attrs['outputs'][r]:.4g}, but this "
                                              f"learner gives {full:.4g}: the explanation was made with another learner")
+            check_base(r, attrs['base_values'][r], float(ends[1]), 'mask')
             row_scores, row_curves = faithfulness_of_row(value, part['Contribution'].to_numpy(float), ks, n_random,
                                                          s.stream('random orders', r))
             scores.append(row_scores); curves.append(row_curves)

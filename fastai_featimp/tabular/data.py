@@ -12,13 +12,13 @@ import torch
 from fastai.data.core import DataLoaders
 from fastai.tabular.core import Tabular
 
-from ..core.checks import shown, warn
+from ..core.checks import plain, shown, warn
 from ..core.params import ParameterError
 from ..core.forward import model_device
 from ..core.seeding import subsample_indices
 from .schema import ATTRIBUTE_NAMES, TabularSchema
 
-__all__ = ['TabularData', 'load_tabular', 'prepare_frame', 'gather_batch', 'feature_arrays', 'named_attribute_error',
+__all__ = ['TabularData', 'load_tabular', 'prepare_frame', 'frame_record', 'frame_from_record', 'same_rows', 'gather_batch', 'feature_arrays', 'named_attribute_error',
            'training_codes']
 
 
@@ -48,6 +48,7 @@ def prepare_frame(schema: TabularSchema, df, labelled: bool = True, param: str =
         raise ParameterError(param, f"continuous column(s) {shown(unfillable)} of `{param}` have missing values in "
                                     f"{_DESCRIBED.get(param, 'these rows')} but had none in training, so the learner's FillMissing cannot fill them; fill or "
                                     "drop those rows")
+    _check_finite(df, schema.cont_names, param)
     labels = df[[c for c in schema.y_names if c in df.columns]] if labelled else df.iloc[:, :0]
     if labels.isna().any().any():
         raise ParameterError(param, f"the label column(s) {shown(schema.y_names)} have missing values in "
@@ -82,6 +83,51 @@ def prepare_frame(schema: TabularSchema, df, labelled: bool = True, param: str =
             raise ParameterError(param, f"the label column {schema.y_names[0]!r} of `{param}` holds label(s) never seen "
                                         f"in training: {shown(unseen)}; the learner knows {shown(schema.y_vocab, 10)}")
     return out
+
+
+def frame_record(df: pd.DataFrame, columns: list) -> dict:
+    "`df`'s `columns` as plain lists (kept in an explanation's attrs, so that it can be evaluated without the data)."
+    part = df[[c for c in columns if c in df.columns]]
+    return dict(index=plain(list(part.index)), columns=list(part.columns),
+                data=[plain(list(r)) for r in part.itertuples(index=False)])
+
+
+def frame_from_record(record: dict) -> pd.DataFrame:
+    return pd.DataFrame(record['data'], index=record['index'], columns=record['columns'])
+
+
+def same_rows(df: pd.DataFrame, record: dict) -> bool:
+    "Whether `df` holds the rows of `record` (the same values as written in its columns, in order)."
+    kept = frame_from_record(record)
+    if len(df) != len(kept) or not set(kept.columns) <= set(df.columns): return False
+    return bool((df[kept.columns].astype(str).to_numpy() == kept.astype(str).to_numpy()).all())
+
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)   # the model computes in float32: a larger value becomes inf
+
+
+def _check_finite(df: pd.DataFrame, columns: list, param: str) -> None:
+    "Continuous columns holding inf, -inf or values float32 cannot hold (1e300) are refused by name, with the row count."
+    bad = {}
+    for c in columns:
+        values = df[c].to_numpy(dtype=float, na_value=np.nan)
+        with np.errstate(invalid='ignore'): rows = np.isinf(values) | (np.abs(values) > FLOAT32_MAX)
+        if rows.any(): bad[c] = (int(rows.sum()), df.index[np.argmax(rows)], values[np.argmax(rows)])
+    if bad:
+        said = '; '.join(f"{c!r} in {n} row(s) (e.g. row {i!r}: {v!r})" for c, (n, i, v) in bad.items())
+        raise ParameterError(param, f"continuous column(s) of `{param}` hold infinite values or values beyond float32's "
+                                    f"range (|x| > {FLOAT32_MAX:.3g}), which the model turns into inf or NaN: {said}; "
+                                    "drop or fix those rows")
+
+
+def _check_finite_inputs(schema: TabularSchema, x_cont: torch.Tensor, what: str, param: str) -> None:
+    "The same check on the processed values of a DataLoader (the raw frame is not at hand)."
+    if x_cont is None or x_cont.numel() == 0 or torch.isfinite(x_cont).all(): return
+    bad = ~torch.isfinite(x_cont)
+    cols = [schema.cont_names[j] for j in torch.nonzero(bad.any(0)).flatten().tolist()]
+    raise ParameterError(param, f"{what} holds infinite values (or values beyond float32's range) in continuous "
+                                f"column(s) {shown(cols)}, in {int(bad.any(1).sum())} row(s): the model turns them into "
+                                "inf or NaN; drop or fix those rows")
 
 
 _DESCRIBED = {'df': 'the test set', 'test_dl': 'the test set', 'rows': 'the rows to explain',
@@ -214,6 +260,7 @@ def load_tabular(learn, schema: TabularSchema, data=None, *, labelled: bool = Fa
     try: inputs, target = gather_batch(dl, None if idx is None else to.iloc[idx])
     except Exception as e: raise named_attribute_error(schema, e) from e
     if labelled: _check_labels(schema, target, what, param)
+    if source == 'test_dl' and len(inputs) > 1: _check_finite_inputs(schema, inputs[1], what, param)
     device = model_device(learn.model)
     return TabularData([x.to(device) for x in inputs], None if target is None else target.to(device),
                        inputs[0].shape[0], source, None if idx is None else idx.tolist())

@@ -14,7 +14,7 @@ from ..core.params import ParameterError
 from ..core.stats import oriented
 from .forward import text_forward
 from .phrases import occurrence_index
-from .units import word_units
+from .units import units_at, word_units, written_words
 
 __all__ = ['Ablation', 'build_ablation', 'build_present_ablation', 'ablation_outputs', 'metric_changes', 'ablation_importance', 'mean_deltas']
 
@@ -37,14 +37,15 @@ def build_ablation(tokens: list, ids: list, phrases, mask: str, unk_id: int) -> 
     """Mask every occurrence of each phrase (all tokens of its words, markers included) in every text that holds
     it: replaced by `xxunk` (mask='unk') or deleted. Phrases are ordered by support, most frequent first."""
     words = [word_units(t) for t in tokens]
-    where = occurrence_index([[w.key for w in ws] for ws in words], phrases)
+    written = [written_words(ws) for ws in words]
+    where = occurrence_index([keys for keys, _ in written], phrases)
     phrases = sorted(where, key=lambda g: (-len(where[g]), g))
     variants, owner, text_of = [], [], []
     for p, g in enumerate(phrases):
         for t, starts in sorted(where[g].items()):
             drop = torch.zeros(len(ids[t]), dtype=torch.bool)
             for s in starts:
-                for w in words[t][s:s + len(g)]: drop[w.positions] = True
+                for w in units_at(words[t], written[t][1], s, len(g)): drop[w.positions] = True
             variants.append(torch.where(drop, torch.full_like(ids[t], unk_id), ids[t]) if mask == 'unk' else ids[t][~drop])
             owner.append(p); text_of.append(t)
     return Ablation(phrases, np.array([len(where[g]) for g in phrases]), list(ids), variants,

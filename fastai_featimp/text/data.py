@@ -70,6 +70,8 @@ def _strings(data, schema: TextSchema, text_col, param: str):
                                          f"{type(data).__name__}: pass the DataFrame, or leave `text_col` out")
     if isinstance(data, str): return [data], None, [0]
     if isinstance(data, pd.DataFrame):
+        twice = sorted({str(c) for c in data.columns[data.columns.duplicated()]})
+        if twice: raise ParameterError(param, f"`{param}` has duplicate column names {shown(twice)}; rename or drop them")
         col = text_col if text_col is not None else schema.text_col
         if col is None:
             raise ParameterError('text_col', f"this learner does not record its text column: pass `text_col=`, one of "
@@ -173,7 +175,7 @@ def phrase_words(schema: TextSchema, phrase, param: str = 'candidates') -> tuple
         raise ParameterError(param, f"{phrase!r} in `{param}` holds word(s) the model never saw ({shown(unknown)}): "
                                     "they are read as xxunk, so masking them changes nothing; check the spelling or "
                                     "leave them out")
-    return tuple(w.key for w in words)
+    return tuple(k for w in words for k in w.words)   # as written: 'zebra zebra zebra' is three words
 
 
 def phrase_list(schema: TextSchema, phrases, param: str = 'candidates') -> list:
@@ -188,5 +190,5 @@ def phrase_list(schema: TextSchema, phrases, param: str = 'candidates') -> list:
 
 def word_keys(schema: TextSchema, data: TextData) -> list:
     "Per text, its words' keys, or None for a word the model never saw (no candidate can hold it)."
-    return [[w.key if any(int(ids[p]) != schema.unk_id for p in w.content) else None for w in word_units(tokens)]
-            for tokens, ids in zip(data.tokens, data.ids)]
+    return [[k if any(int(ids[p]) != schema.unk_id for p in w.content) else None
+             for w in word_units(tokens) for k in w.words] for tokens, ids in zip(data.tokens, data.ids)]

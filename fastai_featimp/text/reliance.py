@@ -13,7 +13,7 @@ from .data import phrase_list
 from .forward import text_forward
 
 from .phrases import occurrence_index
-from .units import align, word_units
+from .units import align, units_at, word_units, written_words
 
 __all__ = ['Occurrence', 'flagged_phrases', 'flagged_occurrences', 'without_flagged', 'reliance_outputs']
 
@@ -36,7 +36,8 @@ def flagged_occurrences(tokens: list, texts: list, phrases: list, rules=None) ->
     """Per text, the `Occurrence`s of the flagged `phrases` (tuples of words), in text order. Offsets are found only
     for the texts that hold a phrase (the others are never aligned)."""
     words = [word_units(t) for t in tokens]
-    where = occurrence_index([[w.key for w in ws] for ws in words], phrases)
+    written = [written_words(ws) for ws in words]
+    where = occurrence_index([keys for keys, _ in written], phrases)
     found = [[] for _ in tokens]
     for g in phrases:
         for t, starts in where[g].items():
@@ -45,11 +46,12 @@ def flagged_occurrences(tokens: list, texts: list, phrases: list, rules=None) ->
     for t, hits in enumerate(found):
         if not hits: out.append([]); continue
         if texts is not None and texts[t] is not None: align(texts[t], tokens[t], words[t], rules)
-        occ = []
+        occ = {}
         for s, g in sorted(hits):
-            ws = words[t][s:s + len(g)]
-            occ.append(Occurrence(' '.join(g), tuple(p for w in ws for p in w.positions), ws[0].start, ws[-1].end))
-        out.append(occ)
+            ws = units_at(words[t], written[t][1], s, len(g))
+            o = Occurrence(' '.join(g), tuple(p for w in ws for p in w.positions), ws[0].start, ws[-1].end)
+            occ.setdefault((o.phrase, o.positions), o)   # `zebra` three times in one `xxwrep 3 zebra`: one occurrence
+        out.append(list(occ.values()))
     return out
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from fastai.text.core import BOS, EOS, FLD, PAD, TK_MAJ, TK_REP, TK_UP, TK_WREP, UNK
 
-__all__ = ['Unit', 'word_units', 'sentence_units', 'token_units', 'units_of', 'align', 'UNITS', 'MARKERS']
+__all__ = ['Unit', 'word_units', 'written_words', 'units_at', 'sentence_units', 'token_units', 'units_of', 'align', 'UNITS', 'MARKERS']
 
 UNITS = ('word', 'sentence', 'token')
 MARKERS = {TK_MAJ, TK_UP}          # belong to the word that follows
@@ -33,6 +33,10 @@ class Unit:
     key: str                       # lower-case content, for matching phrases across texts
     start: int = 0                 # character offsets in the original text (set by `align`)
     end: int = 0
+    words: tuple = ()              # the written words it stands for: `xxwrep 3 zebra` is one token for three words
+
+    def __post_init__(self):
+        if not self.words: self.words = (self.key,)
 
 
 def _groups(tokens: list) -> list:
@@ -41,7 +45,11 @@ def _groups(tokens: list) -> list:
     out, i = [], 0
     while i < len(tokens):
         t = tokens[i]
-        if t in (TK_REP, TK_WREP) and i + 2 < len(tokens): out.append(([i, i + 1, i + 2], 'repeat')); i += 3; continue
+        if t in (TK_REP, TK_WREP) and i + 2 < len(tokens):
+            # `xxwrep 3 xxup zebra`: the case markers of the repeated word sit inside the group
+            end = i + 2
+            while end + 1 < len(tokens) and tokens[end] in MARKERS: end += 1
+            out.append((list(range(i, end + 1)), 'repeat')); i = end + 1; continue
         if t == FLD: out.append(([i, i + 1] if i + 1 < len(tokens) else [i], 'skip')); i += 2; continue
         kind = ('skip' if t in NEVER else 'marker' if t in MARKERS else
                 'space' if not t.replace('▁', ' ').strip() else 'content')
@@ -49,12 +57,18 @@ def _groups(tokens: list) -> list:
     return out
 
 
-def _key(tokens: list, positions: list, kind: str) -> str:
+def _repeat(tokens: list, positions: list) -> tuple:
+    "`(marker, n, x)` of a repetition group `xxrep n x` / `xxwrep n [xxup|xxmaj] x`."
+    n = tokens[positions[1]]
+    return tokens[positions[0]], int(n) if n.isdigit() else 1, tokens[positions[-1]]
+
+
+def _written(tokens: list, positions: list, kind: str) -> tuple:
+    "The written words a group stands for, as keys: `xxwrep 3 zebra` is three words, `xxrep 4 !` one."
     if kind == 'repeat':
-        marker, n, x = (tokens[p] for p in positions)
-        n = int(n) if n.isdigit() else 1
-        return x * n if marker == TK_REP else ' '.join([x] * n)
-    return ' '.join(tokens[p] for p in positions).replace('▁', ' ')
+        marker, n, x = _repeat(tokens, positions)
+        return (x * n,) if marker == TK_REP else (x,) * n
+    return (' '.join(tokens[p] for p in positions).replace('▁', ' '),)
 
 
 def word_units(tokens: list) -> list:
@@ -63,9 +77,26 @@ def word_units(tokens: list) -> list:
     for positions, kind in _groups(tokens):
         if kind == 'marker': pending += positions
         elif kind in ('content', 'repeat'):
-            units.append(Unit(pending + positions, positions, _key(tokens, positions, kind)))
+            # the word's content is the token that carries it (a repetition group's count and markers are not)
+            words = _written(tokens, positions, kind)
+            content = positions[-1:] if kind == 'repeat' else positions
+            units.append(Unit(pending + positions, content, ' '.join(words), words=words))
             pending = []
     return units
+
+
+def written_words(units: list) -> tuple:
+    """`(keys, owner)`: every written word of `units` in order (a repeated word once per repetition) and the index of
+    the unit that carries it, so that phrases match the words as written and map back to the units holding them."""
+    keys, owner = [], []
+    for k, u in enumerate(units):
+        keys += u.words; owner += [k] * len(u.words)
+    return keys, owner
+
+
+def units_at(units: list, owner: list, start: int, n: int) -> list:
+    "The units holding the `n` written words from `start` (`written_words`' owner list), each once, in order."
+    return [units[k] for k in dict.fromkeys(owner[start:start + n])]
 
 
 def sentence_units(tokens: list, words: list | None = None) -> list:
@@ -192,8 +223,7 @@ def _token_spans(text: str, tokens: list, rules=None) -> dict:
         at = cursor
         while at < len(low) and low[at].isspace(): at += 1
         if kind == 'repeat':
-            marker, n, x = (tokens[p] for p in positions)
-            n = int(n) if n.isdigit() else 1
+            marker, n, x = _repeat(tokens, positions)
             pattern = re.escape(x) * n if marker == TK_REP else re.escape(x) + rf'(?:\s+{re.escape(x)}){{{n - 1}}}'
             m = re.compile(pattern).search(low, at, at + WINDOW + n * (len(x) + 2))
             if m: spans[positions[0]] = found(m.start(), m.end())
@@ -228,7 +258,27 @@ def align(text: str, tokens: list, units: list, rules=None) -> list:
     for u in units:
         (s0, _), (_, e1) = bounds(u.content[0]), bounds(u.content[-1])
         u.start, u.end = s0, max(s0, e1)
-    return _whole_graphemes(text, units)
+    return _whole_graphemes(text, _whole_words(text, tokens, units))
+
+
+def _merge(last: Unit, u: Unit, end: int):
+    "`u` folded into the unit before it, which then ends at `end`."
+    last.positions, last.content = last.positions + u.positions, last.content + u.content
+    last.key, last.end = last.key + u.key, max(last.end, end)
+    last.words = (last.key,)
+
+
+def _whole_words(text: str, tokens: list, units: list) -> list:
+    """A written word fastai split around a run of repeated characters ('sooooo' is `s xxrep 5 o`) as one unit: a
+    repetition group of letters or digits glued to the word beside it (no character between) is merged into it."""
+    def repeats(u): return any(tokens[p] == TK_REP for p in u.positions)
+    merged = []
+    for u in units:
+        last = merged[-1] if merged else None
+        if (last is not None and last.end == u.start and 0 < u.start < len(text) and (repeats(u) or repeats(last))
+                and text[u.start - 1].isalnum() and text[u.start].isalnum()): _merge(last, u, u.end)
+        else: merged.append(u)
+    return merged
 
 
 def _whole_graphemes(text: str, units: list) -> list:
@@ -242,10 +292,7 @@ def _whole_graphemes(text: str, units: list) -> list:
         lo = start_of[u.start] if u.start < len(text) else u.start
         hi = end_of[u.end - 1] if u.end > u.start else max(u.end, lo)
         split = (lo, hi) != (u.start, u.end)
-        if merged and (split or split_last) and lo < merged[-1].end:
-            last = merged[-1]
-            last.positions, last.content = last.positions + u.positions, last.content + u.content
-            last.key, last.end = last.key + u.key, max(last.end, hi)
+        if merged and (split or split_last) and lo < merged[-1].end: _merge(merged[-1], u, hi)
         else:
             u.start, u.end = lo, hi
             merged.append(u)

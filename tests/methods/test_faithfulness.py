@@ -179,7 +179,12 @@ def test_bad_input(custom_text, bag, notes, linear):
         custom_text.evaluate_explanation(expl, k=[-1], **Q)
     tab, df = linear
     e = tab.explain(df.iloc[:2], n_background=20, seed=0, **Q)
+    tab.evaluate_explanation(e, n_random=2, **Q)   # the rows it explained are kept with it
+    lost = e.copy()
+    lost.attrs = {k: v for k, v in e.attrs.items() if k != 'data'}   # an explanation made before it kept them
     with pytest.raises(ParameterError, match='pass data='):
-        tab.evaluate_explanation(e, **Q)
-    with pytest.raises(ParameterError, match='another learner, or on other rows'):
+        tab.evaluate_explanation(lost, **Q)
+    with pytest.raises(ParameterError, match='not the rows this explanation was made from'):
         tab.evaluate_explanation(e, df.iloc[2:4], **Q)
+    with pytest.raises(ParameterError, match='another learner, or on other rows'):   # without the rows kept: the outputs tell
+        tab.evaluate_explanation(lost, df.iloc[2:4], **Q)
