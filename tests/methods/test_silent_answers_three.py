@@ -77,8 +77,8 @@ def test_reliance_finds_a_repeated_flagged_word_and_masks_the_token_that_carries
 
 def test_phrase_importance_counts_a_repeated_word_as_present(custom_text, notes):
     df = notes[1].head(40).copy()
-    df.loc[df.index[:5], 'text'] = 'Stable stable stable. ' + df['text'].iloc[:5]
-    df['text'] = df['text'].str.replace(r'\bstable\b(?! stable)', 'calm', regex=True, case=False)
+    df['text'] = df['text'].str.replace(r'\bstable\b', 'calm', regex=True, case=False)
+    df.loc[df.index[:5], 'text'] = 'stable stable stable. ' + df['text'].iloc[:5]   # only as xxwrep 3 stable
     fi = custom_text.feature_importance(df=df, candidates=['stable'], n_bootstrap=0, **Q)
     assert int(fi.loc[fi['Variable'] == 'stable', 'Support'].iloc[0]) == 5
 
