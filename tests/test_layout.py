@@ -67,7 +67,9 @@ def test_a_method_never_imports_another_method(path):
 def test_plots_only_draw(path):
     for module, _ in imports(path):
         assert not is_fastai(module) and module.split('.')[0] != 'torch', (path.name, module)
-        assert not module.startswith('fastai_featimp') or area(module) == 'plot', (path.name, module)
+        # a plot checks its own arguments with the package's declared constraints (plain Python), nothing else
+        assert not module.startswith('fastai_featimp') or area(module) == 'plot' or \
+            module == 'fastai_featimp.core.params', (path.name, module)
 
 
 @pytest.mark.parametrize('kind', ['common', 'tabular', 'text'])

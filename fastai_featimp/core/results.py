@@ -57,7 +57,7 @@ def reliance_record(prediction: float, without: float, predicted, predicted_with
 
 
 def reliance_frame(prediction, without, predicted, predicted_without, found, threshold: float, index, *,
-                   scores: dict | None = None, **attrs) -> pd.DataFrame:
+                   scores: dict | None = None, counts_found: bool = True, **attrs) -> pd.DataFrame:
     """The reliance table, one row per input row in input order: `Prediction` and `Without` (the explained output
     with and without the flagged inputs), `Change`, the predicted labels with and without, `Flipped`, `Found` (what
     was flagged in the row) and `Relies` (|Change| >= threshold, or Flipped). `attrs['summary']`: the share of rows
@@ -76,7 +76,7 @@ def reliance_frame(prediction, without, predicted, predicted_without, found, thr
                    max_abs_change=float(np.abs(change).max()) if len(rel) else 0.0,
                    n_changed=int((change != 0).sum()))
     # a text may not hold a flagged phrase; every row of a table holds its flagged columns (no count to give)
-    if attrs.get('kind') != 'tabular': summary['n_with_flagged'] = int(sum(bool(f) for f in found))
+    if counts_found: summary['n_with_flagged'] = int(sum(bool(f) for f in found))
     if attrs.get('threshold_rule'): summary['threshold_rule'] = attrs['threshold_rule']
     if scores: summary.update(plain(scores))
     rel.attrs.update(plain(attrs), threshold=float(threshold), summary=summary)

@@ -51,6 +51,8 @@ def evaluate_tabular_explanation(
     s = method_setup(learn, TABULAR, output='raw' if attrs.get('output') == 'raw' else 'probability', seed=seed,
                      groups=attrs.get('groups') or None)
     if background is None and kept_bg is not None: background = frame_from_record(kept_bg)
+    elif background is not None and attrs.get('background_sample') is not None:
+        background = background.iloc[attrs['background_sample']]   # the rows the explanation sampled from it
     if background is None and attrs.get('background_rows') is None:
         raise ParameterError('background', "the explanation was made with `background=`: pass the same rows again")
     if background is not None and kept_bg is not None and not same_rows(background, kept_bg):

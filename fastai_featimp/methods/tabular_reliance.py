@@ -71,7 +71,7 @@ def tabular_reliance(
     return reliance_frame(prob[rows, ks].numpy(), prob_without[rows, ks].numpy(), label(prob), label(prob_without),
                           found, threshold, list(data.index), scores=scores, flagged=[v.name for v in flagged_vars],
                           target=target_words(s, target, ks, 'row'), n_background=int(bg[0].shape[0]),
-                          output=s.output_kind, kind='tabular', threshold_rule=rule)
+                          output=s.output_kind, kind='tabular', threshold_rule=rule, counts_found=False)
 
 
 def _scale(s, labelled: bool, labels, outputs) -> tuple:

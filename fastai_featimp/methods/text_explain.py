@@ -12,9 +12,10 @@ from ..common.progress import counting
 from ..common.reliance import checked_threshold, data_threshold
 from ..common.setup import method_setup
 from ..core.checks import plain
-from ..core.params import Choice, Flag, Integer, ParameterError, Seed, checked
+from ..core.params import Choice, Flag, Integer, Number, ParameterError, Seed, checked
 from ..core.results import reliance_record
 from ..core.shapley import permutation_plan, shapley_from_plan
+from ..core.shapley_regression import budget_plan, budget_shapley_rows
 from ..text.data import load_text
 from ..text.forward import masked_ids, text_forward
 from ..text.gradients import embedding_layer, integrated_gradients
@@ -29,15 +30,18 @@ MASKS = ('unk', 'delete')
 COLUMNS = ['row', 'Variable', 'Start', 'End', 'Contribution', 'Std', 'OOV', 'Tokens']
 
 
-@checked(unit=Choice(*UNITS), method=Choice(*TEXT_METHODS), n_permutations=Integer(1), output=Choice('probability', 'raw'),
-         seed=Seed(), bs=Integer(1, none=True), n_steps=Integer(1), show_progress=Flag())
+@checked(unit=Choice(*UNITS), method=Choice(*TEXT_METHODS), n_permutations=Integer(1, none=True),
+         max_evals=Integer(1, none=True), tolerance=Number(0, low_open=True, none=True),
+         output=Choice('probability', 'raw'), seed=Seed(), bs=Integer(1, none=True), n_steps=Integer(1), show_progress=Flag())
 def explain_text(
     learn,                          # a fastai learner over text (text_classifier_learner, or Learner with text dls)
     texts,                          # a string, a list of strings, a Series, or a DataFrame with the learner's text column
     *,
     unit:str='word',                # 'word' (with its xxmaj/xxup/xxrep markers), 'sentence' or 'token'
     method:str='shapley',           # 'shapley' (sampled, with Std), 'occlusion' (each unit masked alone) or 'integrated_gradients'
-    n_permutations:int=20,          # permutations for method='shapley' (antithetic pairs)
+    max_evals:int|None=None,        # method='shapley': masked texts evaluated per text (default 20 per unit); exact where 2^units fits
+    tolerance:float|None=None,      # method='shapley': stop a text early once every value's standard error is below this
+    n_permutations:int|None=None,   # method='shapley' by permutations instead (antithetic pairs), for those who think in them
     mask:str='unk',                 # how a unit is removed: replaced by `xxunk`, or 'delete'd; never `xxpad`
     target=None,                    # class to explain (default: a binary model's positive class, else the predicted class)
     output:str='probability',       # 'probability' (after the loss's activation) or 'raw' (logit)
@@ -84,34 +88,47 @@ def explain_text(
         u = align(data.texts[i], data.tokens[i], units_of(data.tokens[i], unit), schema.tokenizer.rules)
         if not u: raise ParameterError('texts', f"text {i} ({data.texts[i][:40]!r}) has no {unit}s to explain")
         units.append(u)
-    plans = [permutation_plan(len(u), n_permutations, s.stream('permutations', i)) if method == 'shapley' else None
-             for i, u in enumerate(units)]
+    budgeted = _budgeted(method, n_permutations, max_evals, tolerance)
+    plans = [permutation_plan(len(u), n_permutations, s.stream('permutations', i))
+             if method == 'shapley' and not budgeted else None for i, u in enumerate(units)]
+    # a unit already xxunk cannot change the output when units are masked with xxunk: exactly 0, never evaluated
+    budgets = [budget_plan(len(u), max_evals or EVALS_PER_UNIT * len(u), s.stream('coalitions', i),
+                           [mask != 'unk' or any(int(data.ids[i][p]) != schema.unk_id for p in w.positions) for w in u])
+               if budgeted else None for i, u in enumerate(units)]
     memberships, keeps = [], []
     for i, us in enumerate(units):
         m = len(us)
         membership = torch.zeros(m, len(data.ids[i]), dtype=torch.bool)
         for j, u in enumerate(us): membership[j, u.positions] = True
-        if method == 'shapley': keep = torch.from_numpy(plans[i].distinct)
+        if budgeted: keep = torch.zeros(0, m, dtype=torch.bool)   # evaluated in rounds below
+        elif method == 'shapley': keep = torch.from_numpy(plans[i].distinct)
         else:
             alone = m if method == 'occlusion' else 0         # IG needs only the base and full values
             keep = torch.ones(alone + 2, m, dtype=torch.bool)
             keep[0] = False                                   # all masked: the base value
             keep[torch.arange(2, alone + 2), torch.arange(alone)] = False   # each unit masked alone
         memberships.append(membership); keeps.append(keep)
-    records, base_values, outputs, targets, completeness = [], [], [], [], []
-    total = sum(len(k) for k in keeps) + (n_steps * data.n_rows if method == 'integrated_gradients' else 0)
+    records, base_values, outputs, targets, completeness, n_evals = [], [], [], [], [], []
+    total = sum(len(k) for k in keeps) + (n_steps * data.n_rows if method == 'integrated_gradients' else 0) + \
+        sum(len(b.masks) for b in budgets if b is not None)
     with s.computing(), counting(learn, show_progress and n_jobs == 1, total, 'explaining texts') as progress:
         # the predicted class is needed only to default to it (several classes, no target given)
         predicted = (s.activation(text_forward(learn.model, data.ids, bs)).reshape(data.n_rows, -1).argmax(1).tolist()
                      if target is None and len(s.labels) > 1 and not is_binary(schema) else [None] * data.n_rows)
         ks = [s.target(target, p) for p in predicted]
-        values = _masked_outputs(learn.model, data.ids, memberships, keeps, mask, schema.unk_id, bs, ks, s.activation,
-                                 progress.add, None if n_jobs == 1 else mapper(n_jobs, learn, show_progress, 'explaining texts'))
+        run = None if n_jobs == 1 else mapper(n_jobs, learn, show_progress, 'explaining texts')
+        outputs_of = lambda keeps_: _masked_outputs(learn.model, data.ids, memberships, keeps_, mask, schema.unk_id, bs, ks,
+                                                    s.activation, progress.add, run)
+        if budgeted:
+            solved = budget_shapley_rows(lambda masks: outputs_of([torch.from_numpy(k) for k in masks]), budgets,
+                                         [s.stream('bootstrap', i) for i in range(data.n_rows)], tolerance)
+        else: values = outputs_of(keeps)
         for i in range(data.n_rows):
-            ids, text, us, v, k = data.ids[i], data.texts[i], units[i], values[i], ks[i]
+            ids, text, us, v, k = data.ids[i], data.texts[i], units[i], None if budgeted else values[i], ks[i]
             m = len(us)
             se = np.full(m, np.nan)
-            if method == 'shapley': phi, se, base, out = shapley_from_plan(plans[i], v)
+            if budgeted: phi, se, base, out, evals = solved[i]; n_evals.append(evals)
+            elif method == 'shapley': phi, se, base, out = shapley_from_plan(plans[i], v)
             else:
                 base, out = float(v[0]), float(v[1])
                 phi = out - v[2:]
@@ -148,8 +165,23 @@ def explain_text(
     expl.attrs.update(method=method, unit=unit, mask=mask, base_values=base_values, outputs=outputs, targets=targets,
                       output=s.output_kind, texts=list(data.texts), row_index=plain(data.index), seed=seed,
                       n_permutations=n_permutations if method == 'shapley' else None,
+                      **({'max_evals': max_evals, 'tolerance': tolerance, 'n_evals': n_evals} if budgeted else {}),
                       **({'completeness_error': completeness, 'n_steps': n_steps} if method == 'integrated_gradients' else {}))
     return expl
+
+
+EVALS_PER_UNIT = 20   # the default budget of method='shapley': masked texts per unit (the cost of 20 permutations)
+
+
+def _budgeted(method: str, n_permutations, max_evals, tolerance) -> bool:
+    "Whether Shapley values are estimated on a budget (the default) rather than from permutations."
+    if (max_evals is not None or tolerance is not None) and method != 'shapley':
+        raise ParameterError('max_evals' if max_evals is not None else 'tolerance',
+                             f"`max_evals` and `tolerance` are the budget of `method=`'shapley', not of {method!r}")
+    if n_permutations is not None and (max_evals is not None or tolerance is not None):
+        raise ParameterError('n_permutations', "give either `n_permutations` (Shapley values from permutations) or a "
+                                               "budget (`max_evals`, `tolerance`), not both")
+    return method == 'shapley' and n_permutations is None
 
 
 MAX_MASKED = 200_000   # masked texts gathered into one forward plan at most (memory stays bounded)
@@ -158,7 +190,7 @@ MAX_MASKED = 200_000   # masked texts gathered into one forward plan at most (me
 def _masked_outputs(model, ids, memberships, keeps, mask, unk_id, bs, ks, activation, progress, run) -> list:
     """Per text, the explained output (`ks[i]`) of each of its coalitions `keeps[i]`: the masked texts of several texts
     gathered, in chunks, into one forward plan (larger batches), whose batches `run` may send to other workers."""
-    values, chunk = [None] * len(ids), []
+    values, chunk = [np.zeros(0) for _ in ids], []
     def flush():
         seqs = [v for i in chunk for v in masked_ids(ids[i], memberships[i], keeps[i], mask, unk_id)]
         out = activation(text_forward(model, seqs, bs, progress=progress, mapper=run)).reshape(len(seqs), -1)
@@ -167,6 +199,7 @@ def _masked_outputs(model, ids, memberships, keeps, mask, unk_id, bs, ks, activa
             values[i] = out[at:at + len(keeps[i]), ks[i]].double().numpy(); at += len(keeps[i])
         chunk.clear()
     for i in range(len(ids)):
+        if len(keeps[i]) == 0: continue   # nothing asked of this text (this round)
         if chunk and sum(len(keeps[j]) for j in chunk) + len(keeps[i]) > MAX_MASKED: flush()
         chunk.append(i)
     if chunk: flush()

@@ -2,6 +2,7 @@
 the value of a coalition of columns for one row (shared by explanations and interaction values)."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..core.params import ParameterError
@@ -9,7 +10,7 @@ from ..core.shapley import coalition_value_fn
 from ..core.forward import model_device
 from .data import TabularData, gather_batch, load_tabular
 
-__all__ = ['explained_and_background', 'explained_rows', 'background_inputs', 'row_value', 'display_value']
+__all__ = ['changeable_players', 'explained_and_background', 'explained_rows', 'background_inputs', 'row_value', 'display_value']
 
 
 def explained_and_background(learn, schema, rows, background, n_background: int, rng, param: str = 'rows') -> tuple:
@@ -43,6 +44,13 @@ def row_value(model, x, i: int, bg, players, out_fn, k: int, progress=None, bs=N
     "The coalition value function of row `i` for output `k` (see `core.shapley.coalition_value_fn`)."
     return coalition_value_fn(model, [t[i:i + 1] for t in x], bg, [p.group.slots for p in players],
                               lambda p: out_fn(p).reshape(p.shape[0], -1)[:, k], bs=bs, progress=progress)
+
+
+def changeable_players(x, i: int, bg, players) -> np.ndarray:
+    """Per player, whether taking it from the background can change row `i`'s output: False when each of its slots
+    holds, in every background row, the row's own value (its Shapley value is then exactly 0)."""
+    same = [(b == t[i:i + 1]).all(0).cpu() for t, b in zip(x, bg)]   # per input column: equal in every background row
+    return np.array([not all(bool(same[t][c]) for t, c in p.group.slots) for p in players])
 
 
 def display_value(rows: pd.DataFrame, i: int, members) -> object:

@@ -361,3 +361,10 @@ def test_faithfulness_metrics_by_hand_on_a_known_model():
     np.testing.assert_allclose(curves['deletion'], deletion(order))
     # the hand figure, written out: deletion removes 0.5, 0.3, 0.05, 0.1, -0.2 in turn
     assert scores['deletion_aopc'][0] == pytest.approx(np.mean([0, 0.5, 0.8, 0.85, 0.95, 0.75]))
+
+
+def test_compare_with_a_background_larger_than_its_sample(binary_learner, binary_test):
+    # explain samples n_background of the background given; the evaluation must score against the same rows
+    table = binary_learner.compare_explanations(binary_test.head(2), n_random=3, seed=0, background=binary_test.tail(60),
+                                                n_background=20)
+    assert (table['Status'] == 'ok').all()
