@@ -17,6 +17,7 @@ import contextlib
 import inspect
 import io
 import json
+import pickle
 import os
 import sys
 import warnings
@@ -92,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     text = argparse.ArgumentParser(add_help=False)
     _method_option(text, '--text-col', 'text_col', metavar='COLUMN', help='text learners: the column holding the texts '
                    '(default: the one the learner was built from)')
-    sub = p.add_subparsers(dest='command', required=True, metavar='{demo,importance,explain,pdp,reliance}')
+    sub = p.add_subparsers(dest='command', required=True, metavar='{demo,importance,explain,pdp,reliance,report}')
 
     demo = sub.add_parser('demo', parents=[common], help='train the fastai tutorial model on the bundled UCI Adult data and explain it',
                           description='Train the fastai tabular tutorial learner on the bundled UCI Adult training set '
@@ -141,6 +142,11 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument('--csv', type=Path, default=None, help='write the contributions to this CSV file')
     exp.add_argument('--plot', type=Path, default=None, help='draw the explanation of --row into this image')
     exp.add_argument('--html', type=Path, default=None, help='text: write every explained text, shaded, to this HTML page')
+    _method_option(exp, '--flag', 'flagged', action='append', metavar='INPUT',
+                   help='an input known to be a shortcut (a phrase of a text learner, a column of a tabular one): '
+                        'outlined, and each row says whether its prediction rests on it (repeat for several)')
+    exp.add_argument('--all', action='store_true', dest='all_units',
+                     help='text: list every unit of each text (default: the 5 strongest each way)')
 
     pdp = sub.add_parser('pdp', parents=[model, common], help='partial dependence of a tabular learner',
                          description='Partial dependence (and ICE curves) of the output on one column or a pair.')
@@ -170,6 +176,26 @@ def _parser() -> argparse.ArgumentParser:
     rel.add_argument('--summary', action='store_true', help='print the summary of the set only, not the table')
     rel.add_argument('--csv', type=Path, default=None, help='write the table to this CSV file (the summary to a .json beside it)')
     rel.add_argument('--plot', type=Path, default=None, help='draw each prediction against its prediction without them')
+
+    rep = sub.add_parser('report', parents=[model, common], help='one self-contained HTML page explaining the learner',
+                         description='Write one HTML page (figures embedded, no network, no script) explaining an '
+                                     'exported learner on a labelled CSV: importance, the dependence map and effects '
+                                     '(tabular), explained examples, the reliance audit (with --flag), which '
+                                     'explanation to believe, and the warnings the methods raised.')
+    rep.add_argument('data', type=Path, help="a labelled CSV with the columns the learner was trained on ('-': stdin)")
+    rep.add_argument('--flag', dest='flagged', action='append', default=None, metavar='INPUT',
+                     help='a phrase (text) or column (tabular) known to be a shortcut; repeat for several')
+    rep.add_argument('-o', '--out', dest='path', type=Path, default=Path('report.html'),
+                     help='the HTML file to write (default: report.html)')
+    rep.add_argument('--metric', choices=METRICS, metavar='NAME', default=None,
+                     help=f"one metric for importance and reliance: {', '.join(METRICS)} (default: each method's own)")
+    rep.add_argument('--seed', type=_seed, default=None, help='seed for every call: same seed, same page')
+    rep.add_argument('--rows', type=int, nargs='+', default=None, metavar='N',
+                     help='positions of the rows of DATA to explain as examples (default: chosen to teach)')
+    rep.add_argument('--examples', dest='n_examples', type=_positive_int, default=2,
+                     help='rows per group of examples (default: 2)')
+    rep.add_argument('--background', type=Path, help='tabular: a CSV of typical rows to compare with (default: a '
+                                                     'sample of DATA: an exported learner keeps no training rows)')
     return p
 
 
@@ -221,6 +247,9 @@ def _load_learner(path: Path):
     except UnboundLocalError:   # fastai's load_learner swallows an ImportError and fails on: find the missing code
         raise UsageError(f"cannot load {path}: {_missing_code(path)}") from None
     except Exception as e:   # torch.load fails in many ways on a file that is not an exported learner
+        if isinstance(e, pickle.UnpicklingError) or any(w in str(e) for w in ('magic number', 'invalid load key')):
+            raise UsageError(f"cannot load {path}: it is not a learner saved with learn.export() (not a pickle torch "
+                             "can read); export one with learn.export('model.pkl')") from None
         raise UsageError(f"cannot load {path} as a fastai learner saved with learn.export(): {type(e).__name__}: {e}")
     try: kind_of(learn)
     except TypeError as e: raise UsageError(f"{path}: {e}")
@@ -261,6 +290,26 @@ def _parse_groups(text):
 
 
 # --- running a method through the registry ------------------------------------------------------------------------
+
+def _check_values(args, method: str, **given) -> None:
+    """Values the method refuses, refused before the learner loads (seconds): a value is refused when every kind's
+    method that takes it refuses it, in the method's own words with the command line's flags."""
+    given = {k: v for k, v in given.items() if v is not None}
+    if not given: return
+    from .common.kinds import UnsupportedMethod, kinds
+    from .core.params import ParameterError, check
+    flags = _flags(_parser(), args.command)
+    problems = {}
+    for kind in kinds():
+        try: constraints = getattr(kind.function(method), 'constraints', {})
+        except UnsupportedMethod: continue
+        for name, value in given.items():
+            if name not in constraints: continue
+            try: check(name, constraints[name], value); problems[name] = None   # one kind takes it: the learner decides
+            except ParameterError as e: problems.setdefault(name, e)
+    for name, error in problems.items():
+        if error is not None: raise UsageError(error.render(lambda n, eq: flags.get(n, n + eq)))
+
 
 class Call:
     "One method of the learner's kind, with the options the user gave, and its errors in the CLI's words."
@@ -380,8 +429,10 @@ def run_demo(args, console: Console):
     except OSError as e: raise UsageError(f"cannot create --out {args.out}: {e.strerror or e}")
     csv_path, png_path = args.out / 'feature_importance.csv', args.out / 'feature_importance.png'
     for path, image in ((csv_path, False), (png_path, True)): _check_output(path, '--out', image)
+    html_path = args.out / 'report.html'
+    _check_output(html_path, '--out')
     from .datasets import adult
-    from .demo import train_adult_learner
+    from .demo import adult_report, train_adult_learner
     train_df, test_df = adult()
     console.say(f"training the fastai tabular tutorial model on UCI Adult ({len(train_df)} rows, {args.epochs} epochs)")
     with console.working():
@@ -390,12 +441,18 @@ def run_demo(args, console: Console):
     console.say(_importance_header(fi))
     console.result(_importance_table(fi))
     written = _write_importance(fi, csv_path, png_path, data='UCI Adult test set (bundled)', epochs=args.epochs)
+    console.say('writing the report (importance, effects, examples, reliance on race, faithfulness)')
+    with console.working():
+        written.append(adult_report(learn, test_df, html_path, seed=args.seed, show_progress=console.progress))
     console.say('wrote ' + ', '.join(map(str, written)))
 
 
 def run_importance(args, console: Console):
     _check_output(args.csv, '--csv'); _check_output(args.plot, '--plot', image=True)
     groups = _parse_groups(args.groups)
+    _check_input(args.model, 'model file'); _check_input(args.data, 'data file')   # all before the learner loads
+    _check_values(args, 'feature_importance', n_repeats=args.n_repeats, max_rows=args.max_rows,
+                  min_support=args.min_support, n_bootstrap=args.n_bootstrap)
     learn = _load_learner(args.model)
     df = _read_csv(args.data)
     call = Call(args, learn, 'feature_importance', {'df': str(args.data), 'test_dl': str(args.data)})
@@ -413,8 +470,10 @@ def run_importance(args, console: Console):
 def run_explain(args, console: Console):
     _check_output(args.csv, '--csv'); _check_output(args.plot, '--plot', image=True); _check_output(args.html, '--html')
     _check_one_stdin(args.rows, args.background)
+    _check_input(args.model, 'model file'); _check_input(args.rows, 'rows file')   # every file before the learner loads
+    if args.background is not None: _check_input(args.background, 'background file')
+    if args.row < 0: raise UsageError(f"--row must be a row number >= 0, got {args.row}")
     learn = _load_learner(args.model)
-    _check_input(args.rows, 'rows file')
     call = Call(args, learn, 'explain', {'rows': str(args.rows), 'texts': str(args.rows),
                                          'background': '--background'})
     takes_background = 'background' in call.params
@@ -427,13 +486,19 @@ def run_explain(args, console: Console):
     background = _read_csv(args.background, 'background file') if args.background is not None else None
     if not 0 <= args.row < len(rows): raise UsageError(f"--row {args.row} is not a row of {args.rows} ({len(rows)} rows)")
     options = call.options(target=args.target, method=args.method, unit=args.unit, seed=args.seed,
-                           text_col=args.text_col, background=background)
+                           text_col=args.text_col, background=background, flagged=args.flagged)
     with console.working():
         expl = call(rows, show_progress=console.progress, **options)
-    for r in sorted(expl['row'].unique()):
+    if 'Start' in expl.columns:   # a text learner: each text's strongest units with where they are, and the check
+        from .plot.text import explanation_table
+        console.result(explanation_table(expl, top=None if args.all_units else 5))
+    for r in (sorted(expl['row'].unique()) if 'Start' not in expl.columns else []):
         part = expl[expl['row'] == r].reindex(expl[expl['row'] == r]['Contribution'].abs().sort_values(ascending=False).index)
         console.result(f"row {r}: {expl.attrs['targets'][r]} output {expl.attrs['outputs'][r]:.4f} "
                        f"(base {expl.attrs['base_values'][r]:.4f})")
+        if 'reliance' in expl.attrs:   # --flag: what the check found, either way
+            from .plot.explanation import flagged_check
+            console.result('  ' + flagged_check(expl, r))
         shown = [c for c in ['Variable', 'Value', 'Contribution', 'Std', 'OOV'] if c in part.columns]
         console.result(part[shown].to_string(index=False, float_format=lambda v: f'{v:.4f}'))
     written = []
@@ -444,13 +509,16 @@ def run_explain(args, console: Console):
         _save_figure(plot_explanation(expl, row=args.row), args.plot); written.append(args.plot)
     if args.html is not None:
         from .plot.text import explanation_page
-        args.html.write_text(explanation_page(expl), encoding='utf-8'); written.append(args.html)
+        args.html.write_text(explanation_page(expl, title=f'Explanations of {args.rows}'), encoding='utf-8')
+        written.append(args.html)
     if written: console.say('wrote ' + ', '.join(map(str, written)))
 
 
 def run_pdp(args, console: Console):
     _check_output(args.csv, '--csv'); _check_output(args.plot, '--plot', image=True)
     if len(args.features) > 2: raise UsageError(f"pdp takes one FEATURE or two, got {len(args.features)}: {args.features}")
+    _check_input(args.model, 'model file'); _check_input(args.data, 'data file')   # all before the learner loads
+    _check_values(args, 'partial_dependence', grid_resolution=args.grid_resolution)
     learn = _load_learner(args.model)
     call = Call(args, learn, 'partial_dependence', {'df': str(args.data), 'features': 'FEATURE'})
     df = _read_csv(args.data)
@@ -479,8 +547,8 @@ def _found(found) -> str:
 def _summary_lines(rel) -> list:
     s, a = rel.attrs['summary'], rel.attrs
     lines = [f"{s['share_relies']:.1%} of {s['n_rows']} rows rely on {', '.join(a['flagged'])} "
-             f"(|change| >= {a['threshold']:g} or the class flips); {s['share_flipped']:.1%} flip; "
-             f"{s['n_with_flagged']} hold a flagged input",
+             f"(|change| >= {a['threshold']:g} or the class flips); {s['share_flipped']:.1%} flip; " +
+             (f"{s['n_with_flagged']} hold a flagged input" if 'n_with_flagged' in s else f"{s['n_changed']} change at all"),
              f"mean |change| {s['mean_abs_change']:.4f}, largest {s['max_abs_change']:.4f} ({a['target']})"]
     if 'metric' in s:
         lines.append(f"{s['metric']}: {s['score']:.4f} with them, {s['score_without']:.4f} without them")
@@ -490,6 +558,9 @@ def _summary_lines(rel) -> list:
 def run_reliance(args, console: Console):
     _check_output(args.csv, '--csv'); _check_output(args.plot, '--plot', image=True)
     _check_one_stdin(args.data, args.background)
+    _check_input(args.model, 'model file'); _check_input(args.data, 'data file')   # all before the learner loads
+    if args.background is not None: _check_input(args.background, 'background file')
+    _check_values(args, 'reliance', threshold=args.threshold)
     learn = _load_learner(args.model)
     call = Call(args, learn, 'reliance', {'data': str(args.data), 'flagged': '--flag', 'background': '--background'})
     if 'background' in call.params and args.background is None:
@@ -520,14 +591,46 @@ def run_reliance(args, console: Console):
     if written: console.say('wrote ' + ', '.join(map(str, written)))
 
 
+def run_report(args, console: Console):
+    from .core.params import ParameterError
+    from .report.build import check_path, write_report
+    flags = {'path': '--out', 'flagged': '--flag', 'data': str(args.data), 'rows': '--rows', 'metric': '--metric',
+             'seed': '--seed', 'n_examples': '--examples', 'background': '--background'}
+    spell = lambda name, eq: flags.get(name, name + eq)
+    _check_one_stdin(args.data, args.background)
+    try: check_path(args.path)   # before loading anything
+    except ParameterError as e: raise UsageError(e.render(spell)) from None
+    learn = _load_learner(args.model)
+    df = _read_csv(args.data)
+    background = _read_csv(args.background, 'background file') if args.background is not None else None
+    with console.working():
+        try: path = write_report(learn, df, args.path, flagged=args.flagged, rows=args.rows, metric=args.metric,
+                                 seed=args.seed, show_progress=console.progress, n_examples=args.n_examples,
+                                 background=background)
+        except ParameterError as e: raise UsageError(e.render(spell)) from e
+        except TypeError as e: raise UsageError(str(e)) from e
+    console.say(f'wrote {path}')
+
+
 COMMANDS = {'demo': run_demo, 'importance': run_importance, 'explain': run_explain, 'pdp': run_pdp,
-            'reliance': run_reliance}
+            'reliance': run_reliance, 'report': run_report}
+
+
+def _parse(argv):
+    """The arguments; an option no command knows is reported with the usage of the command it was given to (argparse
+    alone reports it against the top level's)."""
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[args.command]
+        sub.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
 
 
 def main(argv=None) -> int:
     with warnings.catch_warnings():   # the caller's filters and warning display come back as they were
         _quiet_library_warnings()
-        args = _parser().parse_args(argv)
+        args = _parse(argv)
         console = Console(args)
         warnings.showwarning = console.warning
         try:

@@ -177,3 +177,79 @@ def test_error_through_the_console_script_has_no_traceback(tmp_path):
     res = run_cli('importance', tmp_path / 'missing.pkl', tmp_path / 'missing.csv')
     assert res.returncode == 2 and 'Traceback' not in res.stderr
     assert res.stderr.strip().splitlines() == [f"fastai-featimp: error: model file not found: {tmp_path / 'missing.pkl'}"]
+
+
+@pytest.mark.parametrize('args, message', [
+    (['importance', '{model}', '{tmp}/nope.csv'], 'data file not found'),
+    (['importance', '{model}', '{data}', '--max-rows', '1'], '--max-rows must be an integer >= 2, got 1'),
+    (['importance', '{model}', '{data}', '--repeats', '0'], '--repeats must be an integer >= 1, got 0'),
+    (['explain', '{model}', '{tmp}/nope.csv', '--background', '{data}'], 'rows file not found'),
+    (['explain', '{model}', '{data}', '--background', '{tmp}/nope.csv'], 'background file not found'),
+    (['pdp', '{model}', '{tmp}/nope.csv', 'signal'], 'data file not found'),
+    (['reliance', '{model}', '{tmp}/nope.csv', '--flag', 'signal'], 'data file not found'),
+])
+def test_files_and_values_are_checked_before_the_learner_loads(args, message, exported, tmp_path, capsys, monkeypatch):
+    import fastai_featimp.cli as cli
+    def no_load(path): raise AssertionError('the learner was loaded before the check')
+    monkeypatch.setattr(cli, '_load_learner', no_load)
+    fill = dict(model=exported / 'model.pkl', data=exported / 'test.csv', tmp=tmp_path)
+    assert main([a.format(**fill) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err) and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_typo_in_an_option_shows_the_subcommands_usage(exported, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(['explain', str(exported / 'model.pkl'), str(exported / 'rows.csv'), '--bakground', 'x.csv'])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and 'usage: fastai-featimp explain' in err and 'unrecognized arguments: --bakground' in err
+
+
+def test_a_file_that_is_not_a_pickle_gets_a_clean_message(tmp_path, capsys):
+    (tmp_path / 'm.pkl').write_text('not a pickle')
+    (tmp_path / 'd.csv').write_text('a\n1\n')
+    assert main(['importance', str(tmp_path / 'm.pkl'), str(tmp_path / 'd.csv')]) == 2
+    err = capsys.readouterr().err
+    assert 'is not a learner saved with learn.export()' in err and 'magic number' not in err.lower()
+
+
+def test_explain_flag_states_the_check_for_every_tabular_row(exported, capsys):
+    assert main(['explain', str(exported / 'model.pkl'), str(exported / 'rows.csv'), '--background',
+                 str(exported / 'background.csv'), '--seed', '0', '--flag', 'signal']) == 0
+    out = capsys.readouterr().out
+    said = re.findall(r'^  (discount this prediction|checked): without the flagged signal, [\d.]+ -> [\d.]+', out, flags=re.M)
+    assert len(said) == 3, out
+
+
+@pytest.fixture(scope='module')
+def exported_text(custom_text, notes, tmp_path_factory):
+    folder = tmp_path_factory.mktemp('cli_text')
+    custom_text.export(folder / 'model.pkl')
+    leak = notes[1][notes[1]['has_family_visit']]['text'].head(2).tolist()
+    calm = notes[1][~notes[1]['has_family_visit']]['text'].head(1).tolist()
+    pd.DataFrame({'text': leak + calm}).to_csv(folder / 'notes.csv', index=False)
+    return folder
+
+
+def test_text_explain_prints_a_readable_table_and_flags(exported_text, tmp_path, capsys):
+    model, notes_csv = str(exported_text / 'model.pkl'), str(exported_text / 'notes.csv')
+    page = tmp_path / 'notes.html'
+    assert main(['explain', model, notes_csv, '--method', 'occlusion', '--flag', 'family visit', '--html', str(page)]) == 0
+    out = capsys.readouterr().out
+    blocks = out.strip().split('\n\n')
+    assert len(blocks) == 3 and all(b.startswith(f'Row {i}:') for i, b in enumerate(blocks))
+    for block in blocks:   # the check either way, then at most 5 + 5 units with their offsets
+        assert re.search(r'^  (Discount this prediction\.|Checked: )', block, flags=re.M), block
+        units = re.findall(r'^\s*"[^"]+"(?: \(\d+\w\w of \d+\))? +(\d+)-(\d+) +[+-]\d+\.\d pts', block, flags=re.M)
+        assert 1 <= len(units) <= 10 and all(int(a) < int(b) for a, b in units), block
+    assert len(out.splitlines()) < 60
+    shown = pd.read_csv(notes_csv)['text'][0]
+    first = re.search(r'^\s*"([^"]+)"(?: \(\d+\w\w of \d+\))? +(\d+)-(\d+)', blocks[0], flags=re.M)
+    assert shown[int(first.group(2)):int(first.group(3))] == first.group(1)   # the offsets point into the text
+    html_page = page.read_text()
+    assert [f'Row {i}' in html_page for i in range(3)] == [True] * 3
+    assert html_page.count('class="featimp-banner"') + html_page.count('class="featimp-checked"') == 3
+    assert 'box-shadow: inset 0 0 0 2px #333' in html_page   # the phrase outlined
+    assert main(['explain', model, notes_csv, '--method', 'occlusion', '--all']) == 0
+    every = capsys.readouterr().out
+    assert len(every.splitlines()) > len(out.splitlines()) and 'strongest each way' not in every

@@ -5,6 +5,7 @@ imported cannot see a broken console script; these can."""
 import json
 import os
 import shutil
+import re
 import subprocess
 import sys
 
@@ -154,11 +155,14 @@ def test_text_learner_through_the_console_script(text_files):
     res = run('importance', f / 'notes.pkl', f / 'notes.csv', '--candidates', 'family visit', 'ambulating', '--seed', 0)
     assert res.returncode == 0 and 'family visit' in res.stdout and 'ambulating' in res.stdout, res.stderr
     res = run('explain', f / 'notes.pkl', f / 'two.csv', '--seed', 0, '--method', 'occlusion', '--html', f / 'notes.html',
-              '--plot', f / 'note.png')
+              '--plot', f / 'note.png', '--flag', 'family visit')
     assert res.returncode == 0, res.stderr
-    assert 'row 1: died output' in res.stdout and (f / 'note.png').stat().st_size > 1000
+    assert 'Row 1: Probability of died' in res.stdout and (f / 'note.png').stat().st_size > 1000
+    assert len(re.findall(r'^  (Discount this prediction\.|Checked: )', res.stdout, flags=re.M)) == 2, res.stdout
     page = (f / 'notes.html').read_text()
     assert page.startswith('<!DOCTYPE html>') and page.count('class="featimp-text"') == 2
+    assert 'Row 0' in page and 'Row 1' in page
+    assert page.count('class="featimp-banner"') + page.count('class="featimp-checked"') == 2
     one_line_error(run('importance', f / 'notes.pkl', f / 'notes.csv', '--repeats', 3),
                    r"--repeats does not apply to a text learner's importance \(it takes .*--candidates")
     one_line_error(run('importance', f / 'notes.pkl', f / 'notes.csv', code_path=False),

@@ -23,11 +23,13 @@ class CaptumInputs:
     baselines: tuple
     feature_mask: tuple
     target: object
-    variables: list                         # the name of each feature-mask group, in group order (1, 2, ...)
+    variables: list                         # the name of each feature-mask group, in group order (first_group, ...)
     frame: Callable                         # (per-variable attributions (rows x variables), forward) -> the frame
     layer: object = None
     embedding_fn: Callable | None = field(default=None, repr=False)
     summed: bool = False                    # the groups' positions carry parts of an attribution (embedding level)
+    first_group: int = 1                    # the first variable's group: 0 where every position is a variable (a
+                                            # table; captum wants the groups numbered 0..n-1), 1 where 0 is none (xxbos)
 
     def embedding(self) -> 'CaptumInputs':
         "The same inputs as embeddings (float, differentiable), for captum's gradient methods."
@@ -42,21 +44,23 @@ class CaptumInputs:
         group the group's value), 'sum' adds them up (gradient methods attribute each position), 'auto' decides."""
         attributions = attributions if isinstance(attributions, (tuple, list)) else (attributions,)
         values = grouped_attributions(attributions, self.feature_mask, len(self.variables),
-                                      'sum' if self.summed and reduce == 'auto' else reduce)
+                                      'sum' if self.summed and reduce == 'auto' else reduce, first=self.first_group)
         return self.frame(values)
 
 
-def grouped_attributions(attributions, feature_mask, n_groups: int, reduce: str = 'auto') -> np.ndarray:
-    """`(rows, n_groups)`: the attribution of each feature-mask group 1..n_groups (group 0, positions that are no
-    variable, is left out), summed over its positions, or one position's value where they are all equal."""
+def grouped_attributions(attributions, feature_mask, n_groups: int, reduce: str = 'auto', first: int = 1) -> np.ndarray:
+    """`(rows, n_groups)`: the attribution of each feature-mask group first..first+n_groups-1 (a group below `first`,
+    positions that are no variable, is left out), summed over its positions, or one position's value where they are
+    all equal."""
     if reduce not in ('auto', 'first', 'sum'): raise ValueError(f"reduce must be 'auto', 'first' or 'sum', got {reduce!r}")
     n = attributions[0].shape[0]
     sums, counts, lo, hi = np.zeros((n, n_groups)), np.zeros(n_groups), np.full((n, n_groups), np.inf), \
         np.full((n, n_groups), -np.inf)
     for attr, mask in zip(attributions, feature_mask):
+        if mask.shape[-1] == 0: continue   # an input with no positions (a table without categorical columns)
         a = attr.detach().double().cpu().reshape(n, mask.shape[-1], -1).sum(-1).numpy()   # embedding dims summed
         groups = mask.reshape(-1).cpu().numpy()
-        for pos, g in enumerate(groups):
+        for pos, g in enumerate(groups - (first - 1)):   # the first variable's group as 1
             if g < 1: continue
             sums[:, g - 1] += a[:, pos]; counts[g - 1] += 1
             lo[:, g - 1], hi[:, g - 1] = np.minimum(lo[:, g - 1], a[:, pos]), np.maximum(hi[:, g - 1], a[:, pos])

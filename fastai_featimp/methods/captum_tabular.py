@@ -39,11 +39,12 @@ def tabular_captum_inputs(
     `to_frame(attributions)`; `embedding()` for gradient methods."""
     s = method_setup(learn, TABULAR, output=output, seed=seed, target=target)
     model, variables = learn.model, s.variables
-    x, bg = explained_and_background(learn, s.schema, rows, background, n_background, s.stream('background'))
+    with s.computing():   # fastai's test_dl draws from Python's `random`: the caller's state is put back
+        x, bg = explained_and_background(learn, s.schema, rows, background, n_background, s.stream('background'))
     x = [t.detach() for t in x]
     baselines = tuple(t[:1].detach() for t in bg)
     masks = [torch.zeros(1, t.shape[1], dtype=torch.long, device=t.device) for t in x]
-    for g, v in enumerate(variables, start=1):
+    for g, v in enumerate(variables):   # from 0: every position is a variable, and captum wants 0..n-1
         for t, c in v.group.slots: masks[t][0, c] = g
 
     def forward_func(*inputs):
@@ -70,7 +71,7 @@ def tabular_captum_inputs(
     if isinstance(getattr(model, 'embeds', None), torch.nn.ModuleList) and len(model.embeds) == x[CAT].shape[1] > 0:
         embedding = lambda: _embedding_level(model, x, baselines, variables, forward_func, target_arg, frame)
     return CaptumInputs(forward_func, tuple(x), baselines, tuple(masks), target_arg, [v.name for v in variables], frame,
-                        layer=None, embedding_fn=embedding)
+                        layer=None, embedding_fn=embedding, first_group=0)
 
 
 @contextmanager
@@ -91,7 +92,7 @@ def _embedding_level(model, x, baselines, variables, forward_codes, target, fram
         embed = lambda codes: torch.cat([e(codes[:, k]) for k, e in enumerate(model.embeds)], 1).detach()
         inputs, bases = (embed(x[CAT]),) + tuple(x[1:]), (embed(baselines[CAT]),) + tuple(baselines[1:])
     dims = np.repeat(np.arange(len(sizes)), sizes)   # the categorical column of each embedding dimension
-    group_of = {(t, c): g for g, v in enumerate(variables, start=1) for t, c in v.group.slots}
+    group_of = {(t, c): g for g, v in enumerate(variables) for t, c in v.group.slots}   # from 0, as captum wants
     masks = [torch.tensor([[group_of[(CAT, int(c))] for c in dims]], device=inputs[0].device)] + \
             [torch.tensor([[group_of[(CONT, c)] for c in range(t.shape[1])]], device=t.device) for t in inputs[1:]]
 
@@ -101,4 +102,4 @@ def _embedding_level(model, x, baselines, variables, forward_codes, target, fram
 
     if x[CAT].shape[1] != len(sizes): raise ParameterError('rows', "the model's embeddings do not match its categorical columns")
     return CaptumInputs(forward_func, inputs, bases, tuple(masks), target, [v.name for v in variables], frame,
-                        summed=True)
+                        summed=True, first_group=0)

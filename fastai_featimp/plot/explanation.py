@@ -1,6 +1,8 @@
 "Drawing Shapley explanations: a waterfall for one row, bars and a beeswarm for many."
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 
@@ -56,27 +58,50 @@ def plot_waterfall(expl, row:int=0, top:int=12, ax=None):
     base, out = expl.attrs['base_values'][row], expl.attrs['outputs'][row]
     if ax is None: _, ax = plt.subplots(figsize=(8, 0.4 * len(values) + 1.6))
     # bars from the bottom (base) up to the top (prediction), the largest contribution at the top
-    start = base
+    start, value_labels = base, []
     for y, (label, v, f) in enumerate(zip(labels[::-1], values[::-1], flagged[::-1])):
         ax.barh(y, v, left=start, color=UP if v >= 0 else DOWN, hatch='///' if f else None,
                 edgecolor='black' if f else None, linewidth=1.2 if f else 0, gid='flagged' if f else None)
-        ax.text(max(start, start + v), y, f' {v:+.3g}', va='center', ha='left', fontsize=8)   # right of the bar
+        value_labels.append((ax.text(max(start, start + v), y, f' {v:+.3g} ', va='center', ha='left', fontsize=8,
+                                     gid='featimp-value', zorder=4), min(start, start + v)))   # right of the bar
         start += v
     ax.set_yticks(range(len(labels)), labels[::-1])
-    ax.axvline(base, color='grey', linestyle=':', linewidth=1)
-    ax.axvline(out, color='black', linewidth=1)
+    ax.axvline(base, color='grey', linestyle=':', linewidth=1, gid='featimp-base')
+    ax.axvline(out, color='black', linewidth=1, gid='featimp-prediction')
     ax.set_xlabel(f"{_quantity(expl, row)}: base {base:.3g} -> prediction {out:.3g}")
     index = expl.attrs.get('row_index')
     title = f'row {row}' + (f' (index {index[row]})' if index is not None else '')
     rel = expl.attrs.get('reliance')
-    if rel is not None:   # the prediction with and without the flagged columns (learn.explain(..., flagged=))
-        r = rel[row]
-        title += (f": {r['Prediction']:.3g}, and {r['Without']:.3g} without the flagged "
-                  f"{', '.join(map(str, r['names']))}" + (" (relies on them: discount this prediction)" if r['Relies'] else ''))
-    ax.set_title(title, fontsize='medium' if rel is None else 'small')
+    if rel is not None: title += ': ' + flagged_check(expl, row)   # what the check found (explain(..., flagged=))
+    # wrapped to the Axes' width: a long title is never cut when the figure is saved as it stands
+    chars = int(ax.get_position().width * ax.figure.get_figwidth() * 72 / (0.62 * (10 if rel is None else 8.5)))
+    ax.set_title(textwrap.fill(title, max(chars, 30)), fontsize='medium' if rel is None else 'small')
     ax.margins(x=0.12)   # room for the base line and the value labels
     ax.figure.tight_layout()
+    _clear_of_lines(ax, value_labels, (base, out))
     return ax
+
+
+def flagged_check(expl, row: int) -> str:
+    "What the check of a row's flagged columns found, either way, in words (the waterfall's title, the command line)."
+    r = expl.attrs['reliance'][row]
+    change = f"without the flagged {', '.join(map(str, r['names']))}, {r['Prediction']:.3g} -> {r['Without']:.3g}"
+    if r['Relies']:
+        return (f"discount this prediction: {change}" + (' (the predicted class changes)' if r['Flipped'] else '') +
+                '; it rests on them')
+    return f"checked: {change}; this prediction does not rest on them"
+
+
+def _clear_of_lines(ax, value_labels, xs):
+    """A value label that would cross the base or the prediction line moves to the bar's other end (and sits on white,
+    above the lines, where neither side is clear)."""
+    renderer = ax.figure.canvas.get_renderer()
+    lines = [ax.transData.transform((x, 0))[0] for x in xs]
+    crosses = lambda t: any(t.get_window_extent(renderer).x0 - 1 <= x <= t.get_window_extent(renderer).x1 + 1 for x in lines)
+    for t, left_end in value_labels:
+        if not crosses(t): continue
+        t.set_x(left_end); t.set_ha('right')
+        if crosses(t): t.set_bbox(dict(facecolor='white', edgecolor='none', pad=0.5, alpha=0.9))
 
 
 def plot_explanation_summary(expl, top:int=20, figsize=None):

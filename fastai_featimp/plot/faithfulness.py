@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..core.params import Flag, checked
+
 __all__ = ['plot_deletion_curves']
 
 
@@ -13,6 +15,7 @@ def _on_grid(curve: np.ndarray, grid: np.ndarray) -> np.ndarray:
     return np.interp(grid, x, curve) if curve.ndim == 1 else np.stack([np.interp(grid, x, c) for c in curve])
 
 
+@checked(insertion=Flag())
 def plot_deletion_curves(ev, row='all', ax=None, insertion: bool = False):
     """The output as units are removed in the explanation's order (deletion, solid) and added back in it (insertion,
     dashed, with `insertion=True`), with the band of the random orders (mean ± one standard deviation) and the reverse order, over the
@@ -30,10 +33,12 @@ def plot_deletion_curves(ev, row='all', ax=None, insertion: bool = False):
         rand = np.mean([_on_grid(curves[r][f'random_{kind}'], grid) for r in rows], axis=0)   # (n_random, grid)
         lo, hi = rand.mean(0) - rand.std(0), rand.mean(0) + rand.std(0)
         ax.fill_between(grid, lo, hi, color='grey', alpha=0.2, label=f'random orders ({kind}), ±1 sd')
-        ax.plot(grid, rand.mean(0), style, color='grey', linewidth=1)
+        ax.plot(grid, rand.mean(0), style, color='grey', linewidth=1, label=f'random orders ({kind}), mean')
         ax.plot(grid, mean(f'reverse_{kind}'), style, color='#1f77b4', linewidth=1, label=f'reverse order ({kind})')
         ax.plot(grid, mean(kind), style, color='#d62728', linewidth=2, label=f'explanation order ({kind})')
-    ax.set_xlabel(f"fraction of the {ev.attrs.get('unit') or 'unit'}s removed (deletion) or put back (insertion)")
+    units = f"{ev.attrs.get('unit') or 'unit'}s"   # the axis names only what is drawn
+    ax.set_xlabel(f"fraction of the {units} removed (deletion) or put back (insertion)" if insertion else
+                  f"fraction of the {units} removed, in each order")
     target = ev.attrs.get('targets', [''])[0]
     ax.set_ylabel(f"P({target})" if ev.attrs.get('output') == 'probability' else 'output')
     overall = ev[(ev['row'] == 'all') & (ev['Metric'] == 'deletion_aopc')]

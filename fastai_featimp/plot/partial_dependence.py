@@ -32,19 +32,29 @@ def plot_partial_dependence(res, ax=None, max_ice_lines:int=200, sort:str='vocab
     if ax is None: _, ax = plt.subplots(figsize=(7, 4.5))
     name, grid, ice = res.features[0], res.grid_values[0], res.individual
     if ice is not None:
-        for curve in ice[:max_ice_lines]: ax.plot(grid, curve, color='#1f77b4', alpha=0.15, linewidth=0.6)
+        shown = ice[:max_ice_lines]
+        for k, curve in enumerate(shown):   # one legend entry for them all
+            ax.plot(grid, curve, color='#1f77b4', alpha=0.15, linewidth=0.6, gid='featimp-ice',
+                    label=(f'one row each (ICE, {len(shown)} of {len(ice)})' if len(shown) < len(ice) else
+                           f'one row each (ICE, {len(ice)})') if k == 0 else None)
     colour = '#d62728' if ice is not None else '#1f77b4'
-    ax.plot(grid, res.average, color=colour, linewidth=2.5, label='ALE' if res.kind == 'ale' else 'average')
+    ale = res.kind == 'ale'   # its grid is the bins' edges, quantiles: marked, a long segment is one sparse bin
+    ax.plot(grid, res.average, color=colour, linewidth=2.5, label='ALE' if ale else 'average',
+            **(dict(marker='o', markersize=3) if ale else {}))
     band = getattr(res, 'lower', None) is not None
     if band: ax.fill_between(grid, res.lower, res.upper, color=colour, alpha=0.2, label='95% bootstrap band')
-    if name in res.deciles:
+    if ale:   # where the data are: each bin between two edges holds about the same share of the rows
+        low = ax.get_ylim()[0]
+        ax.plot(grid, np.full(len(grid), low), '|', color='black', markersize=12, gid='featimp-bin-edges',
+                label=f'bin edges: about {100 / max(len(grid) - 1, 1):.0f}% of the rows in each bin')
+    elif name in res.deciles:
         low = ax.get_ylim()[0]
         ax.plot(res.deciles[name], np.full(len(res.deciles[name]), low), '|', color='black', markersize=12,
                 label='deciles')
     if res.kind == 'ale': ax.axhline(0, color='grey', linewidth=0.8)
     ax.set_xlabel(name)
     ax.set_ylabel(_ylabel(res))
-    if ice is not None or name in res.deciles or band: _legend(ax)
+    if ice is not None or name in res.deciles or band or ale: _legend(ax)
     ax.figure.tight_layout()
     return ax
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..core.params import Number, checked
+
 __all__ = ['plot_reliance']
 
 
+@checked(decision=Number(none=True))
 def plot_reliance(rel, ax=None, decision: float | None = None):
     """`Prediction` against `Without` for every row of `learn.reliance`: on the diagonal a row does not rest on the
     flagged inputs; rows that rely on them are drawn in red, flipped ones as crosses; the decision threshold (0.5 for
@@ -14,6 +17,9 @@ def plot_reliance(rel, ax=None, decision: float | None = None):
     import matplotlib.pyplot as plt
     if not isinstance(rel, pd.DataFrame) or not {'Prediction', 'Without', 'Relies', 'Flipped'} <= set(rel.columns):
         raise TypeError("expected the DataFrame returned by learn.reliance(data, flagged)")
+    if not len(rel):
+        raise ValueError("this reliance table has no rows, so there is nothing to draw: learn.reliance was given no "
+                         "rows (or they were filtered away); pass the rows to check")
     if ax is None: _, ax = plt.subplots(figsize=(5.5, 5.5))
     x, y = rel['Without'].to_numpy(float), rel['Prediction'].to_numpy(float)
     relies, flipped = rel['Relies'].to_numpy(bool), rel['Flipped'].to_numpy(bool)

@@ -17,7 +17,7 @@ __all__ = ['explanation_html', 'explanation_page', 'explanation_text', 'plot_tex
            'is_text_explanation', 'colour_scale', 'units_by_span', 'DEFAULT_PROBABILITY_SCALE']
 
 TOWARDS, AWAY = (214, 39, 40), (31, 119, 180)   # red: pushes towards the target; blue: away from it
-DEFAULT_PROBABILITY_SCALE = 0.25   # full colour at 25 percentage points: the same for every text, so texts compare
+DEFAULT_PROBABILITY_SCALE = None   # full colour at the explanation's own largest contribution, rounded up (scale=)
 METHOD_WORDS = {
     'shapley': "each word's share of the prediction (Shapley values)",
     'occlusion': "how much the prediction falls when the word alone is masked (occlusion)",
@@ -63,9 +63,10 @@ def _probability(expl) -> bool: return expl.attrs.get('output') == 'probability'
 
 
 def colour_scale(expl, row: int, scale=None) -> tuple:
-    """`(scale, description)`: the |contribution| drawn in full colour. None: 25 percentage points for probabilities
-    (the same for every text), else the largest |contribution| over every row of this explanation; 'row': this
-    row's largest (stated as such); a number: that."""
+    """`(scale, description)`: the |contribution| drawn in full colour. None: the largest |contribution| over every
+    row of this explanation rounded up to 1, 2 or 5 times a power of ten (one scale for its texts, so they compare,
+    and one on which a 4.6-point effect is visible); 'row': this row's largest; a number: that (the same number
+    across explanations makes them compare). The description says which."""
     if isinstance(scale, str):
         if scale != 'row': raise ValueError(f"scale must be None, 'row' or a positive number, got {scale!r}")
         value = float(units_by_span(expl[expl['row'] == row])['Contribution'].abs().max()) or 1.0   # as shaded
@@ -73,10 +74,19 @@ def colour_scale(expl, row: int, scale=None) -> tuple:
     if scale is not None:
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
             raise ValueError(f"scale must be None, 'row' or a positive number, got {scale!r}")
-        return float(scale), 'the scale asked for'
-    if _probability(expl): return DEFAULT_PROBABILITY_SCALE, 'the same scale for every text'
+        return float(scale), 'the scale asked for (scale=)'
     largest = max(float(units_by_span(part)['Contribution'].abs().max()) for _, part in expl.groupby('row'))
-    return largest or 1.0, 'the same scale for every text of this explanation'
+    n = expl['row'].nunique()
+    whose = "this text's largest contribution" if n == 1 else \
+        f"one scale for the {n} texts of this explanation: their largest contribution"
+    return _nice(largest), f"{whose}, {_amount(expl, largest, False)}, rounded up; scale= sets one across explanations"
+
+
+def _nice(value: float) -> float:
+    "The smallest of 1, 2, 2.5, 5 times a power of ten at or above `value` (1 for nothing to shade)."
+    if not value > 0 or not np.isfinite(value): return 1.0
+    power = 10.0 ** np.floor(np.log10(value))
+    return float(next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= value * (1 - 1e-9)))
 
 
 def _amount(expl, value: float, signed: bool = True) -> str:
@@ -121,13 +131,54 @@ def _header(expl, row: int) -> dict:
                 method=method)
 
 
-def _top(part: pd.DataFrame, k: int) -> tuple:
-    "The `k` units pushing most towards the target and the `k` pushing most away (each unit once)."
-    units = part[part['End'] > part['Start']]
+def _top(part: pd.DataFrame, k: int, unit: str = 'word') -> tuple:
+    """The `k` units pushing most towards the target and the `k` pushing most away (each unit once), as listed under
+    the text: words only (a comma is no word; units the user asked for, sentences or phrases, all stay), each named
+    by `_label`."""
+    units = part[part['End'] > part['Start']].copy()
+    units['Label'] = _labels(units)
+    if unit in ('word', 'token'): units = units[units['Variable'].astype(str).str.contains(r'\w', regex=True)]
     shown = units['Contribution'].abs() >= 5e-4 * max(float(units['Contribution'].abs().max()), 1e-12) + 5e-4
     towards = units[shown & (units['Contribution'] > 0)].nlargest(k, 'Contribution')
     away = units[shown & (units['Contribution'] < 0)].nsmallest(k, 'Contribution')
     return towards, away
+
+
+def _labels(units: pd.DataFrame) -> list:
+    """Each unit quoted, with its place among its namesakes when it repeats ('"pain" (2nd of 3)'), so a listed
+    number is not read as arithmetic and two listed "pain"s can be told apart."""
+    names = units['Variable'].astype(str)
+    count, seen, labels = names.value_counts(), {}, []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        labels.append(f'"{name}"' + (f" ({_ordinal(seen[name])} of {count[name]})" if count[name] > 1 else ''))
+    return labels
+
+
+def _ordinal(k: int) -> str:
+    return f"{k}{'th' if 10 <= k % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
+
+
+def _listing(expl, units: pd.DataFrame) -> str:
+    return ', '.join(f"{u['Label']} {_amount(expl, float(u['Contribution']))}" for _, u in units.iterrows()) or 'none'
+
+
+def _check_line(expl, row: int):
+    """`(relies, sentence)` for a row explained with `flagged=`: the banner's words when the prediction rests on the
+    flagged inputs, else what was checked and found ('checked: without family visit, 0.44 -> 0.43; ...'); None
+    without `flagged=`."""
+    rel = _reliance(expl, row)
+    if rel is None: return None
+    names = ', '.join(dict.fromkeys(map(str, rel['names'])))
+    before, after = rel['Prediction'], rel['Without']
+    if rel['Relies']:
+        return True, (f"Discount this prediction. It rests on flagged input(s) known to be shortcuts: {names or 'the flagged inputs'}. "
+                      f"{_header(expl, row)['what']} is {before:.2f} with them and {after:.2f} without them"
+                      + (' (the predicted class changes)' if rel['Flipped'] else '') + '.')
+    if not names:
+        flagged = ', '.join(map(str, expl.attrs.get('flagged', []))) or 'the flagged inputs'
+        return False, f"Checked: {flagged} does not occur here; this prediction does not rest on it."
+    return False, f"Checked: without {names}, {before:.2f} -> {after:.2f}; this prediction does not rest on it."
 
 
 def _reliance(expl, row: int):
@@ -153,25 +204,26 @@ def explanation_html(expl, row: int = 0, *, scale=None, top: int = 5) -> str:
             (' (a word the model never saw)' if oov else '') + (' (flagged)' if flagged else '')
         style = (f"background-color: {_rgba(c, full)}; border-radius: 3px"
                  + ("; text-decoration: underline dotted" if oov else '')
-                 + ("; outline: 2px solid #333; outline-offset: 1px" if flagged else '')
+                 + ("; box-shadow: inset 0 0 0 2px #333" if flagged else '')   # inside the box: the spaces stay
                  + ("; color: white" if _alpha(c, full) > 0.65 else ''))
         spans.append(f'<span class="featimp-unit" style="{style}" title="{esc(tip, quote=True)}">{esc(piece)}</span>')
     parts = ['<div class="featimp-explanation" style="font-family: sans-serif; line-height: 1.7; max-width: 60em">']
-    rel = _reliance(expl, row)
-    if rel is not None and rel['Relies']:
-        found = ', '.join(f"{esc(str(p))!s}" for p in rel['names']) or 'the flagged inputs'
+    check = _check_line(expl, row)
+    if check is not None and check[0]:
+        first, rest = check[1].split('. ', 1)
         parts.append('<div class="featimp-banner" style="border: 2px solid #b00020; background: #fdecea; padding: 6px 10px; '
-                     'margin-bottom: 6px"><b>Discount this prediction.</b> It rests on flagged input(s) known to be '
-                     f'shortcuts: {found}. {esc(h["what"])} is {rel["Prediction"]:.2f} with them and '
-                     f'{rel["Without"]:.2f} without them' + (' (the predicted class changes)' if rel['Flipped'] else '') + '.</div>')
+                     f'margin-bottom: 6px"><b>{esc(first)}.</b> {esc(rest)}</div>')
+    elif check is not None:
+        parts.append('<div class="featimp-checked" style="border: 1px solid #999; background: #f4f4f4; padding: 4px 10px; '
+                     f'margin-bottom: 6px">{esc(check[1])}</div>')
     parts.append(f'<div class="featimp-header" style="margin-bottom: 4px"><b>{esc(h["what"])}: {h["output"]:.2f}</b> '
                  f'(with every {esc(h["unit"])} masked: {h["base"]:.2f}). Shaded: {esc(h["method"])}.</div>')
     parts.append(f'<div class="featimp-text" style="white-space: pre-wrap; border-left: 3px solid #ddd; '
                  f'padding-left: 8px">{"".join(spans)}</div>')
-    towards, away = _top(part, top)
+    towards, away = _top(part, top, h['unit'])
     def listed(units):
         return ', '.join(f'<span style="background-color: {_rgba(float(u["Contribution"]), full)}; padding: 0 2px">'
-                         f'{esc(str(u["Variable"]))}</span> {esc(_amount(expl, float(u["Contribution"])))}'
+                         f'{esc(u["Label"])}</span> {esc(_amount(expl, float(u["Contribution"])))}'
                          for _, u in units.iterrows()) or 'none'
     parts.append(f'<div class="featimp-top" style="margin-top: 6px"><b>Towards {esc(str(expl.attrs["targets"][row]))}:</b> '
                  f'{listed(towards)}<br><b>Away from it:</b> {listed(away)}</div>')
@@ -185,7 +237,7 @@ def explanation_html(expl, row: int = 0, *, scale=None, top: int = 5) -> str:
                  'away; full colour at the ends of the bar or beyond. '
                  '<span style="text-decoration: underline dotted">Dotted underline</span>: a word the model never saw in '
                  'training (it reads it as unknown).'
-                 + (' <span style="outline: 2px solid #333">Outlined</span>: a flagged input.' if 'Flagged' in part else '')
+                 + (' <span style="box-shadow: inset 0 0 0 2px #333; padding: 0 2px">Outlined</span>: a flagged input.' if 'Flagged' in part else '')
                  + '</div></div>')
     return ''.join(parts)
 
@@ -193,9 +245,43 @@ def explanation_html(expl, row: int = 0, *, scale=None, top: int = 5) -> str:
 def explanation_page(expl, *, scale=None, top: int = 5, title: str = 'Explanations') -> str:
     "A whole HTML page with every explained text of `expl` (for a file or a browser)."
     rows = sorted(expl['row'].unique())
-    body = '<hr>'.join(f'<section>{explanation_html(expl, r, scale=scale, top=top)}</section>' for r in rows)
+    body = '<hr>'.join(f'<section><h3 class="featimp-row" style="font-family: sans-serif; margin: 0.4em 0">'
+                       f'{html.escape(_row_label(expl, r))}</h3>{explanation_html(expl, r, scale=scale, top=top)}</section>'
+                       for r in rows)
     return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'
             f'<body style="margin: 2em">{body}</body></html>\n')
+
+
+def _row_label(expl, row: int) -> str:
+    "'Row 0', with the index of the row in the caller's data where it differs ('Row 0 (index 17)')."
+    index = expl.attrs.get('row_index')
+    label = index[row] if index is not None and row < len(index) else row
+    return f"Row {row}" + (f" (index {label})" if str(label) != str(row) else '')
+
+
+def explanation_table(expl, top: int | None = 5) -> str:
+    """Every explained text as a table a reader can scan (the command line's `explain`): a line per text (its
+    prediction and, with `flagged=`, what the check found), then its `top` units each way by contribution (None:
+    every unit, in the text's order), each with its characters' offsets in the text."""
+    blocks = []
+    for row in sorted(expl['row'].unique()):
+        _, part = _check(expl, row)
+        h = _header(expl, row)
+        lines = [f"{_row_label(expl, row)}: {h['what']} {h['output']:.4f} (with every {h['unit']} masked: {h['base']:.4f})"]
+        check = _check_line(expl, row)
+        if check is not None: lines.append('  ' + check[1])
+        units = part[part['End'] > part['Start']].copy()
+        units['Unit'] = _labels(units)
+        if top is not None:
+            towards, away = _top(part, top, h['unit'])
+            units = units.loc[list(towards.index) + list(away.index)]
+        table = units.assign(Chars=[f"{a}-{b}" for a, b in zip(units['Start'], units['End'])],
+                             Contribution=[_amount(expl, c) for c in units['Contribution']])
+        shown = ['Unit', 'Chars', 'Contribution'] + [c for c in ('OOV', 'Flagged') if c in table.columns]
+        lines.append(table[shown].to_string(index=False) if len(table) else '  (no unit moves the prediction)')
+        if top is not None: lines.append(f"  ({top} strongest each way of {len(part)} units; --all lists every unit)")
+        blocks.append('\n'.join(lines))
+    return '\n\n'.join(blocks)
 
 
 def explanation_text(expl, row: int = 0, *, scale=None, top: int = 5) -> str:
@@ -203,16 +289,14 @@ def explanation_text(expl, row: int = 0, *, scale=None, top: int = 5) -> str:
     text, part = _check(expl, row)
     h = _header(expl, row)
     lines = []
-    rel = _reliance(expl, row)
-    if rel is not None and rel['Relies']:
-        lines.append(f"DISCOUNT THIS PREDICTION: it rests on flagged input(s) {', '.join(map(str, rel['names']))}: "
-                     f"{rel['Prediction']:.2f} with them, {rel['Without']:.2f} without them.")
+    check = _check_line(expl, row)
+    if check is not None:
+        lines.append(check[1].replace('Discount this prediction.', 'DISCOUNT THIS PREDICTION.', 1))
     lines.append(f"{h['what']}: {h['output']:.2f} (with every {h['unit']} masked: {h['base']:.2f}); {h['method']}.")
     lines.append(text)
-    towards, away = _top(part, top)
-    fmt = lambda units: ', '.join(f"{u['Variable']!r} {_amount(expl, float(u['Contribution']))}" for _, u in units.iterrows()) or 'none'
-    lines.append(f"towards {expl.attrs['targets'][row]}: {fmt(towards)}")
-    lines.append(f"away from it: {fmt(away)}")
+    towards, away = _top(part, top, h['unit'])
+    lines.append(f"towards {expl.attrs['targets'][row]}: {_listing(expl, towards)}")
+    lines.append(f"away from it: {_listing(expl, away)}")
     return '\n'.join(lines)
 
 
@@ -232,24 +316,31 @@ def show_text_explanation(expl, row: int = 0, **kwargs) -> None:
 
 def plot_text_explanation(expl, row: int = 0, ax=None, width: float = 9.0, fontsize: float = 10, scale=None,
                           top: int = 5):
-    """The same view drawn with matplotlib: the text wrapped into lines with each piece placed by its measured width
-    (no overlaps, no run-ins), units on shaded boxes, the header above and the strongest units and the colour
-    scale below. Given `ax`, the text is wrapped to that Axes' width (and needs its height). Returns the Axes."""
+    """The same view drawn with matplotlib: the text wrapped into lines, units on shaded boxes, the header above and
+    the strongest units and the colour scale below. Each piece of a line is placed at draw time right after the one
+    before it, as the renderer of that drawing measures it (an annotation anchored to its neighbour), so words never
+    run together or apart at any dpi, in any Axes; line breaks are chosen with the font's own (dpi-free) widths and
+    room to spare. Given `ax`, the text is wrapped to that Axes' width (and needs its height). Returns the Axes."""
     import matplotlib.pyplot as plt
     from matplotlib.font_manager import FontProperties
-    from matplotlib.patches import Rectangle
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.textpath import TextToPath
     text, part = _check(expl, row)
     full, how = colour_scale(expl, row, scale)
     h = _header(expl, row)
     fig = ax.figure if ax is not None else plt.figure(figsize=(width, 2))
     if ax is not None: width = ax.get_position().width * fig.get_figwidth()   # lay out in the Axes' own points
-    renderer = fig.canvas.get_renderer()
-    prop = FontProperties(size=fontsize)
-    points = lambda s: renderer.get_text_width_height_descent(s, prop, ismath=False)[0] * 72 / fig.dpi
-    space, line_h = points('a a') - points('aa'), fontsize * 1.7
+    prop, small = FontProperties(size=fontsize), FontProperties(size=fontsize * 0.85)
+    paths, renderers = TextToPath(), [RendererAgg(1, 1, dpi) for dpi in (72, 100, 150, 200)]
+    def points(s, p=prop):   # the widest of the font's own width and as drawn at common dpi (hinting widens glyphs)
+        return max([paths.get_text_width_height_descent(s, p, ismath=False)[0]] +
+                   [r.get_text_width_height_descent(s, p, ismath=False)[0] * 72 / r.dpi for r in renderers])
+    space, line_h = paths.get_text_width_height_descent(' ', prop, ismath=False)[0], fontsize * 1.7
     limit = width * 72 - 8
+    wrap_at = limit / 1.02   # line breaks only: the pieces of a line are placed as drawn
     # lay out: runs of characters between white space (a word, or a word with its punctuation, of one or several
-    # units), each piece at its measured width; wrap between runs only, break at line breaks
+    # units); wrap between runs only, break at line breaks. Each piece: (line, white space before it in points,
+    # first on its line, piece, unit)
     tokens = []   # ('run', [(piece, unit)]), ('space', count) or ('newline',)
     for piece, u in _pieces(text, part):   # a unit of several words (a sentence) wraps like the text around it
         for k, line in enumerate(re.split(r'\r\n|\r|\n', piece)):
@@ -259,26 +350,29 @@ def plot_text_explanation(expl, row: int = 0, ax=None, width: float = 9.0, fonts
                 elif word:
                     if tokens and tokens[-1][0] == 'run': tokens[-1][1].append((word, u))
                     else: tokens.append(('run', [(word, u)]))
-    placed, x, y = [], 0.0, 0.0
+    placed, x, n_line, gap = [], 0.0, 0, 0.0
     for token in tokens:
-        if token[0] == 'newline': x, y = 0.0, y + line_h
-        elif token[0] == 'space': x += space * token[1]
+        if token[0] == 'newline': x, n_line, gap = 0.0, n_line + 1, 0.0
+        elif token[0] == 'space': x, gap = x + space * token[1], gap + space * token[1]
         else:
-            widths = [points(w) for w, _ in token[1]]
-            if x > 0 and x + sum(widths) > limit: x, y = 0.0, y + line_h
-            for (w, u), advance in zip(token[1], widths):
-                placed.append((x, y, advance, w, u))
-                x += advance
-    n_lines = int(round(y / line_h)) + 1
+            run = sum(points(w) for w, _ in token[1])
+            if x > gap and x + run > wrap_at: x, n_line, gap = 0.0, n_line + 1, 0.0   # a space that wraps is not drawn
+            first = not placed or placed[-1][0] != n_line
+            for j, (w, u) in enumerate(token[1]):
+                placed.append((n_line, (x if first else gap) if j == 0 else 0.0, first and j == 0, w, u))
+            x, gap = x + run, 0.0
+    n_lines = n_line + 1
     title = f"{h['what']}: {h['output']:.2f} (with every {h['unit']} masked: {h['base']:.2f}). Shaded: {h['method']}."
-    rel = _reliance(expl, row)
-    if rel is not None and rel['Relies']:
-        title = (f"DISCOUNT THIS PREDICTION: it rests on flagged input(s) {', '.join(map(str, rel['names']))} "
-                 f"({rel['Prediction']:.2f} with them, {rel['Without']:.2f} without).\n" + title)
-    small = FontProperties(size=fontsize * 0.85)
-    header = _wrapped(title, lambda t: renderer.get_text_width_height_descent(t, small, ismath=False)[0] * 72 / fig.dpi, limit)
+    check = _check_line(expl, row)
+    if check is not None:
+        title = (check[1].replace('Discount this prediction.', 'DISCOUNT THIS PREDICTION.', 1) if check[0] else check[1]) + '\n' + title
+    header = _wrapped(title, lambda t: points(t, small), wrap_at)
     head_h = (header.count('\n') + 1.8) * fontsize * 0.85 * 1.35
-    body_h = (n_lines + 7.5) * line_h
+    towards, away = _top(part, top, h['unit'])
+    listed = _wrapped(f"Towards {expl.attrs['targets'][row]}: {_listing(expl, towards)}\nAway from it: {_listing(expl, away)}",
+                      lambda t: points(t, small), wrap_at)
+    n_listed = listed.count('\n') + 1
+    body_h = (n_lines + 3.8) * line_h + n_listed * fontsize * 0.85 * 1.5
     if ax is None:
         fig.set_size_inches(width, (head_h + body_h) / 72)
         ax = fig.add_axes([0, 0, 1, body_h / (head_h + body_h)])   # the header above, as the title: 1 unit = 1 point
@@ -292,32 +386,37 @@ def plot_text_explanation(expl, row: int = 0, ax=None, width: float = 9.0, fonts
     ax.set_axis_off()
     ax.set_xlim(-4, width * 72 - 4); ax.set_ylim(body_h - line_h, -line_h)
     ax.set_title(header, loc='left', fontproperties=small, linespacing=1.35, pad=4)
-    for x, y, w, s, u in placed:
-        colour = None
+    before = None
+    for n, gap, first, s, u in placed:
+        style = dict(fontproperties=prop, va='center', ha='left', color='black', gid='featimp-word', annotation_clip=False)
         if u is not None:
             c = float(u['Contribution'])
             r, g, b = TOWARDS if c >= 0 else AWAY
-            ax.add_patch(Rectangle((x, y - line_h * 0.42), w, line_h * 0.84, facecolor=(r / 255, g / 255, b / 255, _alpha(c, full)),
-                                   edgecolor='#333' if bool(u.get('Flagged', False)) else 'none', linewidth=1.2))
-            colour = 'white' if _alpha(c, full) > 0.65 else 'black'
-            if bool(u.get('OOV', False)):
-                ax.plot([x, x + w], [y + line_h * 0.36] * 2, linestyle=':', color='#555', linewidth=1)
-        ax.text(x, y, s, fontproperties=prop, va='center', ha='left', color=colour or 'black', gid='featimp-word')
-    towards, away = _top(part, top)
-    fmt = lambda units: ', '.join(f"{u['Variable']} {_amount(expl, float(u['Contribution']))}" for _, u in units.iterrows()) or 'none'
-    listed = _wrapped(f"Towards {expl.attrs['targets'][row]}: {fmt(towards)}\nAway from it: {fmt(away)}",
-                      lambda t: renderer.get_text_width_height_descent(t, small, ismath=False)[0] * 72 / fig.dpi, limit)
+            flagged = bool(u.get('Flagged', False))
+            # the box is the word's own drawn extent (no padding): neighbours' boxes and outlines keep the space
+            style['bbox'] = dict(boxstyle='square,pad=0', facecolor=(r / 255, g / 255, b / 255, _alpha(c, full)),
+                                 edgecolor='#333' if flagged else 'none', linewidth=1.2 if flagged else 0)
+            style['color'] = 'white' if _alpha(c, full) > 0.65 else 'black'
+        if first: piece = ax.annotate(s, xy=(gap, n * line_h), xycoords='data', **style)
+        else: piece = ax.annotate(s, xy=(1, 0.5), xycoords=before, xytext=(gap, 0), textcoords='offset points', **style)
+        if u is not None and bool(u.get('OOV', False)):   # a dotted underline, the word's width wherever it is drawn
+            ax.annotate('', xy=(1, -0.08), xycoords=piece, xytext=(0, -0.08), textcoords=piece, annotation_clip=False,
+                        arrowprops=dict(arrowstyle='-', linestyle=':', color='#555', linewidth=1, shrinkA=0, shrinkB=0),
+                        gid='featimp-oov')
+        before = piece
     y_list = n_lines * line_h + 0.3 * line_h
-    ax.text(0, y_list, listed, fontproperties=small, va='top', linespacing=1.5)
-    y_bar = y_list + (listed.count('\n') + 1) * fontsize * 0.85 * 1.5 + 0.6 * line_h
+    ax.text(0, y_list, listed, fontproperties=small, va='top', linespacing=1.5, gid='featimp-listed')
+    y_bar = y_list + n_listed * fontsize * 0.85 * 1.5 + 0.6 * line_h
     left = 0.1 * limit   # room for the left end's label
     bar = ax.inset_axes([left, y_bar, 0.25 * limit, 0.5 * line_h], transform=ax.transData)
     bar.imshow(np.linspace(-1, 1, 256)[None, :], aspect='auto', cmap=_cmap(), vmin=-1, vmax=1)
     bar.set_xticks([0, 127.5, 255], [_amount(expl, -full), '0', _amount(expl, full)], fontsize=fontsize * 0.75)
     bar.set_yticks([])
-    ax.text(left + 0.27 * limit, y_bar + 0.25 * line_h, _wrapped(f"{how}; dotted underline: a word the model never saw",
-            lambda t: renderer.get_text_width_height_descent(t, small, ismath=False)[0] * 72 / fig.dpi * 0.9, 0.6 * limit),
-            fontsize=fontsize * 0.75, va='center')
+    legend = how + '; dotted underline: a word the model never saw' + ('; outlined: a flagged input' if 'Flagged' in part else '')
+    ends = points(_amount(expl, full), FontProperties(size=fontsize * 0.75)) / 2 + 8   # past the bar's end label
+    ax.text(left + 0.25 * limit + ends, y_bar + 0.25 * line_h,
+            _wrapped(legend, lambda t: points(t, FontProperties(size=fontsize * 0.75)), wrap_at - 0.35 * limit - ends),
+            fontsize=fontsize * 0.75, va='center', gid='featimp-legend')
     return ax
 
 
