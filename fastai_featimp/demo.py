@@ -1,7 +1,10 @@
 "The fastai tabular tutorial's learner on UCI Adult, trained reproducibly: the demo, notebook and benchmark share it."
 from __future__ import annotations
 
-__all__ = ['train_adult_learner', 'adult_dls']
+__all__ = ['train_adult_learner', 'adult_dls', 'adult_report', 'DEMO_FLAGGED']
+
+# The demo's reliance audit: does the model rest on race? (a column a lender must not decide on)
+DEMO_FLAGGED = ['race']
 
 
 def adult_dls(train_df, bs:int=64, seed:int=42, valid_pct:float=0.2):
@@ -23,3 +26,8 @@ def train_adult_learner(train_df, epochs:int=3, seed:int=42, bs:int=64, show_pro
     else:
         with learn.no_bar(): learn.fit_one_cycle(epochs)
     return learn
+
+
+def adult_report(learn, test_df, path, seed:int=42, show_progress:bool=False):
+    "The demo's HTML report of the Adult learner on the test set, auditing its reliance on `DEMO_FLAGGED`."
+    return learn.report(test_df, path, flagged=DEMO_FLAGGED, seed=seed, show_progress=show_progress)

@@ -150,3 +150,22 @@ def plot_partial_dependence(self:Learner, features, df=None, *, ax=None, **kwarg
 def plot_reliance(self:Learner, rel, ax=None, decision:float|None=None):
     "Each row's prediction against its prediction without the flagged inputs (from `learn.reliance`); returns the Axes."
     return _plot_reliance(rel, ax=ax, decision=decision)
+
+
+@patch
+def report(self:Learner, data, path='report.html', *,
+           flagged=None,               # inputs known to be shortcuts (columns or phrases): adds the reliance audit and its examples
+           rows=None,                  # positions of rows of `data` to explain as examples (default: chosen to teach)
+           metric=None,                # one metric for importance and reliance (default: each method's own)
+           seed:int|None=None,         # passed to every call: same seed, same page
+           show_progress:bool=True,    # a bar over the sections (never under `learn.no_bar()`)
+           n_examples:int=2,           # rows per group of examples (most confident right, wrong, relying most)
+           background=None,            # tabular: typical rows to compare with (default: training rows, else `data`)
+           options:dict|None=None):    # {method: {argument: value}} on top of the report's choices
+    """Write one self-contained HTML page explaining this learner on labelled `data`: the run, global importance, the
+    table's dependence map and effects, the reliance audit (with `flagged`), explained examples, which explanation
+    method to believe, and the methods' warnings. Every number comes from this package's methods, called with `seed`
+    (each section shows its calls); the page is written whole or not at all. Returns the path written."""
+    from .report import write_report
+    return write_report(self, data, path, flagged=flagged, rows=rows, metric=metric, seed=seed,
+                        show_progress=show_progress, n_examples=n_examples, background=background, options=options)
