@@ -181,9 +181,11 @@ EXPLAIN = [
        "importance; the beeswarm shows the direction: each dot is one row, coloured by the column's value."),
     code("many = learn.explain(test_df.iloc[:200], n_background=50, seed=42, show_progress=False)\n"
          "learn.plot_explanation_summary(many);"),
-    md("With more than 14 columns, `method='auto'` switches from exact enumeration to antithetic permutation "
-       "sampling (`n_permutations`), which reports a standard error per column in `Std` and still adds up "
-       "exactly to the prediction."),
+    md("With more than 14 columns, `method='auto'` switches from exact enumeration to `method='shapley'`: Shapley "
+       "values estimated on a budget of coalitions (`max_evals`, by default 2,048 plus 2 per column per row, as shap's "
+       "KernelExplainer), still exact when every coalition of the columns that can change the row fits in the budget. "
+       "It reports a standard error per column in `Std` and still adds up exactly to the prediction. "
+       "`method='permutation'` (`n_permutations`) gives the antithetic permutation estimator instead."),
     md("## Which explanation can I believe?\n\n"
        "Exact and sampled Shapley values scored by their faithfulness: the columns removed in the explanation's "
        "order (each takes the background rows' values, the same value function the Shapley values use), against "
@@ -192,6 +194,11 @@ EXPLAIN = [
          "table = learn.compare_explanations(rows, n_random=10, seed=0, n_background=50)\n"
          "table[['Method', 'deletion_aopc', 'insertion_aopc', 'comprehensiveness@1', 'Rank', 'Agreement', 'Seconds']]"),
     code("fastai_featimp.plot_deletion_curves(table.attrs['evaluations']['exact']);"),
+    md("The sanity check (Adebayo et al. 2018) re-draws the model's weights from the output layer down and explains "
+       "the rows again: an explanation of the *model* must stop agreeing with the original. The verdict gives the "
+       "final rank correlation with a 95% interval over the rows; it passes when the whole interval lies within "
+       "±0.3, fails when it lies beyond, and says \"no verdict\" when the interval straddles the threshold (explain "
+       "more rows)."),
     code("print(learn.sanity_check(rows, method='exact', seed=0, n_background=30).attrs['verdict'])"),
 ]
 
@@ -292,27 +299,33 @@ TEXT = [
          "learn = train(train_df)"),
     md("## One note, in front of the clinician\n\n"
        "`learn.explain(text)` attributes the predicted probability of `died` (the positive class of this binary "
-       "model) to the words of the note, by Shapley sampling over words: each word is replaced by `xxunk` in many "
-       "random orders, the model runs on the whole note each time, and the average change is the word's "
-       "contribution. They add up exactly: the output with every word masked plus the contributions is the "
-       "prediction. A word keeps fastai's markers (`Family` is `xxmaj family`), and the offsets point into the note "
+       "model) to the words of the note as Shapley values: the model runs on the whole note with a chosen set of "
+       "words replaced by `xxunk`, on a budget of such masked notes (`max_evals`, by default 20 per word; exact, "
+       "every set enumerated, where 2^words fits in it), and each word's share of the prediction is estimated from "
+       "them, with its standard error in `Std` (`n_permutations=` gives the permutation estimator instead). They add "
+       "up exactly: the output with every word masked plus the contributions is the prediction. A word keeps fastai's markers (`Family` is `xxmaj family`), and the offsets point into the note "
        "as it was written, so the highlight is on the clinician's words, not fastai's tokens."),
     code("note = test_df[test_df['has_family_visit']]['text'].iloc[0]\n"
-         "expl = learn.explain(note, seed=0, show_progress=False)\n"
-         "learn.show_explanation(expl)\n"
          "calm = test_df[~test_df['has_family_visit'] & (test_df['outcome'] == 'alive')]['text'].iloc[0]\n"
-         "learn.show_explanation(learn.explain(calm, seed=0, show_progress=False))   # not the last line: shown all the same\n"
+         "expl = learn.explain([note, calm], seed=0, show_progress=False)   # one explanation: one colour scale\n"
+         "learn.show_explanation(expl, row=0)\n"
+         "learn.show_explanation(expl, row=1)   # not the last line: shown all the same\n"
          "print('two notes, one colour scale')"),
     md("**How to read it.** The note is shown exactly as it was written. Red pushes towards `died`, blue away, on one "
-       "stated scale: full colour at 25 percentage points of the predicted probability, the same for every note, so "
-       "the two notes above can be compared (a word that moves the prediction by 1 point is pale in both). The "
+       "scale per explanation, stated in the legend under each note: full colour at the largest contribution among "
+       "all the notes of the explanation, rounded up to 1, 2, 2.5 or 5 times a power of ten (in percentage points of "
+       "the predicted probability). The two notes above were explained in one call, so they share that scale and can "
+       "be compared, and a note whose largest word moves the prediction by a few points is still visibly shaded. "
+       "Separate calls each choose their own scale: `scale=0.25` fixes full colour at 25 points across explanations, "
+       "and `scale='row'` scales each note to its own largest word instead (the legend says which). The "
        "header says what is predicted, the prediction, and what the model says with every word masked; the words "
        "that push most either way are listed with their values under the note, so a printout keeps the numbers; a "
        "dotted underline marks a word the model never saw (a rare drug name: it reads it as unknown, so masking it "
-       "changes nothing). `scale='row'` scales a note to its own largest word instead, and says so. "
+       "changes nothing). "
        "`show_explanation` displays itself in Jupyter whether or not it is the last line of the cell."),
-    code("expl.sort_values('Contribution', key=abs, ascending=False).head(8)"),
-    md("Occlusion (`method='occlusion'`, each word masked alone) is ten times faster and agrees here; integrated "
+    code("expl[expl['row'] == 0].sort_values('Contribution', key=abs, ascending=False).head(8)"),
+    md("Occlusion (`method='occlusion'`, each word masked alone) needs one masked note per word instead of twenty "
+       "and agrees here; integrated "
        "gradients (`method='integrated_gradients'`) follow the gradient along the embeddings. The same view as a "
        "figure, every word placed by its measured width:"),
     code("learn.plot_explanation(learn.explain(note, method='occlusion', show_progress=False), width=8);"),
@@ -362,11 +375,14 @@ TEXT = [
        "Retraining takes a new model through validation and approval; the model in use today still leans on the "
        "leak. What a clinician needs now is the answer for the patient in front of them: *what would the model say "
        "without the phrase we know to be a shortcut?* `flagged=` takes the phrase (here the top row of the ranking "
-       "above). A note that rests on it opens with a banner; one that does not gets none."),
+       "above). A note that rests on it opens with a banner; one that does not opens with a grey line saying what was "
+       "checked and found (here: the phrase does not occur in the note; where it occurs, the prediction with and "
+       "without it), so \"checked, it does not rest on it\" is never "
+       "confused with \"not checked\"."),
     code("flagged = fi.head(1)   # the top of the ranking: 'family visit'\n"
-         "relying = learn.explain(note, method='occlusion', flagged=flagged, show_progress=False)\n"
-         "learn.show_explanation(relying)\n"
-         "learn.show_explanation(learn.explain(calm, method='occlusion', flagged=flagged, show_progress=False))"),
+         "checked = learn.explain([note, calm], method='occlusion', flagged=flagged, show_progress=False)\n"
+         "learn.show_explanation(checked, row=0)\n"
+         "learn.show_explanation(checked, row=1)"),
     md("And across the test set, the audit: how many predictions rest on the leak, and what removing it at "
        "prediction time costs, next to the model retrained without it."),
     code("rel = learn.reliance(test_df, flagged, show_progress=False)\n"
@@ -383,13 +399,16 @@ TEXT = [
        "alone are put back (insertion), next to random orders of the same words: a method that ranks the words that "
        "matter first beats chance by a wide margin."),
     code("leak_notes = test_df[test_df['has_family_visit']]['text'].head(6).tolist()\n"
-         "table = learn.compare_explanations(leak_notes, n_random=10, seed=0, n_permutations=10)\n"
+         "table = learn.compare_explanations(leak_notes, n_random=10, seed=0)\n"
          "print(table.attrs['reason'])\n"
          "table[['Method', 'deletion_aopc', 'insertion_aopc', 'comprehensiveness@1', 'Rank', 'Agreement', 'Seconds']]"),
     code("ev = table.attrs['evaluations']['shapley']\n"
          "fastai_featimp.plot_deletion_curves(ev);"),
     md("The sanity check (Adebayo et al. 2018): re-draw the weights from the output layer down and explain again. "
-       "An explanation of the *model* must change; one that stays correlated with the original explains the input."),
+       "An explanation of the *model* must change; one that stays correlated with the original explains the input. "
+       "The verdict gives the final rank correlation with a 95% interval over the notes: it passes when the whole "
+       "interval lies within ±0.3, fails when it lies beyond, and says \"no verdict\" when the interval straddles "
+       "the threshold (explain more notes, or longer ones)."),
     code("check = learn.sanity_check(leak_notes[:3], method='occlusion', seed=0)\n"
          "print(check.attrs['verdict'])\n"
          "check"),

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .labels import quantity
+from .image import is_image_explanation, plot_image_explanation
 from .text import is_text_explanation, plot_text_explanation
 
 __all__ = ['plot_explanation', 'plot_waterfall', 'plot_explanation_summary']
@@ -30,6 +31,8 @@ def _fmt(v) -> str:
 def plot_explanation(expl, row:int=0, top:int|None=None, ax=None, **kwargs):
     """One explained row: a waterfall for a tabular row (its `top` columns, default 12), the text with its units shaded
     for a text (the `top` units listed each way, default 5). Returns the Axes."""
+    if is_image_explanation(expl):
+        return plot_image_explanation(expl, row=row, ax=ax, **({} if top is None else {'top': top}), **kwargs)
     if is_text_explanation(expl):
         return plot_text_explanation(expl, row=row, ax=ax, **({} if top is None else {'top': top}), **kwargs)
     if kwargs: raise TypeError(f"unexpected keyword arguments {sorted(kwargs)} for the waterfall of a tabular row")
@@ -70,26 +73,53 @@ def plot_waterfall(expl, row:int=0, top:int=12, ax=None):
     ax.axvline(out, color='black', linewidth=1, gid='featimp-prediction')
     ax.set_xlabel(f"{_quantity(expl, row)}: base {base:.3g} -> prediction {out:.3g}")
     index = expl.attrs.get('row_index')
-    title = f'row {row}' + (f' (index {index[row]})' if index is not None else '')
+    label = index[row] if index is not None and row < len(index) else row
+    title = f'row {row}' + (f' (index {label})' if str(label) != str(row) else '')
     rel = expl.attrs.get('reliance')
     if rel is not None: title += ': ' + flagged_check(expl, row)   # what the check found (explain(..., flagged=))
-    # wrapped to the Axes' width: a long title is never cut when the figure is saved as it stands
+    # wrapped to the Axes' width: a long title is never cut when the figure is saved as it stands; never inside the
+    # change it states ('0.427 -> 0.274' stays on one line)
     chars = int(ax.get_position().width * ax.figure.get_figwidth() * 72 / (0.62 * (10 if rel is None else 8.5)))
+    title = title.replace(' -> ', '\u00a0->\u00a0')
     ax.set_title(textwrap.fill(title, max(chars, 30)), fontsize='medium' if rel is None else 'small')
-    ax.margins(x=0.12)   # room for the base line and the value labels
+    ax.use_sticky_edges = False   # a bar's left end is sticky: the margin would never open on the side it touches
+    ax.margins(x=0.12)            # room for the base line and the value labels
     ax.figure.tight_layout()
-    _clear_of_lines(ax, value_labels, (base, out))
+    for _ in range(3):            # widening moves the bars under the labels: check the lines again
+        _clear_of_lines(ax, value_labels, (base, out))
+        if _labels_inside(ax, [t for t, _ in value_labels]): break
     return ax
 
 
 def flagged_check(expl, row: int) -> str:
     "What the check of a row's flagged columns found, either way, in words (the waterfall's title, the command line)."
     r = expl.attrs['reliance'][row]
-    change = f"without the flagged {', '.join(map(str, r['names']))}, {r['Prediction']:.3g} -> {r['Without']:.3g}"
+    change = f"without the flagged {_and(map(str, r['names']))}, {r['Prediction']:.3g} -> {r['Without']:.3g}"
     if r['Relies']:
         return (f"discount this prediction: {change}" + (' (the predicted class changes)' if r['Flipped'] else '') +
                 '; it rests on them')
     return f"checked: {change}; this prediction does not rest on them"
+
+
+def _and(names) -> str:
+    "'a', 'a and b', 'a, b and c': a list of names that does not read as one name with commas."
+    names = list(dict.fromkeys(names))
+    return ' and '.join(names) if len(names) < 3 else ', '.join(names[:-1]) + ' and ' + names[-1]
+
+
+def _labels_inside(ax, texts) -> bool:
+    """Widen the x range until every value label lies inside the Axes (never over the column names or past the
+    frame); True when nothing had to move."""
+    for attempt in range(5):
+        renderer = ax.figure.canvas.get_renderer()
+        frame, extents = ax.get_window_extent(renderer), [t.get_window_extent(renderer) for t in texts]
+        left = max([frame.x0 - e.x0 for e in extents] + [0.0])
+        right = max([e.x1 - frame.x1 for e in extents] + [0.0])
+        if left <= 0.5 and right <= 0.5: return attempt == 0
+        lo, hi = ax.get_xlim()
+        per_pixel = (hi - lo) / frame.width
+        ax.set_xlim(lo - (left + 4) * per_pixel * (left > 0.5), hi + (right + 4) * per_pixel * (right > 0.5))
+    return False
 
 
 def _clear_of_lines(ax, value_labels, xs):

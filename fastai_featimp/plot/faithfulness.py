@@ -32,7 +32,8 @@ def plot_deletion_curves(ev, row='all', ax=None, insertion: bool = False):
     for kind, style in (('deletion', '-'),) + ((('insertion', '--'),) if insertion else ()):
         rand = np.mean([_on_grid(curves[r][f'random_{kind}'], grid) for r in rows], axis=0)   # (n_random, grid)
         lo, hi = rand.mean(0) - rand.std(0), rand.mean(0) + rand.std(0)
-        ax.fill_between(grid, lo, hi, color='grey', alpha=0.2, label=f'random orders ({kind}), ±1 sd')
+        if ev.attrs.get('output') == 'probability': lo, hi = np.clip(lo, 0, 1), np.clip(hi, 0, 1)   # no P below 0
+        ax.fill_between(grid, lo, hi, gid=f'featimp-random-{kind}', color='grey', alpha=0.2, label=f'random orders ({kind}), ±1 sd')
         ax.plot(grid, rand.mean(0), style, color='grey', linewidth=1, label=f'random orders ({kind}), mean')
         ax.plot(grid, mean(f'reverse_{kind}'), style, color='#1f77b4', linewidth=1, label=f'reverse order ({kind})')
         ax.plot(grid, mean(kind), style, color='#d62728', linewidth=2, label=f'explanation order ({kind})')
@@ -41,11 +42,14 @@ def plot_deletion_curves(ev, row='all', ax=None, insertion: bool = False):
                   f"fraction of the {units} removed, in each order")
     target = ev.attrs.get('targets', [''])[0]
     ax.set_ylabel(f"P({target})" if ev.attrs.get('output') == 'probability' else 'output')
-    overall = ev[(ev['row'] == 'all') & (ev['Metric'] == 'deletion_aopc')]
-    if len(overall):
-        o = overall.iloc[0]
-        ax.set_title(f"{ev.attrs.get('method', '')}: deletion AOPC {o['Explanation']:.3f} vs random {o['Random']:.3f} "
-                     f"(reverse {o['Reverse']:.3f})" + ('' if row == 'all' else f'; row {row}'), fontsize='small')
+    scores = []   # the AOPC of every kind drawn, over the rows drawn
+    for kind in ('deletion',) + (('insertion',) if insertion else ()):
+        o = ev[(ev['row'].astype(str) == str(row)) & (ev['Metric'] == f'{kind}_aopc')]
+        if len(o): scores.append(f"{kind} AOPC {o.iloc[0]['Explanation']:.3f} vs random {o.iloc[0]['Random']:.3f} "
+                                 f"(reverse {o.iloc[0]['Reverse']:.3f})")
+    if scores:
+        ax.set_title(f"{ev.attrs.get('method', '')}" + ('' if row == 'all' else f' (row {row})') + ': ' +
+                     '\n'.join(scores), fontsize='small')
     ax.legend(fontsize='x-small', loc='upper left', bbox_to_anchor=(1.01, 1), borderaxespad=0)
     ax.figure.tight_layout()
     return ax

@@ -15,8 +15,10 @@ def _ylabel(res) -> str:
 
 
 def _legend(ax) -> None:
-    "The legend outside the axes, on the right: never over the data."
-    ax.legend(fontsize='small', loc='upper left', bbox_to_anchor=(1.01, 1), borderaxespad=0)
+    "The legend outside the axes, on the right: never over the data; the ICE lines' entry drawn so it can be seen."
+    legend = ax.legend(fontsize='small', loc='upper left', bbox_to_anchor=(1.01, 1), borderaxespad=0)
+    for handle, text in zip(legend.legend_handles, legend.get_texts()):
+        if text.get_text().startswith('one row each'): handle.set_alpha(0.6); handle.set_linewidth(1.2)
 
 
 def plot_partial_dependence(res, ax=None, max_ice_lines:int=200, sort:str='vocabulary'):
@@ -38,19 +40,15 @@ def plot_partial_dependence(res, ax=None, max_ice_lines:int=200, sort:str='vocab
                     label=(f'one row each (ICE, {len(shown)} of {len(ice)})' if len(shown) < len(ice) else
                            f'one row each (ICE, {len(ice)})') if k == 0 else None)
     colour = '#d62728' if ice is not None else '#1f77b4'
-    ale = res.kind == 'ale'   # its grid is the bins' edges, quantiles: marked, a long segment is one sparse bin
-    ax.plot(grid, res.average, color=colour, linewidth=2.5, label='ALE' if ale else 'average',
-            **(dict(marker='o', markersize=3) if ale else {}))
+    ale = res.kind == 'ale'   # its grid is the bins' edges: a dot at each, so a long segment shows as one bin
+    ax.plot(grid, res.average, color=colour, linewidth=2.5, label='ALE (a dot at each bin edge)' if ale else 'average',
+            gid='featimp-curve', **(dict(marker='o', markersize=3) if ale else {}))
     band = getattr(res, 'lower', None) is not None
     if band: ax.fill_between(grid, res.lower, res.upper, color=colour, alpha=0.2, label='95% bootstrap band')
-    if ale:   # where the data are: each bin between two edges holds about the same share of the rows
-        low = ax.get_ylim()[0]
-        ax.plot(grid, np.full(len(grid), low), '|', color='black', markersize=12, gid='featimp-bin-edges',
-                label=f'bin edges: about {100 / max(len(grid) - 1, 1):.0f}% of the rows in each bin')
-    elif name in res.deciles:
+    if name in res.deciles:   # where the data are: a tenth of the rows between two ticks, none beyond the last
         low = ax.get_ylim()[0]
         ax.plot(res.deciles[name], np.full(len(res.deciles[name]), low), '|', color='black', markersize=12,
-                label='deciles')
+                gid='featimp-deciles', label='deciles of the rows')
     if res.kind == 'ale': ax.axhline(0, color='grey', linewidth=0.8)
     ax.set_xlabel(name)
     ax.set_ylabel(_ylabel(res))

@@ -1,5 +1,6 @@
 """Drawing text explanations for a reader who is not a data scientist: the text exactly as written, each unit shaded
-by its contribution on one stated scale (the same for every text, in the output's own units), a header in plain
+by its contribution on one stated scale (one per explanation, the same for all its texts, in the output's own
+units; `scale=` fixes one across explanations), a header in plain
 words, the strongest units listed with their values, and a legend for the colours and the underline. As HTML
 (everything from the text escaped), as plain text (a terminal), or as a matplotlib figure laid out with measured
 text widths."""
@@ -64,7 +65,7 @@ def _probability(expl) -> bool: return expl.attrs.get('output') == 'probability'
 
 def colour_scale(expl, row: int, scale=None) -> tuple:
     """`(scale, description)`: the |contribution| drawn in full colour. None: the largest |contribution| over every
-    row of this explanation rounded up to 1, 2 or 5 times a power of ten (one scale for its texts, so they compare,
+    row of this explanation rounded up to 1, 2, 2.5 or 5 times a power of ten (one scale for its texts, so they compare,
     and one on which a 4.6-point effect is visible); 'row': this row's largest; a number: that (the same number
     across explanations makes them compare). The description says which."""
     if isinstance(scale, str):
@@ -77,9 +78,11 @@ def colour_scale(expl, row: int, scale=None) -> tuple:
         return float(scale), 'the scale asked for (scale=)'
     largest = max(float(units_by_span(part)['Contribution'].abs().max()) for _, part in expl.groupby('row'))
     n = expl['row'].nunique()
-    whose = "this text's largest contribution" if n == 1 else \
-        f"one scale for the {n} texts of this explanation: their largest contribution"
-    return _nice(largest), f"{whose}, {_amount(expl, largest, False)}, rounded up; scale= sets one across explanations"
+    whose = ": this text's largest contribution" if n == 1 else \
+        f", one scale for the {n} texts of this explanation: their largest contribution"
+    full = _nice(largest)
+    return full, (f"full colour at {_amount(expl, full, False)}{whose} ({_amount(expl, largest, False)}) rounded up; "
+                  "scale= fixes one scale across explanations")
 
 
 def _nice(value: float) -> float:
@@ -385,7 +388,8 @@ def plot_text_explanation(expl, row: int = 0, ax=None, width: float = 9.0, fonts
                           "figure of the right size", stacklevel=3)
     ax.set_axis_off()
     ax.set_xlim(-4, width * 72 - 4); ax.set_ylim(body_h - line_h, -line_h)
-    ax.set_title(header, loc='left', fontproperties=small, linespacing=1.35, pad=4)
+    # the header starts where the text does (data x 0), never on the figure's edge
+    ax.set_title(header, loc='left', fontproperties=small, linespacing=1.35, pad=4, x=4 / (width * 72), gid='featimp-header')
     before = None
     for n, gap, first, s, u in placed:
         style = dict(fontproperties=prop, va='center', ha='left', color='black', gid='featimp-word', annotation_clip=False)

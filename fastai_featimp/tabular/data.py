@@ -100,7 +100,8 @@ def same_rows(df: pd.DataFrame, record: dict) -> bool:
     "Whether `df` holds the rows of `record` (the same values as written in its columns, in order)."
     kept = frame_from_record(record)
     if len(df) != len(kept) or not set(kept.columns) <= set(df.columns): return False
-    return bool((df[kept.columns].astype(str).to_numpy() == kept.astype(str).to_numpy()).all())
+    a, b = df[kept.columns].to_numpy(object), kept.to_numpy(object)
+    return bool(((a == b) | (pd.isna(a) & pd.isna(b))).all())   # a missing value matches a missing value
 
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)   # the model computes in float32: a larger value becomes inf

@@ -368,3 +368,11 @@ def test_compare_with_a_background_larger_than_its_sample(binary_learner, binary
     table = binary_learner.compare_explanations(binary_test.head(2), n_random=3, seed=0, background=binary_test.tail(60),
                                                 n_background=20)
     assert (table['Status'] == 'ok').all()
+
+
+def test_rows_with_missing_values_are_found_again(binary_learner, binary_test):
+    rows = binary_test.head(3).copy()
+    rows.loc[rows.index[1], 'level'] = np.nan   # a missing category: NaN never equals itself
+    expl = binary_learner.explain(rows, n_background=20, seed=0, **Q)
+    binary_learner.evaluate_explanation(expl, n_random=2, **Q)
+    binary_learner.evaluate_explanation(expl, rows, n_random=2, **Q)

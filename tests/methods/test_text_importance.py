@@ -125,7 +125,8 @@ def test_command_line_for_an_exported_text_learner(custom_text, notes, tmp_path,
     notes[1].head(2)[['text']].to_csv(tmp_path / 'two.csv', index=False)
     assert main(['explain', str(tmp_path / 'notes.pkl'), str(tmp_path / 'two.csv'), '--seed', '0',
                  '--plot', str(tmp_path / 'e.png')]) == 0
-    assert 'row 1: died output' in capsys.readouterr().out and (tmp_path / 'e.png').stat().st_size > 1000
+    out = capsys.readouterr().out   # a table per note: its strongest units with their characters
+    assert 'Row 1: Probability of died' in out and 'Chars' in out and (tmp_path / 'e.png').stat().st_size > 1000
 
 
 def test_words_the_model_never_saw_are_not_candidates(custom_text, notes):

@@ -78,7 +78,8 @@ def test_one_scale_for_every_note_of_an_explanation(custom_text, notes):
         shades = [float(a) for a in re.findall(r'class="featimp-unit" style="background-color: rgba\(\d+,\d+,\d+,([\d.]+)\)', fragment[r])]
         np.testing.assert_allclose(shades, np.minimum(1, part['Contribution'].abs() / full), atol=1e-3)
         assert f'-{full * 100:.1f} pts' in fragment[r] and f'+{full * 100:.1f} pts' in fragment[r]   # stated, in pts
-        assert f'one scale for the 2 texts of this explanation: their largest contribution, {largest * 100:.1f} pts' in fragment[r]
+        assert (f'full colour at {full * 100:.1f} pts, one scale for the 2 texts of this explanation: their largest '
+                f'contribution ({largest * 100:.1f} pts) rounded up' in fragment[r])
     fixed = explanation_html(expl, 0, scale=0.25)
     assert '+25.0 pts' in fixed and 'the scale asked for (scale=)' in fixed
     per_note = explanation_html(expl, 1, scale='row')
