@@ -24,9 +24,11 @@ setup(
     install_requires=['fastai>=2.8,<2.9', 'torch<=2.14.1', 'pandas', 'numpy', 'scipy', 'matplotlib',
                       'fastcore', 'fastprogress', 'scikit-learn', 'ipython', 'regex', 'joblib', 'cloudpickle'],
     # The test tools and references, in the ranges the suite is known to pass with (tools/fresh_check.sh checks
-    # the newest versions pip resolves in a brand-new environment). shap and captum are references in the tests.
+    # the newest versions pip resolves in a brand-new environment). shap, captum and grad-cam (pytorch-grad-cam) are
+    # references in the tests.
     extras_require={'dev': ['pytest>=9.0,<10', 'nbclient>=0.10,<0.12', 'nbformat>=5.10,<6', 'ipykernel>=6.29,<8',
-                            'shap>=0.51,<0.52', 'captum>=0.9,<0.10', 'dask[distributed]>=2025.1'],
+                            'shap>=0.51,<0.52', 'captum>=0.9,<0.10', 'dask[distributed]>=2025.1',
+                            'grad-cam>=1.5,<1.6'],
                     'dask': ['dask[distributed]>=2025.1'], 'shap': ['shap>=0.46'], 'captum': ['captum>=0.7']},
     entry_points={'console_scripts': ['fastai-featimp=fastai_featimp.cli:main']},
     classifiers=['License :: OSI Approved :: Apache Software License', 'Programming Language :: Python :: 3',

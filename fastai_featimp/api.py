@@ -26,6 +26,9 @@ from .plot.faithfulness import plot_deletion_curves
 from .plot.reliance import plot_reliance
 from .interop.shap import to_shap
 from .plot.text import explanation_html, explanation_page, plot_text_explanation
+from .plot.image import attribution_map, image_explanation_html, plot_image_explanation
+from .methods.vision_explain import explain_images
+from .methods.vision_importance import region_importance
 
 from . import __all__  # noqa: E402,F401  (one list of public names, in __init__.py)
 

@@ -18,6 +18,7 @@ from .plot.explanation import plot_explanation as _plot_explanation
 from .plot.explanation import plot_explanation_summary as _plot_explanation_summary
 from .plot.importance import plot_importance
 from .plot.reliance import plot_reliance as _plot_reliance
+from .plot.image import is_image_explanation, show_image_explanation
 from .plot.text import show_text_explanation
 
 __all__ = []   # nothing to import from here: the methods live on Learner
@@ -129,7 +130,8 @@ def plot_explanation(self:Learner, expl, row:int=0, top:int|None=None, ax=None, 
 def show_explanation(self:Learner, expl, row:int=0, **kwargs):
     """The text of one explained row with each word shaded by its contribution: displayed as HTML in Jupyter (also
     when it is not the last line of a cell), printed as plain text elsewhere. Returns None; the HTML itself is
-    `fastai_featimp.explanation_html(expl, row)`."""
+    `fastai_featimp.explanation_html(expl, row)`. An image's explanation: the image with its map, as HTML."""
+    if is_image_explanation(expl): return show_image_explanation(expl, row=row, **kwargs)
     show_text_explanation(expl, row=row, **kwargs)
 
 

@@ -63,6 +63,19 @@ def custom_text(notes):
     return train_custom_text(notes[0])
 
 
+@pytest.fixture(scope='session')
+def marked(tmp_path_factory):
+    """A small CNN trained on 800 synthetic 32-pixel images whose label correlates with a magenta marker in the
+    top-left corner (and with a disk: the real signal), and 200 held-out images written as files (`path`, `label`)."""
+    from fastai_featimp.datasets import marked_images
+    from helpers import train_marked_cnn
+    folder = tmp_path_factory.mktemp('marked')
+    learn, _ = train_marked_cnn(folder / 'train')
+    test = marked_images(200, 1, 32, path=folder / "test")
+    test['path'] = [str(folder / 'test' / p) for p in test['path']]
+    return learn, test
+
+
 # The quick loop (`python -m pytest -q -m "not slow"`, under 3 minutes on 2 cores) leaves out what costs minutes:
 # the notebooks, the README examples, the console-script runs that each start a fresh interpreter, and every test that
 # needs the AWD_LSTM (about a minute to train). The README's test command and CI run everything.

@@ -189,3 +189,28 @@ def assert_call_leaves_everything(learn, call, *data, raises=None, match=None):
     finally:
         cudnn.benchmark, cudnn.deterministic = saved[:2]
         torch.set_num_threads(saved[2])
+
+
+class SmallCNN(torch.nn.Sequential):
+    "A small CNN for 32-48 pixel images: three convolution blocks, global pooling, a linear head."
+    def __init__(self, n_out=2, channels=3):
+        block = lambda i, o: [torch.nn.Conv2d(i, o, 3, padding=1), torch.nn.BatchNorm2d(o), torch.nn.ReLU()]
+        super().__init__(*block(channels, 16), torch.nn.MaxPool2d(2), *block(16, 32), torch.nn.MaxPool2d(2),
+                         *block(32, 64), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(64, n_out))
+
+
+def train_marked_cnn(folder, n=800, size=32, epochs=5, seed=0, lr=1e-2):
+    """A plain Learner with SmallCNN trained on `marked_images` written to `folder` (ImageDataLoaders.from_df with
+    Resize and ImageNet's Normalize); returns `(learn, train frame)`."""
+    from fastai.vision.all import ImageDataLoaders, Learner, Normalize, Resize, accuracy, imagenet_stats, set_seed
+    from fastai_featimp.datasets import marked_images
+    df = marked_images(n, seed, size, path=folder)
+    set_seed(seed, reproducible=True)
+    dls = ImageDataLoaders.from_df(df.drop(columns=['image']), path=folder, fn_col='path', label_col='label',
+                                   valid_pct=0.2, seed=seed, item_tfms=Resize(size),
+                                   batch_tfms=Normalize.from_stats(*imagenet_stats), bs=64, num_workers=0)
+    learn = Learner(dls, SmallCNN(), metrics=accuracy)
+    with learn.no_bar(), learn.no_logging(), warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        learn.fit_one_cycle(epochs, lr)
+    return learn, df

@@ -45,7 +45,7 @@ def of(kind): return [p for p in MODULES if area(dotted(p)) == kind and p.name !
 
 
 def test_the_layout_exists():
-    for kind in ['core', 'common', 'tabular', 'text', 'methods', 'plot']: assert (PKG / kind / '__init__.py').exists(), kind
+    for kind in ['core', 'common', 'tabular', 'text', 'vision', 'methods', 'plot']: assert (PKG / kind / '__init__.py').exists(), kind
     assert (PKG / 'learner.py').exists()
 
 
@@ -72,7 +72,7 @@ def test_plots_only_draw(path):
             module == 'fastai_featimp.core.params', (path.name, module)
 
 
-@pytest.mark.parametrize('kind', ['common', 'tabular', 'text'])
+@pytest.mark.parametrize('kind', ['common', 'tabular', 'text', 'vision'])
 def test_adapters_never_reach_up(kind):
     for path in of(kind):
         for module, _ in imports(path):
@@ -95,7 +95,7 @@ def test_no_private_name_imported_across_modules():
 
 # --- the registry rule: a data kind's module is the only place that knows it ------------------------------------
 
-KIND_PACKAGES = ('tabular', 'text')
+KIND_PACKAGES = ('tabular', 'text', 'vision')
 DOORS = [PKG / 'learner.py', PKG / 'cli.py', PKG / 'api.py', PKG / '__init__.py'] + of('common') + of('core') + of('plot')
 
 
@@ -120,7 +120,7 @@ def test_doors_know_no_kind(path):
     for module, names in imports(path):
         if path.name == 'api.py': continue   # re-exports the public functions, which belong to their kinds
         assert area(module) not in KIND_PACKAGES + ('methods',), (path.name, module)
-        assert not {'is_tabular', 'is_text', 'tabular_schema', 'text_schema'} & set(names), (path.name, names)
+        assert not {'is_tabular', 'is_text', 'is_vision', 'tabular_schema', 'text_schema', 'vision_schema'} & set(names), (path.name, names)
 
 
 def test_each_kind_is_declared_once_in_its_own_module():
@@ -133,7 +133,7 @@ def test_each_kind_is_declared_once_in_its_own_module():
 def test_recognising_a_kind_happens_in_its_kind_module_only():
     for path in MODULES:
         source = path.read_text(encoding='utf-8')
-        for fn in ('is_tabular', 'is_text'):
+        for fn in ('is_tabular', 'is_text', 'is_vision'):
             if re.search(rf'\b{fn}\b', source): assert path.name in ('kind.py', 'schema.py'), (path, fn)
 
 

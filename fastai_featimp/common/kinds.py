@@ -12,7 +12,7 @@ from typing import Callable
 __all__ = ['DataKind', 'register', 'kinds', 'kind_of', 'implementation', 'has_method', 'KIND_MODULES', 'UnsupportedMethod', 'NoKind']
 
 # The modules that declare the built-in kinds, imported the first time a learner is looked up.
-KIND_MODULES = ('fastai_featimp.tabular.kind', 'fastai_featimp.text.kind')
+KIND_MODULES = ('fastai_featimp.tabular.kind', 'fastai_featimp.text.kind', 'fastai_featimp.vision.kind')
 
 
 @dataclass(frozen=True)

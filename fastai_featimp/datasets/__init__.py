@@ -14,9 +14,10 @@ from io import BytesIO
 import pandas as pd
 
 from .clinical import CLINICAL_LEAK, CLINICAL_PHRASES, clinical_evidence, clinical_notes
+from .marked import MARKED_P, MARKER_COLOUR, marked_images
 
 __all__ = ['adult', 'ADULT_COLUMNS', 'ADULT_CAT_NAMES', 'ADULT_CONT_NAMES', 'ADULT_CITATION', 'clinical_notes',
-           'clinical_evidence', 'CLINICAL_LEAK', 'CLINICAL_PHRASES']
+           'clinical_evidence', 'CLINICAL_LEAK', 'CLINICAL_PHRASES', 'marked_images', 'MARKER_COLOUR', 'MARKED_P']
 
 # fastai's URLs.ADULT_SAMPLE column names
 ADULT_COLUMNS = ['age', 'workclass', 'fnlwgt', 'education', 'education-num', 'marital-status', 'occupation',

@@ -1,0 +1,128 @@
+"""Drawing image explanations: the image as the user gave it, its regions' contributions over it on one stated
+diverging scale (red towards the target, blue away), a colour bar in the output's own units, the strongest regions
+outlined and named. As a matplotlib figure, or as HTML with the picture embedded (a data URI)."""
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+import numpy as np
+import pandas as pd
+
+from .labels import quantity
+
+__all__ = ['attribution_map', 'is_image_explanation', 'plot_image_explanation', 'image_explanation_html',
+           'show_image_explanation']
+
+METHOD_WORDS = {
+    'shapley': "each region's share of the prediction (Shapley values)",
+    'occlusion': "how much the prediction falls when the region alone is removed (occlusion)",
+    'gradcam': "each region's share of the Grad-CAM map",
+    'integrated_gradients': "each region's contribution on the way from every region removed to the image (integrated gradients)",
+}
+
+
+def is_image_explanation(expl) -> bool:
+    return isinstance(expl, pd.DataFrame) and {'Top', 'Left', 'Bottom', 'Right'} <= set(expl.columns)
+
+
+def _rows(expl, row: int) -> pd.DataFrame:
+    if not is_image_explanation(expl):
+        raise TypeError("expected the DataFrame returned by learn.explain(images) for an image learner")
+    if 'sizes' not in expl.attrs:
+        raise ValueError("this explanation has lost its attrs (the images, their sizes and the outputs), as pandas does "
+                         "in to_csv or a concat of different results: draw the DataFrame returned by learn.explain")
+    rows = sorted(expl['row'].unique())
+    if row not in rows: raise ValueError(f"row {row!r} is not in this explanation; it has rows {rows[:10]}")
+    return expl[expl['row'] == row]
+
+
+def attribution_map(expl, row: int = 0) -> np.ndarray:
+    """The (height, width) map of one explained image in its own pixels: each region's contribution spread evenly over
+    the pixels of its box, so that the map sums to the contributions (0 where the model sees nothing, e.g. cropped)."""
+    part = _rows(expl, row)
+    h, w = expl.attrs['sizes'][row]
+    out = np.zeros((h, w))
+    for t, l, b, r, c in part[['Top', 'Left', 'Bottom', 'Right', 'Contribution']].itertuples(index=False):
+        out[t:b, l:r] += c / ((b - t) * (r - l))
+    return out
+
+
+def _scale(expl, scale) -> tuple:
+    "`(limit, description)`: the |value per pixel| drawn in full colour, the same for every image of the explanation."
+    if scale is not None:
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
+            raise ValueError(f"scale must be None or a positive number, got {scale!r}")
+        return float(scale), 'the scale asked for (scale=)'
+    largest = max(float(np.abs(attribution_map(expl, r)).max()) for r in sorted(expl['row'].unique()))
+    return (largest or 1.0), "the largest |value| per pixel over the explained images"
+
+
+def _header(expl, row: int) -> str:
+    out, base = expl.attrs['outputs'][row], expl.attrs['base_values'][row]
+    q = quantity(expl.attrs.get('output'), expl.attrs['targets'][row])
+    text = f"{q} = {out:.3g}"
+    if base == base: text += f" (every region removed: {base:.3g})"
+    return text
+
+
+def _top(part: pd.DataFrame, top: int) -> pd.DataFrame:
+    return part.reindex(part['Contribution'].abs().sort_values(ascending=False, kind='stable').index).head(top)
+
+
+def plot_image_explanation(expl, row: int = 0, top: int = 3, ax=None, scale=None, alpha: float = 0.55):
+    """One explained image: the image, the map over it (`scale`: the value per pixel in full colour; default the largest
+    over the explanation's images, so they compare), a colour bar, and the `top` regions outlined and named. Returns
+    the Axes."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+    part = _rows(expl, row)
+    h, w = expl.attrs['sizes'][row]
+    limit, how = _scale(expl, scale)
+    if ax is None: _, ax = plt.subplots(figsize=(5.2, 4.6 * h / max(w, 1) + 0.8))
+    image = np.asarray(expl.attrs['images'][row])
+    ax.imshow(image, extent=(0, w, h, 0), cmap='gray' if image.ndim == 2 else None, interpolation='nearest')
+    shown = ax.imshow(attribution_map(expl, row), extent=(0, w, h, 0), cmap='RdBu_r', vmin=-limit, vmax=limit,
+                      alpha=alpha, interpolation='nearest')
+    for t, l, b, r, name, c in _top(part, top)[['Top', 'Left', 'Bottom', 'Right', 'Variable', 'Contribution']].itertuples(index=False):
+        ax.add_patch(Rectangle((l, t), r - l, b - t, fill=False, edgecolor='black', linewidth=2, gid='featimp-top'))
+        ax.text(l + 0.5, t + 0.5, f"{name} {c:+.2g}", va='top', ha='left', fontsize=8, gid='featimp-label',
+                bbox=dict(facecolor='white', edgecolor='none', pad=1, alpha=0.8))
+    from matplotlib.cm import ScalarMappable   # the bar in full colour, not faded like the overlay
+    bar = ax.figure.colorbar(ScalarMappable(norm=shown.norm, cmap=shown.cmap), ax=ax, fraction=0.046, pad=0.04)
+    bar.set_label(f"contribution per pixel to {quantity(expl.attrs.get('output'), expl.attrs['targets'][row])}",
+                  fontsize=8)
+    ax.set_title(f"{_header(expl, row)}\n{METHOD_WORDS.get(expl.attrs.get('method'), '')}", fontsize=9)
+    ax.set_xlabel(f"colour: +/-{limit:.2g} per pixel ({how}); outlined: the {top} strongest regions", fontsize=7)
+    ax.set_xticks([]); ax.set_yticks([])
+    return ax
+
+
+def image_explanation_html(expl, row: int = 0, top: int = 3, scale=None, dpi: int = 100) -> str:
+    "The picture of `plot_image_explanation` as self-contained HTML (a PNG data URI), with the strongest regions listed."
+    import matplotlib.pyplot as plt
+    ax = plot_image_explanation(expl, row=row, top=top, scale=scale)
+    buffer = io.BytesIO()
+    ax.figure.savefig(buffer, format='png', dpi=dpi, bbox_inches='tight')
+    plt.close(ax.figure)
+    uri = 'data:image/png;base64,' + base64.b64encode(buffer.getvalue()).decode('ascii')
+    items = ''.join(f"<li>{html.escape(str(v))} (rows {t}-{b}, columns {l}-{r}): {c:+.3g}</li>"
+                    for v, t, l, b, r, c in _top(_rows(expl, row), top)[
+                        ['Variable', 'Top', 'Left', 'Bottom', 'Right', 'Contribution']].itertuples(index=False))
+    return (f'<figure class="featimp-image"><img alt="{html.escape(_header(expl, row))}" src="{uri}"/>'
+            f'<figcaption>{html.escape(_header(expl, row))}<ul>{items}</ul></figcaption></figure>')
+
+
+def show_image_explanation(expl, row: int = 0, **kwargs) -> None:
+    "Display the HTML in Jupyter; elsewhere print the strongest regions."
+    page = image_explanation_html(expl, row=row, **kwargs)
+    try:
+        from IPython import get_ipython
+        from IPython.display import HTML, display
+        if get_ipython() is not None and getattr(get_ipython(), 'kernel', None) is not None:
+            display(HTML(page)); return
+    except ImportError: pass
+    part = _top(_rows(expl, row), kwargs.get('top', 3))
+    print(_header(expl, row))
+    for v, c in zip(part['Variable'], part['Contribution']): print(f"  {v}: {c:+.3g}")

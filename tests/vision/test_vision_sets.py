@@ -1,0 +1,87 @@
+"""The image kind over a labelled set: the marker's region first in the importance ranking (with intervals), the
+images that rest on the marker found by reliance, and the pictures."""
+import numpy as np
+import pytest
+
+from fastai_featimp.core.params import ParameterError
+from fastai_featimp.datasets.marked import marker_box
+from helpers import assert_call_leaves_everything
+
+NEUTRAL = (2, 25, 7, 30)   # the top-right corner: never marker nor disk
+
+
+def test_the_marker_region_is_first_in_the_ranking(marked):
+    learn, test = marked
+    fi = assert_call_leaves_everything(learn, lambda: learn.feature_importance(df=test[['path', 'label']], n_bootstrap=50,
+                                                                               seed=0, show_progress=False), test)
+    assert fi['Variable'].iloc[0] == 'r0c0' and fi['CI_low'].iloc[0] > 0 and fi['p_value'].iloc[0] < 0.05
+    assert fi.loc[0, ['Top', 'Left', 'Bottom', 'Right']].tolist() == [0, 0, 8, 8]
+    assert fi['MeanDelta'].iloc[0] > 0 and fi.attrs['kind'] == 'vision' and len(fi) == 16
+    assert (fi['CI_low'] <= fi['Importance']).all() and (fi['Importance'] <= fi['CI_high']).all()
+    # the same from a labelled test_dl, and the same seed gives the same table
+    import os   # fastai's own reader prefixes the training folder: paths relative to it
+    relative = test[['path', 'label']].assign(path=[os.path.relpath(p, learn.dls.path) for p in test['path']])
+    again = learn.feature_importance(learn.dls.test_dl(relative, with_labels=True), n_bootstrap=50,
+                                     seed=0, show_progress=False)
+    np.testing.assert_allclose(again.set_index('Variable').loc[fi['Variable'], 'Importance'], fi['Importance'], atol=1e-6)
+
+
+def test_reliance_on_the_marker(marked):
+    learn, test = marked
+    rel = learn.reliance(test, flagged=[marker_box(32)], show_progress=False)
+    assert list(rel.columns[:7]) == ['row', 'Prediction', 'Without', 'Change', 'Predicted', 'PredictedWithout', 'Flipped']
+    marked_yes = (test['has_marker'] & (rel['Prediction'] > 0.5)).to_numpy()
+    assert rel.loc[marked_yes, 'Relies'].mean() >= 0.9 and (rel.loc[marked_yes, 'Change'] > 0).all()
+    assert rel.attrs['kind'] == 'vision' and 'score_without' in rel.attrs['summary']
+    neutral = learn.reliance(test, flagged=[NEUTRAL], show_progress=False)
+    assert neutral['Change'].abs().mean() < rel['Change'].abs().mean() / 5
+    # the same pixels as a boolean mask
+    mask = np.zeros((32, 32), bool); t, l, b, r = marker_box(32); mask[t:b, l:r] = True
+    np.testing.assert_allclose(learn.reliance(test, flagged=mask, show_progress=False)['Without'], rel['Without'])
+
+
+def test_reliance_errors_are_named(marked):
+    learn, test = marked
+    for flagged, match in [([(0, 0, 40, 8)], 'reaches outside image 0'), ([(5, 5, 5, 9)], 'empty'),
+                           ('corner', 'boxes'), (np.zeros((8, 8), bool), 'mask in flagged is 8 x 8')]:
+        with pytest.raises(ParameterError, match=match) as info:
+            assert_call_leaves_everything(learn, lambda: learn.reliance(test.head(3), flagged=flagged,
+                                                                        show_progress=False))
+        assert info.value.name == 'flagged'
+    with pytest.raises(ParameterError, match='label column') as info:
+        learn.feature_importance(df=test[['path']], show_progress=False)
+    assert info.value.name == 'label_col'
+
+
+def test_the_picture(marked, tmp_path):
+    import matplotlib.pyplot as plt
+    learn, test = marked
+    e = learn.explain(list(test[test['has_marker']]['path'][:2]), method='occlusion', show_progress=False)
+    ax = learn.plot_explanation(e, 0)
+    assert [p.get_gid() for p in ax.patches] == ['featimp-top'] * 3
+    assert ax.images[1].get_array().shape == (32, 32) and ax.images[1].norm.vmin == -ax.images[1].norm.vmax
+    assert 'r0c0' in ' '.join(t.get_text() for t in ax.texts)
+    for dpi in (60, 150): ax.figure.savefig(tmp_path / f'expl_{dpi}.png', dpi=dpi)
+    plt.close('all')
+    from fastai_featimp import image_explanation_html
+    page = image_explanation_html(e, 1)
+    assert page.startswith('<figure') and 'data:image/png;base64,' in page and 'r0c0' in page
+
+
+def test_evaluate_compare_and_sanity_check(marked):
+    learn, test = marked
+    paths = list(test[test['has_marker']]['path'][:4])
+    e = learn.explain(paths, method='occlusion', show_progress=False)
+    ev = assert_call_leaves_everything(learn, lambda: learn.evaluate_explanation(e, paths, n_random=10, seed=0,
+                                                                                 show_progress=False))
+    overall = ev[ev['row'] == 'all'].set_index('Metric')
+    # removing the regions in the explanation's order lowers P(yes) faster than random orders and the reverse
+    assert overall.loc['deletion_aopc', 'Explanation'] > overall.loc['deletion_aopc', 'Random'] > \
+        overall.loc['deletion_aopc', 'Reverse']
+    with pytest.raises(ParameterError, match='not the image explained|another image') as info:
+        learn.evaluate_explanation(e, paths[::-1], show_progress=False)
+    assert info.value.name == 'data'
+    table = learn.compare_explanations(paths[:2], n_random=5, seed=0)
+    assert list(table['Method']) == ['shapley', 'occlusion', 'integrated_gradients', 'gradcam'] and (table['Status'] == 'ok').all()
+    sc = learn.sanity_check(paths[:3], method='occlusion', seed=0)
+    assert sc['RankCorrelation'].iloc[-1] < 0.9   # the fully randomised model explains differently
