@@ -15,6 +15,11 @@ import fastai_featimp  # noqa: E402,F401  (patches the Learner)
 from helpers import BIN_CAT, BIN_CONT, make_binary_df, train  # noqa: E402
 
 warnings.filterwarnings('ignore', category=FutureWarning)
+try: import cv2  # noqa: F401
+except ImportError: pass
+# opencv (brought by the pytorch-grad-cam reference; shap and captum import it when it is there) edits LD_LIBRARY_PATH
+# when first imported: imported here, once, so that the per-module environment check below sees the package's own
+# changes only
 warnings.filterwarnings('ignore', message='.*not writable.*')
 torch.set_num_threads(2)
 
@@ -50,10 +55,19 @@ def notes():
 
 
 @pytest.fixture(scope='session')
-def awd_lstm(notes):
-    "A small AWD_LSTM (embedding 100, hidden 256, 2 layers) trained from scratch on the notes."
+def awd_lstm():
+    """A small AWD_LSTM (embedding 100, hidden 256, 2 layers) trained from scratch with notebook 06's recipe (3,000
+    notes), a model that learns the leak. Its training is chaotic: a build of torch with other rounding can land on a
+    model that has not learnt it (2,400 notes on torch 2.14.1+cu130: accuracy 0.70), so the next seed is tried, and
+    the fixture fails when none learns (the tests are about explanations of a model known to use the leak)."""
+    from fastai_featimp.datasets import clinical_notes
     from helpers import train_awd_lstm
-    return train_awd_lstm(notes[0])
+    train = clinical_notes(3000, seed=0)
+    for seed in (0, 1, 2):
+        learn = train_awd_lstm(train, seed=seed)
+        with learn.no_bar(), learn.no_logging(): accuracy = float(learn.validate()[1])
+        if accuracy >= 0.8: return learn
+    raise AssertionError(f"the AWD_LSTM did not learn the notes with 3 seeds (last validation accuracy {accuracy:.3f})")
 
 
 @pytest.fixture(scope='session')

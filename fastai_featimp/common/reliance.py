@@ -50,20 +50,28 @@ def checked_threshold(threshold, output_kind: str) -> float | None:
     return None if threshold is None else reliance_threshold(threshold, output_kind)
 
 
-def data_threshold(threshold, output_kind: str, values, what: str) -> tuple:
-    """`(threshold, rule)`: a given threshold as it is; by default 0.1 for a probability, and for a logit or a
-    regression's value 0.1 standard deviation of `values` (`what` says what they are: the labels or the outputs on
-    the data given), since a fixed number in the target's units means nothing across targets. `rule` says which."""
+LOGIT_DEFAULT = 0.4   # the default for a logit: about 0.1 of probability near 0.5 (the sigmoid's slope there is 1/4)
+
+
+def data_threshold(threshold, output_kind: str, values, what: str, training=None) -> tuple:
+    """`(threshold, rule)`: a given threshold as it is; by default 0.1 for a probability, 0.4 for a logit, and for a
+    regression's value 0.1 standard deviation of the training labels (`training`: one scale whatever rows are passed),
+    else of `values` (`what` says what they are), since a fixed number in the target's units means nothing across
+    targets. `rule` says which."""
     if threshold is not None: return float(threshold), 'given'
     if output_kind == 'probability': return DEFAULT_SHARE, f"default: a change of {DEFAULT_SHARE:g} in probability"
-    values = np.asarray(values, dtype=float)
-    spread = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-    if not np.isfinite(spread) or spread <= 0:
-        raise ParameterError('threshold', f"the default `threshold` is {DEFAULT_SHARE:g} standard deviation of {what}, "
-                                          f"but these {len(values)} value(s) have no spread; pass `threshold=` in the "
-                                          "output's units (the change that matters for this model)")
-    return DEFAULT_SHARE * spread, (f"default: {DEFAULT_SHARE:g} x the standard deviation of {what} "
-                                    f"({spread:.4g}) = {DEFAULT_SHARE * spread:.4g}")
+    if output_kind == 'raw': return LOGIT_DEFAULT, f"default: {LOGIT_DEFAULT:g} in logit (about 0.1 of probability near 0.5)"
+    for scale, said in ((training, 'the training labels'), (values, what)):
+        if scale is None: continue
+        scale = np.asarray(scale, dtype=float).ravel()
+        scale = scale[np.isfinite(scale)]
+        spread = float(scale.std(ddof=1)) if len(scale) > 1 else 0.0
+        if spread > 0:
+            return DEFAULT_SHARE * spread, (f"default: {DEFAULT_SHARE:g} x the standard deviation of {said} "
+                                            f"({spread:.4g}) = {DEFAULT_SHARE * spread:.4g}")
+    raise ParameterError('threshold', f"the default `threshold` is {DEFAULT_SHARE:g} standard deviation of the training "
+                                      f"labels (not available: an exported learner keeps none) or of {what}, which have "
+                                      "no spread; pass `threshold=` in the target's units (the change that matters)")
 
 
 def target_words(s, target, ks, rows: str) -> str:

@@ -30,6 +30,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .params import ParameterError
 from .shapley import all_coalitions, shapley_from_values
 
 __all__ = ['BudgetPlan', 'budget_plan', 'shapley_from_budget', 'budget_shapley', 'budget_shapley_rows', 'N_BOOTSTRAP']
@@ -93,7 +94,12 @@ def budget_plan(n_players: int, max_evals: int, rng: np.random.Generator, active
     if n <= 1 or 2 ** n - 2 <= max_evals:
         masks = np.concatenate([ends, embed(all_coalitions(n).numpy()[1:-1])]) if n > 1 else ends
         return BudgetPlan(n_players, active, masks, exact=True)
-    # enumerate whole size pairs from the outside in while the budget's share for them covers them
+    if max_evals < 2 * n:
+        raise ParameterError('max_evals', f"`max_evals`={max_evals} cannot determine the Shapley values of {n} units "
+                                          f"that can change the output: give at least {2 * n} (each unit alone and "
+                                          "each unit left out), or more for a useful estimate")
+    # enumerate whole size pairs from the outside in while the budget's share for them covers them; sizes 1 and n - 1
+    # always (2n coalitions), which makes every value determined
     sizes = list(range(1, n // 2 + 1))                    # s pairs with n - s (s = n/2 stands alone)
     pair_count = lambda s: comb(n, s) * (1 if 2 * s == n else 2)
     pair_weight = lambda s: _size_weight(n, s) * (1 if 2 * s == n else 2)
@@ -101,7 +107,7 @@ def budget_plan(n_players: int, max_evals: int, rng: np.random.Generator, active
     while sizes:
         s = sizes[0]
         share = left * pair_weight(s) / sum(pair_weight(t) for t in sizes)
-        if pair_count(s) > share or pair_count(s) > left: break
+        if s > 1 and (pair_count(s) > share or pair_count(s) > left): break
         enumerated.append(s); left -= pair_count(s); sizes.pop(0)
     rows, weights, stratum, pair = [], [], [], []
     for s in enumerated:
@@ -138,19 +144,22 @@ def _embed(sub: np.ndarray, active: np.ndarray, n_players: int) -> np.ndarray:
     return out
 
 
-def _solve(z: np.ndarray, y: np.ndarray, w: np.ndarray, total: float) -> np.ndarray:
-    """The constrained weighted least squares: min sum w (y - z phi)^2 with sum phi = total (the last player's value
-    eliminated), solved by least squares on the square-root-weighted system."""
+def _solve(z: np.ndarray, y: np.ndarray, w: np.ndarray, total: float) -> tuple:
+    """`(values, rank)` of the constrained weighted least squares: min sum w (y - z phi)^2 with sum phi = total (the
+    last player's value eliminated), solved by least squares on the square-root-weighted system; a rank below the
+    players less one leaves some values undetermined."""
     z = z.astype(float)
     a = z[:, :-1] - z[:, -1:]
     b = y - z[:, -1] * total
     sw = np.sqrt(w)
-    head = np.linalg.lstsq(a * sw[:, None], b * sw, rcond=None)[0]
-    return np.append(head, total - head.sum())
+    head, _, rank, _ = np.linalg.lstsq(a * sw[:, None], b * sw, rcond=None)
+    return np.append(head, total - head.sum()), int(rank)
 
 
-def shapley_from_budget(plan: BudgetPlan, values, rng: np.random.Generator | None = None) -> tuple:
-    """`(contributions, standard_errors, base, full)` from the values of the plan's coalitions (in plan order)."""
+def shapley_from_budget(plan: BudgetPlan, values, rng: np.random.Generator | None = None, strict: bool = True) -> tuple:
+    """`(contributions, standard_errors, base, full)` from the values of the plan's coalitions (in plan order). When
+    the coalitions cannot determine every value: an error (`strict`), else infinite standard errors (a round that
+    must go on)."""
     v = np.asarray(values, dtype=float)
     base, full = float(v[0]), float(v[1])
     phi, se = np.zeros(plan.n_players), np.zeros(plan.n_players)
@@ -163,7 +172,12 @@ def shapley_from_budget(plan: BudgetPlan, values, rng: np.random.Generator | Non
         return phi, se, base, full
     z = plan.masks[2:][:, plan.active]
     y = v[2:] - base
-    phi[plan.active] = _solve(z, y, plan.weights, full - base)
+    phi[plan.active], rank = _solve(z, y, plan.weights, full - base)
+    if rank < n - 1 and not strict: return phi, np.full(plan.n_players, np.inf), base, full
+    if rank < n - 1:   # the coalitions leave directions free: any values there would be made up
+        raise ParameterError('max_evals', f"{len(z)} coalitions cannot determine the Shapley values of {n} units that "
+                                          f"can change the output ({n - 1 - rank} left undetermined): give "
+                                          "a larger `max_evals`")
     # bootstrap: the sampled pairs resampled within their strata, the enumerated coalitions kept
     sampled = plan.stratum >= 0
     if sampled.any():
@@ -179,8 +193,9 @@ def shapley_from_budget(plan: BudgetPlan, values, rng: np.random.Generator | Non
                 rows = np.concatenate([rows_of[p] for p in chosen])
                 idx.append(rows); w.append(np.full(len(rows), plan.stratum_weight[s] / len(rows)))
             idx, w = np.concatenate(idx), np.concatenate(w)
-            draws.append(_solve(z[idx], y[idx], w, full - base))
-        se[plan.active] = np.std(draws, axis=0, ddof=1)
+            draw, rank = _solve(z[idx], y[idx], w, full - base)
+            if rank == n - 1: draws.append(draw)   # a resample that cannot determine every value says nothing
+        se[plan.active] = np.std(draws, axis=0, ddof=1) if len(draws) > 1 else np.nan
     return phi, se, base, full
 
 
@@ -208,8 +223,9 @@ def budget_shapley_rows(evaluate: Callable, plans: list, rngs: list, tolerance: 
     seen = [dict() for _ in plans]
     results = [None] * len(plans)
     rounds = [1.0] if tolerance is None else [0.25, 0.5, 1.0]
+    settled = [False] * len(plans)
     for fraction in rounds:
-        open_ = [i for i, r in enumerate(results) if r is None or (fraction > rounds[0] and _above(r, tolerance))]
+        open_ = [i for i, r in enumerate(results) if r is None or not settled[i]]
         if not open_: break
         parts = {i: plans[i] if fraction == 1.0 or plans[i].exact else _first_pairs(plans[i], fraction) for i in open_}
         keys = {i: [m.tobytes() for m in parts[i].masks] for i in open_}
@@ -219,13 +235,17 @@ def budget_shapley_rows(evaluate: Callable, plans: list, rngs: list, tolerance: 
         for i in open_:
             for j, g in zip(todo[i], np.asarray(got[i], dtype=float)): seen[i][keys[i][j]] = g
             phi, se, base, full = shapley_from_budget(parts[i], [seen[i][k] for k in keys[i]],
-                                                      np.random.default_rng(rngs[i].integers(2 ** 63)))
+                                                      np.random.default_rng(rngs[i].integers(2 ** 63)), fraction == 1.0)
             results[i] = (phi, se, base, full, max(0, len(seen[i]) - 2))
+            settled[i] = fraction == 1.0 or parts[i].exact or _converged(parts[i], se, tolerance)
     return results
 
 
-def _above(result, tolerance) -> bool:
-    return tolerance is not None and np.max(result[1], initial=0.0) >= tolerance
+def _converged(part: BudgetPlan, se: np.ndarray, tolerance) -> bool:
+    """Every standard error below `tolerance`, and trustworthy: a stratum of one sampled pair has no spread to
+    resample, so a round with one is never taken as converged."""
+    pairs = [len(np.unique(part.pair[part.stratum == s])) for s in part.stratum_weight]
+    return tolerance is not None and min(pairs, default=2) >= 2 and np.max(se, initial=0.0) < tolerance
 
 
 def budget_shapley(value: Callable, n_players: int, max_evals: int, rng: np.random.Generator, active=None,

@@ -15,7 +15,7 @@ from ..core.forward import default_bs
 from ..core.results import reliance_record
 from ..core.shapley_regression import budget_shapley
 from ..core.shapley import EXACT_MAX_PLAYERS, all_coalitions, permutation_plan, shapley_from_plan, shapley_from_values
-from ..tabular.data import frame_record
+from ..tabular.data import frame_record, training_targets
 from ..tabular.coalitions import background_inputs, changeable_players, display_value, explained_rows, row_value
 from ..tabular.kind import TABULAR
 from ..tabular.reliance import flagged_variables, without_flagged_columns
@@ -78,7 +78,8 @@ def explain(
                  for i in range(n)]
         ks = [s.target(target, int(full_out[i].argmax())) for i in range(n)]
         budget = None if method != 'shapley' else dict(
-            max_evals=max_evals, tolerance=tolerance, rngs=[s.stream('coalitions', i) for i in range(n)],
+            max_evals=max_evals, tolerance=tolerance,   # seeds, not generators: a worker may keep the payload
+            seeds=[int(s.stream('coalitions', i).integers(2 ** 63)) for i in range(n)],
             active=[changeable_players(x, i, bg, players) for i in range(n)])
         shared = dict(model=learn.model, x=x, bg=bg, players=players, activation=s.activation, plans=plans, ks=ks, m=m,
                       budget=budget)
@@ -94,9 +95,8 @@ def explain(
                                     Contribution=float(c), Std=float(e)))
         if flagged is not None:
             without = without_flagged_columns(learn.model, x, bg, flagged_vars, s.activation, default_bs(x[0].device))
-            with torch.inference_mode(): scale = s.activation(learn.model(*bg)).reshape(bg[0].shape[0], -1).cpu()
-            threshold, rule = data_threshold(threshold, s.output_kind, scale[:, ks[0]].double().numpy(),
-                                             'the outputs on the background rows')
+            threshold, rule = data_threshold(threshold, s.output_kind, None, 'the rows explained',
+                                             training=training_targets(learn, ks[0]))
     columns = ['row', 'Variable', 'Value', 'Contribution', 'Std']
     expl = pd.DataFrame.from_records(records, columns=columns)
     if flagged is not None:
@@ -146,7 +146,8 @@ def _row_shapley(shared: dict, i: int) -> tuple:
     value = row_value(shared['model'], shared['x'], i, shared['bg'], shared['players'], shared['activation'],
                       shared['ks'][i])
     if budget is not None:
-        return budget_shapley(value, m, budget['max_evals'], budget['rngs'][i], budget['active'][i], budget['tolerance'])
+        return budget_shapley(value, m, budget['max_evals'], np.random.default_rng(budget['seeds'][i]),
+                              budget['active'][i], budget['tolerance'])
     if plan is None:
         v = value(all_coalitions(m))
         return shapley_from_values(v, m), np.full(m, np.nan), float(v[0]), float(v[-1]), 2 ** m - 2

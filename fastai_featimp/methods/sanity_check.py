@@ -49,7 +49,7 @@ def _row_correlations(original: pd.DataFrame, other: pd.DataFrame) -> tuple:
     rhos, units = [], []
     for r, part in original.groupby('row', sort=True):
         a, b = part['Contribution'].to_numpy(float), other[other['row'] == r]['Contribution'].to_numpy(float)
-        if len(a) < MIN_UNITS or np.ptp(a) == 0: continue
+        if len(a) < MIN_UNITS or np.ptp(a) == 0: continue   # too short to say, or constant: nothing of the model
         rho = stats.spearmanr(a, b).statistic if np.ptp(b) > 0 else 0.0
         rhos.append(0.0 if np.isnan(rho) else float(rho)); units.append(len(a))
     return np.array(rhos), np.array(units)
@@ -68,12 +68,16 @@ def _interval(rhos: np.ndarray, units: np.ndarray) -> tuple:
     return float(np.tanh(mean)), float(np.tanh(mean - Z95 * se)), float(np.tanh(mean + Z95 * se))
 
 
-def _verdict(method: str, final: tuple, threshold: float, n_rows: int, n_usable: int) -> tuple:
-    "`(passed, verdict)`: passed only when the whole interval is within ±threshold; failed when it is wholly beyond."
+def _verdict(method: str, final: tuple, threshold: float, n_rows: int, n_usable: int, n_constant: int) -> tuple:
+    """`(passed, verdict)`: passed only when the whole interval is within ±threshold; failed when it is wholly beyond,
+    or when every explanation is constant; no verdict when the rows are too short to tell."""
     rho, low, high = final
+    if n_usable == 0 and n_constant == n_rows:
+        return False, (f"{method} fails: its explanations are constant on all {n_rows} row(s), so they cannot show "
+                       "anything the model learnt")
     if n_usable == 0:
-        return False, (f"{method} fails: its explanations are constant (or have fewer than {MIN_UNITS} units) on all "
-                       f"{n_rows} row(s), so they cannot show anything the model learnt")
+        return None, (f"no verdict for {method}: its explanations have fewer than {MIN_UNITS} units (or are constant) "
+                      f"on all {n_rows} row(s), too few to compare orders; explain rows with more units")
     said = f"{rho:.2f} (95% interval {low:.2f} to {high:.2f}, over {n_usable} row(s))"
     if -threshold < low and high < threshold:
         return True, (f"{method} passes: with every weight of the model re-drawn its explanations correlate {said} with "
@@ -135,8 +139,9 @@ def sanity_check(
     n_rows = original['row'].nunique()
     if layers == 'cascade':
         last = records[-1]
+        constant = int(sum(np.ptp(p['Contribution'].to_numpy(float)) == 0 for _, p in original.groupby('row')))
         passed, verdict = _verdict(method, (last['RankCorrelation'], last['Low'], last['High']), threshold, n_rows,
-                                   len(rhos))
+                                   len(rhos), constant)
     else:
         passed, verdict = None, "independent randomisation: read each block's correlation (no overall verdict)"
     result.attrs.update(method=method, layers=layers, passed=passed, verdict=verdict, threshold=threshold, seed=root,

@@ -15,7 +15,7 @@ from ..core.params import Choice, Flag, Integer, Seed, checked
 from ..core.results import reliance_frame
 from ..core.forward import default_bs
 from ..tabular.coalitions import explained_and_background
-from ..tabular.data import load_tabular
+from ..tabular.data import load_tabular, training_targets
 from ..tabular.kind import TABULAR
 from ..tabular.reliance import flagged_variables, raw_from_expected, without_flagged_columns
 
@@ -60,7 +60,8 @@ def tabular_reliance(
         target_t = load_tabular(learn, s.schema, data, labelled=True, param='data').target if labelled else None
     ks = [s.target(target, int(prob[i].argmax())) for i in range(n)]
     rows = torch.arange(n)
-    threshold, rule = data_threshold(threshold, s.output_kind, *_scale(s, labelled, target_t, prob[rows, ks]))
+    threshold, rule = data_threshold(threshold, s.output_kind, *_scale(s, labelled, target_t, prob[rows, ks]),
+                                     training=training_targets(learn, ks[0]))
     classifier = s.schema.y_vocab is not None
     label = lambda p: [plain(s.labels[int(k)]) for k in p.argmax(1)] if classifier else [None] * n
     scores = None

@@ -18,7 +18,7 @@ from ..core.forward import model_device
 from ..core.seeding import subsample_indices
 from .schema import ATTRIBUTE_NAMES, TabularSchema
 
-__all__ = ['TabularData', 'load_tabular', 'prepare_frame', 'frame_record', 'frame_from_record', 'same_rows', 'gather_batch', 'feature_arrays', 'named_attribute_error',
+__all__ = ['TabularData', 'training_targets', 'load_tabular', 'prepare_frame', 'frame_record', 'frame_from_record', 'same_rows', 'gather_batch', 'feature_arrays', 'named_attribute_error',
            'training_codes']
 
 
@@ -305,6 +305,14 @@ def feature_arrays(schema: TabularSchema, x_cat, x_cont=None) -> tuple:
     cat = {n: x_cat[:, i] for i, n in enumerate(schema.cat_names) if n not in schema.na_parent}
     cont = {n: x_cont[:, i] for i, n in enumerate(schema.cont_names)}
     return cat, cont
+
+
+def training_targets(learn, k: int = 0):
+    "The training labels of output `k` as floats (a regression's), or None when the learner keeps no training rows."
+    ys = getattr(getattr(learn.dls, 'train_ds', None), 'ys', None)
+    if ys is None or len(ys) == 0: return None
+    values = np.asarray(ys, dtype=float)
+    return values[:, min(k, values.shape[1] - 1)] if values.ndim == 2 else values
 
 
 def training_codes(learn, name: str):

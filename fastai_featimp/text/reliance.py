@@ -45,11 +45,16 @@ def flagged_occurrences(tokens: list, texts: list, phrases: list, rules=None) ->
     out = []
     for t, hits in enumerate(found):
         if not hits: out.append([]); continue
-        if texts is not None and texts[t] is not None: align(texts[t], tokens[t], words[t], rules)
+        # the words as written, with their offsets ('sooooo' is fastai's `s xxrep 5 o`, one written word)
+        written_as = align(texts[t], tokens[t], word_units(tokens[t]), rules) if texts is not None and             texts[t] is not None else []
+        whole = {p: u for u in written_as for p in u.positions}
         occ = {}
         for s, g in sorted(hits):
             ws = units_at(words[t], written[t][1], s, len(g))
-            o = Occurrence(' '.join(g), tuple(p for w in ws for p in w.positions), ws[0].start, ws[-1].end)
+            covered = [p for w in ws for p in w.positions]
+            if any(not set(whole[p].positions) <= set(covered) for p in covered if p in whole): continue   # a piece
+            first, last = whole.get(covered[0]), whole.get(covered[-1])
+            o = Occurrence(' '.join(g), tuple(covered), first.start if first else 0, last.end if last else 0)
             occ.setdefault((o.phrase, o.positions), o)   # `zebra` three times in one `xxwrep 3 zebra`: one occurrence
         out.append(list(occ.values()))
     return out

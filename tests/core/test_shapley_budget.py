@@ -48,7 +48,7 @@ def test_exact_when_the_changeable_units_fit(m, null):
     assert not asked[:, list(null)].any()                   # a null unit is never switched on: it costs nothing
 
 
-@pytest.mark.parametrize('max_evals', [20, 100, 333])
+@pytest.mark.parametrize('max_evals', [28, 100, 333])
 def test_the_budget_is_honoured_and_the_values_add_up(max_evals):
     m = 14
     game = Game(m, seed=1)
@@ -157,3 +157,10 @@ def test_a_text_with_unknown_words(custom_text):
     assert small['Contribution'].sum() + small.attrs['base_values'][0] == pytest.approx(small.attrs['outputs'][0], abs=1e-6)
     with pytest.raises(Exception, match='n_permutations'):
         learn.explain(text, method='shapley', n_permutations=4, max_evals=40, **Q)
+
+
+def test_a_budget_that_cannot_determine_every_value_is_refused():
+    from fastai_featimp import ParameterError
+    # 14 units need each unit alone and each left out (28 coalitions): below that some values would be made up
+    with pytest.raises(ParameterError, match='max_evals=20 cannot determine the Shapley values of 14 units.*at least 28'):
+        budget_shapley(Game(14), 14, 20, np.random.default_rng(0))

@@ -259,14 +259,14 @@ def regression():
 def test_a_regressions_default_threshold_is_a_share_of_the_targets_spread(regression):
     learn, df = regression
     rel = learn.reliance(df, flagged='noise', background=df.tail(50), **Q)
-    sd = df['reg'].std(ddof=1)
+    sd = np.asarray(learn.dls.train_ds.ys, dtype=float).std(ddof=1)   # the training labels: one scale for every call
     assert rel.attrs['threshold'] == pytest.approx(0.1 * sd)
-    assert 'standard deviation of the labels' in rel.attrs['summary']['threshold_rule']
+    assert 'standard deviation of the training labels' in rel.attrs['summary']['threshold_rule']
     assert rel['Relies'].to_numpy().tolist() == (rel['Change'].abs() >= 0.1 * sd).tolist()
     # an ignored column: almost no row relies on it (a fixed 0.1 in the target's units would count many)
     assert rel['Relies'].mean() < 0.1
     unlabelled = learn.reliance(df.drop(columns=['reg']), flagged='noise', background=df.tail(50), **Q)
-    assert 'outputs' in unlabelled.attrs['summary']['threshold_rule']
+    assert unlabelled.attrs['threshold'] == rel.attrs['threshold']
     given = learn.reliance(df, flagged='noise', background=df.tail(50), threshold=0.5, **Q)
     assert given.attrs['threshold'] == 0.5 and given.attrs['summary']['threshold_rule'] == 'given'
 
@@ -376,3 +376,67 @@ def test_rows_with_missing_values_are_found_again(binary_learner, binary_test):
     expl = binary_learner.explain(rows, n_background=20, seed=0, **Q)
     binary_learner.evaluate_explanation(expl, n_random=2, **Q)
     binary_learner.evaluate_explanation(expl, rows, n_random=2, **Q)
+
+
+# --- from the review: budgets that cannot determine the values, early stops, short rows, thresholds, glued words ---
+
+def test_a_budget_too_small_to_determine_the_values_is_refused(regression):
+    from fastai_featimp.core.shapley_regression import budget_shapley
+    from test_shapley_budget import Game
+    with pytest.raises(ParameterError, match='cannot determine the Shapley values of 6 units') as e:
+        budget_shapley(Game(6), 6, 1, np.random.default_rng(0))
+    assert e.value.name == 'max_evals'
+    learn, df = regression
+    with pytest.raises(ParameterError, match='max_evals'):
+        learn.explain(df.head(1), background=df.tail(1), method='shapley', max_evals=1, **Q)
+
+
+def test_tolerance_never_stops_on_a_stratum_of_one_pair():
+    from fastai_featimp.core.shapley import all_coalitions, shapley_from_values
+    from fastai_featimp.core.shapley_regression import budget_shapley
+    from test_shapley_budget import Game
+    m = 12
+    truth = shapley_from_values(Game(m)(all_coalitions(m)), m)
+    for seed in range(20):
+        phi, se, base, full, n = budget_shapley(Game(m), m, 40, np.random.default_rng(seed), tolerance=0.2)
+        if n < 40: assert np.abs(phi - truth).max() < 4 * 0.2, (seed, n)   # an early stop is a trustworthy one
+
+
+def test_the_sanity_check_gives_no_verdict_for_rows_too_short(binary_learner, binary_test):
+    groups = {'categories': ['level', 'noise_cat', 'row_id'], 'numbers': ['weak', 'noise']}   # 3 players
+    sc = binary_learner.sanity_check(binary_test.head(3), groups=groups, n_background=20, seed=0)
+    assert sc.attrs['passed'] is None and 'fewer than 4 units' in sc.attrs['verdict']
+
+
+def test_default_thresholds_do_not_depend_on_the_rows_passed(regression, binary_learner, binary_test):
+    learn, df = regression
+    one = learn.reliance(df.head(1), flagged='noise', background=df.tail(20), **Q)
+    many = learn.reliance(df.head(50), flagged='noise', background=df.tail(20), **Q)
+    train_sd = np.asarray(learn.dls.train_ds.ys, dtype=float).std(ddof=1)
+    assert one.attrs['threshold'] == many.attrs['threshold'] == pytest.approx(0.1 * train_sd)
+    assert 'training labels' in one.attrs['summary']['threshold_rule']
+    expl = learn.explain(df.head(1), background=df.tail(1), flagged='noise', **Q)
+    assert expl.attrs['threshold'] == pytest.approx(0.1 * train_sd)
+    raw = binary_learner.reliance(binary_test.head(1), flagged='signal', background=binary_test.tail(5), output='raw', **Q)
+    assert raw.attrs['threshold'] == 0.4 and 'logit' in raw.attrs['summary']['threshold_rule']
+
+
+def test_the_budgeted_method_is_the_same_on_workers(binary_learner, binary_test):
+    rows, bg = binary_test.head(4), binary_test.tail(10)
+    one = binary_learner.explain(rows, background=bg, method='shapley', max_evals=30, seed=3, **Q)
+    two = binary_learner.explain(rows, background=bg, method='shapley', max_evals=30, seed=3, n_jobs=2, **Q)
+    again = binary_learner.explain(rows, background=bg, method='shapley', max_evals=30, seed=3, n_jobs=2, **Q)
+    pd.testing.assert_frame_equal(one, two)
+    pd.testing.assert_frame_equal(two, again)
+
+
+def test_a_flagged_phrase_never_matches_a_piece_of_a_written_word(custom_text):
+    from fastai_featimp.text.reliance import flagged_occurrences
+    text = 'Patient sooooo stable today'
+    schema, tokens = _tokens(custom_text, text)
+    at = tokens.index('xxrep')
+    assert tokens[at - 1:at + 3] == ['s', 'xxrep', '5', 'o']   # fastai splits the written word around its repeated letters
+    found = lambda *phrase: flagged_occurrences([tokens], [text], [phrase], schema.tokenizer.rules)[0]
+    assert found('s') == [] and found('ooooo') == []
+    assert [text[o.start:o.end] for o in found('s', 'ooooo')] == ['sooooo']
+    assert [text[o.start:o.end] for o in found('stable')] == ['stable']
