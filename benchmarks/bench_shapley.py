@@ -2,7 +2,7 @@
 shap and captum are [dev] dependencies).
 
     python benchmarks/bench_shapley.py [--budgets 200 500 1000 3000] [--seeds 3] [--rows 3] [--notes 8]
-                                       [--cases table notes]
+                                       [--images 6] [--cases table notes images]
 
 Every library gets the same value function, so that they estimate the same numbers: one background row, and the value
 of a coalition is the model's output with the coalition's inputs taken from the explained row and the others from the
@@ -13,7 +13,8 @@ explained row, the error (root mean square over the inputs, against exact, avera
 - shap: KernelExplainer with `l1_reg=False` and with its default, PermutationExplainer, SamplingExplainer;
 - captum: ShapleyValueSampling (n_samples permutations of m + 1 evaluations each) and KernelShap.
 Data: a fastai tabular learner on UCI Adult's 14 inputs (rows differing from the background row in every input, and
-typical rows), and short clinical notes (at most 14 words) on a small text model (a word masked is xxunk)."""
+typical rows), short clinical notes (at most 14 words) on a small text model (a word masked is xxunk), and images
+(a 3x3 grid of regions, a removed region blurred) on a small CNN."""
 from __future__ import annotations
 
 import argparse
@@ -107,6 +108,36 @@ def notes_game(n_notes: int, seed: int = 0):
     return games
 
 
+def images_game(n_images: int, seed: int = 0):
+    """`(f per image, x per image)`: P(yes) of the test suite's small CNN on 32-pixel `marked_images` (a planted marker
+    in the top-left corner), with the regions of a 3x3 grid where z = 0 blurred (before Normalize)."""
+    import sys
+    import tempfile
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'tests'))   # the suite's CNN and its recipe
+    from helpers import train_marked_cnn
+    from fastai_featimp.common.setup import method_setup
+    from fastai_featimp.vision.data import load_images
+    from fastai_featimp.vision.kind import VISION
+    from fastai_featimp.vision.masking import masked_outputs
+    from fastai_featimp.vision.units import region_setup
+    folder = tempfile.mkdtemp()
+    learn, df = train_marked_cnn(folder, n=800, size=32, epochs=5, seed=seed)
+    s = method_setup(learn, VISION)
+    paths = [str(Path(folder) / p) for p in df[df['has_marker']]['path'].head(n_images)]
+    data = load_images(learn, s.schema, paths, param='images')
+    setups = region_setup(data, (3, 3), 'blur')
+    games = []
+    for i in range(len(paths)):
+        def f(z, i=i):
+            keeps = torch.as_tensor(np.asarray(z) > 0.5)
+            raw = masked_outputs(learn.model, data.model_input, data.pixels[i], setups[i][1], setups[i][0].pixel_region,
+                                 keeps, 4096)
+            return s.activation(raw).reshape(len(keeps), -1)[:, 1].double().numpy()
+        games.append((f, (~setups[i][2]).numpy().astype(float)[None]))   # 0 where a region already equals the blur
+    return games
+
+
 def estimators(f, x, bg, budget, seed):
     "`{name: (values, seconds)}` of every estimator at `budget` evaluations."
     import shap
@@ -165,7 +196,8 @@ def main():
     p.add_argument('--seeds', type=int, default=3)
     p.add_argument('--rows', type=int, default=3)
     p.add_argument('--notes', type=int, default=8)
-    p.add_argument('--cases', nargs='+', default=['table', 'notes'], choices=['table', 'notes'])
+    p.add_argument('--images', type=int, default=6)
+    p.add_argument('--cases', nargs='+', default=['table', 'notes', 'images'], choices=['table', 'notes', 'images'])
     args = p.parse_args()
     torch.set_num_threads(2)
     records = []
@@ -178,6 +210,10 @@ def main():
         assert games, 'no short note found'
         records += bench(f'{len(games)} short notes', [(f, x, np.zeros_like(x)) for f, x in games], args.budgets,
                          args.seeds)
+    if 'images' in args.cases:
+        games = images_game(args.images)
+        records += bench(f'{len(games)} marked images, 3x3 grid', [(f, x, np.zeros_like(x)) for f, x in games],
+                         args.budgets, args.seeds)
     frame = pd.DataFrame(records)
     table = frame.groupby(['case', 'budget', 'estimator'], sort=False)[['rmse', 'seconds']].mean().reset_index()
     ours = table[table['estimator'] == 'ours (budgeted)'].set_index(['case', 'budget'])['rmse']
