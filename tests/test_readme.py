@@ -25,7 +25,8 @@ import json as _json
 _story = dict(accuracy=float(text_learn.recorder.values[-1][2]), top_phrase=str(fi_text['Variable'].iloc[0]),
               share_relies=float(rel.attrs['summary']['share_relies']), relies=bool(flagged.attrs['reliance'][0]['Relies']),
               banner='featimp-banner' in fastai_featimp.explanation_html(flagged, 0),
-              outlined=bool(flagged['Flagged'].any()))
+              outlined=bool(flagged['Flagged'].any()), image_top_region=str(fi_img['Variable'].iloc[0]),
+              image_relies=float(rel_img['Relies'].mean()))
 print('STORY ' + _json.dumps(_story))
 """
 
@@ -33,7 +34,8 @@ print('STORY ' + _json.dumps(_story))
 def test_every_python_example_runs_as_written_and_tells_its_story(tmp_path):
     """The blocks run as written, the text example's model learns the "family visit" leak on every run (seeded, the
     notebook's recipe): the phrase ranked first, a share of notes resting on it, the README's note with its banner;
-    and nothing prints captum's warning about the feature mask."""
+    the image model's marker corner ranked first and relied on; and nothing prints captum's warning about the feature
+    mask."""
     script = '\n\n'.join(python_blocks(README.read_text(encoding='utf-8'))) + '\n' + STORY
     (tmp_path / 'readme_examples.py').write_text(script)
     env = dict(os.environ, MPLBACKEND='Agg')
@@ -44,5 +46,6 @@ def test_every_python_example_runs_as_written_and_tells_its_story(tmp_path):
     assert story['accuracy'] > 0.8, story
     assert story['top_phrase'] == 'family visit', story
     assert story['share_relies'] > 0.1 and story['relies'] and story['banner'] and story['outlined'], story
+    assert story['image_top_region'] == 'r0c0' and story['image_relies'] > 0.5, story   # the marker's corner
     assert 'missing some integers' not in res.stderr
     assert 'Checked: without family visit' in README.read_text(encoding='utf-8')
