@@ -298,3 +298,41 @@ def test_report_help_answers_without_fastai():
             "print('FASTAI', 'fastai' in sys.modules, 'torch' in sys.modules)")
     res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
     assert '--flag INPUT' in res.stdout and '-o PATH, --out PATH' in res.stdout and 'FASTAI False False' in res.stdout
+
+
+# --- an image learner -----------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def img(marked, tmp_path_factory):
+    import os
+    learn, test = marked
+    data = test.drop(columns=['image', 'marker_box']).head(60)
+    # paths as the learner reads them, relative to its folder (fastai's test_dl puts the folder in front of every path)
+    data['path'] = [os.path.relpath(p, learn.dls.path) for p in data['path']]
+    box = tuple(int(v) for v in test['marker_box'].dropna().iloc[0])
+    path = tmp_path_factory.mktemp('image_report') / 'report.html'
+    learn.report(data, path, flagged=[box], seed=0, show_progress=False)
+    return learn, data, path, read(path), box
+
+
+def test_image_report_sections_and_numbers(img):
+    learn, data, path, page, box = img
+    assert page.sections == ['run', 'importance', 'reliance', 'examples', 'faithfulness', 'warnings']
+    text = path.read_text(encoding='utf-8')
+    no_external_reference(text)
+    fi = learn.feature_importance(df=data, seed=0, show_progress=False)
+    assert page.column('importance', 'Variable') == list(fi['Variable'].head(15))
+    for col in ('Importance', 'CI_low', 'CI_high', 'Top', 'Left'): assert page.column('importance', col) == list(fi[col].head(15))
+    assert page.column('importance', 'Variable')[0] == 'r0c0'   # the marker's corner leads, as the data were made
+    rel = learn.reliance(data, [box], seed=0, show_progress=False)
+    for key in ('share_relies', 'share_flipped'):
+        assert float(page.facts[key]['value']) == rel.attrs['summary'][key], key
+    assert text.count('data:image/png;base64') >= 2   # the images explained, drawn with their maps
+
+
+def test_image_flagged_inputs_are_boxes(marked, tmp_path, no_work):
+    from fastai_featimp import ParameterError
+    learn, test = marked
+    data = test.drop(columns=['image', 'marker_box']).head(10)
+    assert_call_leaves_everything(learn, lambda: learn.report(data, tmp_path / 'r.html', flagged=['marker']), data,
+                                  raises=ParameterError, match='a box \\(top, left, bottom, right\\)')

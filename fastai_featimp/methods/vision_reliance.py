@@ -76,4 +76,5 @@ def vision_reliance(
                           label(prob_without), found, threshold, loaded.index, scores=scores,
                           flagged=[list(b) for b in boxes] if boxes is not None else ['mask'],
                           target=target_words(s, target, ks, 'image'), mask=mask if isinstance(mask, str) else list(mask),
-                          output=s.output_kind, kind=VISION.name, threshold_rule=rule)
+                          output=s.output_kind, kind=VISION.name, threshold_rule=rule,
+                          counts_found=False)   # every image holds its boxes: no count to give

@@ -51,7 +51,7 @@ def the_run(run, seconds: float) -> Section:
         rows += [('metric', 'Metric', fi.attrs['metric']), ('baseline', f"{fi.attrs['metric']} on the data", fi.attrs['baseline'])]
     spent = sum(t for _, _, t in run.calls)
     rows += [('seed', 'Seed', 'none (results vary run to run)' if run.seed is None else run.seed),
-             ('flagged', 'Flagged inputs', ', '.join(run.flagged) if run.flagged else 'none'),
+             ('flagged', 'Flagged inputs', ', '.join(map(str, run.flagged)) if run.flagged else 'none'),
              ('versions', 'Versions', f"fastai_featimp {__version__}, fastai {fastai.__version__}, torch {torch.__version__}, "
                                       f"Python {platform.python_version()}"),
              ('seconds', 'Time taken', f"{seconds:.1f} s, of which {spent:.1f} s in the {len(run.calls)} calls")]
@@ -77,7 +77,7 @@ def reliance(run) -> Section | None:
                    **run.recipe.reliance_options(run))
     run.results['reliance'] = rel
     a, sm = rel.attrs, rel.attrs['summary']
-    s = Section('reliance', f"Reliance on {', '.join(run.flagged)}",
+    s = Section('reliance', f"Reliance on {', '.join(map(str, run.flagged))}",
                 "Each prediction against the same prediction without the flagged inputs: points off the diagonal band "
                 f"rest on them (a change of {a['threshold']:g} or more in {a['target']}, or a flipped class); discount "
                 "those predictions.")
@@ -140,7 +140,7 @@ def examples(run) -> Section:
                 f"Why the model predicted what it did for a few rows chosen to teach: each {recipe.unit} pushes the "
                 "prediction up or down from the base value (the average prediction) to the model's output.")
     if not positions: return s.add(paragraph('No row of the data fits these groups.'), calls_of(run, 'examples'))
-    flagged = {'flagged': run.flagged} if run.flagged else {}
+    flagged = {'flagged': run.flagged} if run.flagged and getattr(recipe, 'explains_flagged', True) else {}
     expl = run.call('explain', recipe.rows(run, positions), seed=run.seed, show_progress=False, **flagged,
                     **recipe.explain_options(run))
     run.results['examples'] = (expl, positions)
