@@ -15,11 +15,13 @@ import fastai_featimp  # noqa: E402,F401  (patches the Learner)
 from helpers import BIN_CAT, BIN_CONT, make_binary_df, train  # noqa: E402
 
 warnings.filterwarnings('ignore', category=FutureWarning)
+import torchvision  # noqa: E402,F401
 try: import cv2  # noqa: F401
 except ImportError: pass
-# opencv (brought by the pytorch-grad-cam reference; shap and captum import it when it is there) edits LD_LIBRARY_PATH
-# when first imported: imported here, once, so that the per-module environment check below sees the package's own
-# changes only
+# Two libraries edit the environment when first imported: torchvision (fastai's vision, the image tests) sets
+# TORCHINDUCTOR_CACHE_DIR, opencv (brought by the pytorch-grad-cam reference; shap and captum import it when it is there)
+# LD_LIBRARY_PATH. Imported here, once, so that the per-module environment check below sees the package's own changes
+# only.
 warnings.filterwarnings('ignore', message='.*not writable.*')
 torch.set_num_threads(2)
 
