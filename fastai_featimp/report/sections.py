@@ -140,7 +140,7 @@ def examples(run) -> Section:
                 f"Why the model predicted what it did for a few rows chosen to teach: each {recipe.unit} pushes the "
                 "prediction up or down from the base value (the average prediction) to the model's output.")
     if not positions: return s.add(paragraph('No row of the data fits these groups.'), calls_of(run, 'examples'))
-    flagged = {'flagged': run.flagged} if run.flagged and getattr(recipe, 'explains_flagged', True) else {}
+    flagged = {'flagged': run.flagged} if run.flagged and recipe.explains_flagged else {}
     expl = run.call('explain', recipe.rows(run, positions), seed=run.seed, show_progress=False, **flagged,
                     **recipe.explain_options(run))
     run.results['examples'] = (expl, positions)

@@ -4,13 +4,13 @@ columns, and partial dependence / ALE of the top columns and of the strongest in
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from ..common.reliance import flagged_names
 from ..core.params import ParameterError
 from ..plot.dependence import plot_dependence
 from ..plot.explanation import plot_explanation
 from .page import Section, figure, paragraph, table
+from .recipe import Recipe
 from .sections import calls_of, metric_options
 
 __all__ = ['RECIPE']
@@ -23,7 +23,7 @@ H_ROWS = 200         # rows of the H-statistic
 N_BACKGROUND = 100   # background rows taken from `data` or `background` (the methods' own n_background)
 
 
-class TabularRecipe:
+class TabularRecipe(Recipe):
     unit = 'column'
     data_needs = 'the input columns and the label column'
     importance_columns = ['Variable', 'Type', 'Importance', 'Std', 'CI_low', 'CI_high', 'p_value']
@@ -62,17 +62,12 @@ class TabularRecipe:
         bg = self.background(run)
         return {} if bg is None else {'background': bg}
 
-    reliance_options = faithfulness_options = explain_options
-
     def importance_options(self, run) -> dict: return {'n_repeats': N_REPEATS}
 
     def importance_how(self, fi) -> str:
-        better = 'falls' if fi.attrs.get('greater_is_better') else 'rises'
-        return (f"How much {fi.attrs['metric']} {better} when a column's values are shuffled across the "
+        return (f"How much {fi.attrs['metric']} {self.moves(fi)} when a column's values are shuffled across the "
                 f"{fi.attrs['n_rows']:,} rows (mean of {fi.attrs['n_repeats']} shuffles, bars: 95% interval): a column "
                 "whose interval crosses zero is one the model does not need.")
-
-    def rows(self, run, positions) -> pd.DataFrame: return run.data.iloc[list(positions)]
 
     def draw_example(self, run, expl, row) -> str:
         return figure(plot_explanation(expl, row=row), f"waterfall of row {row}")

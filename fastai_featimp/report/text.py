@@ -2,21 +2,19 @@
 the texts, its examples the texts themselves with each word shaded, as `show_explanation` shows them."""
 from __future__ import annotations
 
-import pandas as pd
-
 from ..common.reliance import flagged_names
 from ..core.params import ParameterError
 from ..plot.text import explanation_html
+from .recipe import Recipe
 
 __all__ = ['RECIPE']
 
 
-class TextRecipe:
+class TextRecipe(Recipe):
     unit = 'phrase'
     data_needs = 'the text column and the label column'
     importance_columns = ['Variable', 'Type', 'Importance', 'Std', 'CI_low', 'CI_high', 'p_value', 'Support', 'MeanDelta']
     n_compare = 2     # texts every explanation method explains (three methods, each unit removed in turn)
-    sections: list = []   # nothing beyond the sections every kind has
 
     def columns(self, schema) -> list:
         if schema.text_col is None:
@@ -39,19 +37,10 @@ class TextRecipe:
             raise ParameterError('background', "`background` is for tabular learners: a text's units are masked, not "
                                                "taken from other rows")
 
-    def explain_options(self, run) -> dict: return {}
-
-    reliance_options = faithfulness_options = explain_options
-
-    def importance_options(self, run) -> dict: return {}
-
     def importance_how(self, fi) -> str:
-        better = 'falls' if fi.attrs.get('greater_is_better') else 'rises'
-        return (f"How much {fi.attrs['metric']} {better} when every occurrence of a phrase is masked in the "
+        return (f"How much {fi.attrs['metric']} {self.moves(fi)} when every occurrence of a phrase is masked in the "
                 f"{fi.attrs['n_rows']:,} texts (bars: 95% bootstrap interval over texts); Support is the number of "
                 "texts holding the phrase, MeanDelta how far it pushes them towards the target.")
-
-    def rows(self, run, positions) -> pd.DataFrame: return run.data.iloc[list(positions)]
 
     def draw_example(self, run, expl, row) -> str: return explanation_html(expl, row)
 

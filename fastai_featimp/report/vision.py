@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import numbers
 
-import pandas as pd
-
 from ..core.params import ParameterError
 from ..plot.image import image_explanation_html
+from .recipe import Recipe
 
 __all__ = ['RECIPE']
 
 
-class VisionRecipe:
+class VisionRecipe(Recipe):
     unit = 'region'
     data_needs = 'the image path column and the label column'
     importance_columns = ['Variable', 'Importance', 'Std', 'CI_low', 'CI_high', 'p_value', 'Top', 'Left', 'Bottom',
                           'Right']
     n_compare = 2          # images every explanation method explains
-    sections: list = []    # nothing beyond the sections every kind has
     explains_flagged = False   # an image's explanation does not mark flagged boxes yet: the reliance section does
 
     def columns(self, schema) -> list:
@@ -43,17 +41,10 @@ class VisionRecipe:
             raise ParameterError('background', "`background` is for tabular learners: an image's regions are removed "
                                                "(blurred), not taken from other rows")
 
-    def explain_options(self, run) -> dict: return {}
-
-    reliance_options = faithfulness_options = importance_options = explain_options
-
     def importance_how(self, fi) -> str:
-        better = 'falls' if fi.attrs.get('greater_is_better') else 'rises'
-        return (f"How much {fi.attrs['metric']} {better} when one region is blurred in every one of the "
+        return (f"How much {fi.attrs['metric']} {self.moves(fi)} when one region is blurred in every one of the "
                 f"{fi.attrs['n_rows']:,} images (bars: 95% bootstrap interval over images); Top, Left, Bottom and Right "
                 "give the region's box in the pixels of the images the model sees.")
-
-    def rows(self, run, positions) -> pd.DataFrame: return run.data.iloc[list(positions)]
 
     def draw_example(self, run, expl, row) -> str: return image_explanation_html(expl, row)
 
