@@ -91,6 +91,12 @@ def test_the_plan_enumerates_the_heaviest_sizes_first():
     assert len({bytes(r) for r in plan.masks}) == len(plan.masks)       # no coalition twice
     drawn = plan.masks[2:][plan.stratum >= 0]
     assert (drawn[0::2] == ~drawn[1::2]).all()                           # each drawn with its complement
+    # 14 units, 800 evaluations: sizes 2 and 12 get 214 by their weight, and their 182 coalitions are enumerated (a
+    # stratum capped at its 91 pairs would leave evaluations unspent)
+    big = budget_plan(14, 800, np.random.default_rng(0))
+    sizes = big.masks[2:].sum(1)
+    assert (sizes == 2).sum() == 91 and (sizes == 12).sum() == 91 and (sizes == 3).sum() < 364
+    assert len(big.masks) - 2 == 800   # every evaluation spent: a size that fits is enumerated, not capped
 
 
 # --- through the doors: a table with one background row, a text with unknown words --------------------------------
