@@ -9,7 +9,7 @@ version = next(line.split("'")[1] for line in (here / 'fastai_featimp' / '__init
 setup(
     name='fastai_featimp',
     version=version,
-    description='Feature importance and explanations for fastai tabular and text models',
+    description='Feature importance and explanations for fastai tabular, text and image models',
     long_description=(here / 'README.md').read_text(encoding='utf-8'),
     long_description_content_type='text/markdown',
     license='Apache-2.0',
