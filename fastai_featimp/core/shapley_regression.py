@@ -33,7 +33,7 @@ import torch
 from .params import ParameterError
 from .shapley import all_coalitions, shapley_from_values
 
-__all__ = ['BudgetPlan', 'budget_plan', 'shapley_from_budget', 'budget_shapley', 'budget_shapley_rows', 'N_BOOTSTRAP']
+__all__ = ['BudgetPlan', 'check_budget', 'budget_plan', 'shapley_from_budget', 'budget_shapley', 'budget_shapley_rows', 'N_BOOTSTRAP']
 
 N_BOOTSTRAP = 64        # resamples of the sampled pairs for the standard errors
 ENUMERATE_LIMIT = 200_000   # a size with at most this many coalitions is sampled from its list (else by rejection)
@@ -53,10 +53,14 @@ class BudgetPlan:
     pair: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
     stratum_weight: dict = field(default_factory=dict)   # stratum -> the kernel weight its coalitions share
 
-    @property
-    def n_evals(self) -> int:
-        "Coalitions evaluated besides the empty and the full one."
-        return max(0, len(self.masks) - 2)
+
+def check_budget(method: str, max_evals, tolerance) -> bool:
+    "Whether a budget (`max_evals`, `tolerance`) was given: refused by name for a `method` other than 'shapley'."
+    budgeted = max_evals is not None or tolerance is not None
+    if budgeted and method != 'shapley':
+        raise ParameterError('max_evals' if max_evals is not None else 'tolerance',
+                             f"`max_evals` and `tolerance` are the budget of `method=`'shapley', not of {method!r}")
+    return budgeted
 
 
 def _size_weight(n: int, s: int) -> float:

@@ -13,7 +13,7 @@ from ..core.checks import plain, warn
 from ..core.params import Choice, Flag, Integer, Number, ParameterError, Seed, checked
 from ..core.forward import default_bs
 from ..core.results import reliance_record
-from ..core.shapley_regression import budget_shapley
+from ..core.shapley_regression import budget_shapley, check_budget
 from ..core.shapley import EXACT_MAX_PLAYERS, all_coalitions, permutation_plan, shapley_from_plan, shapley_from_values
 from ..tabular.data import frame_record, training_targets
 from ..tabular.coalitions import background_inputs, changeable_players, display_value, explained_rows, row_value
@@ -130,9 +130,7 @@ def _resolved_method(method: str, m: int, n_permutations, max_evals, tolerance) 
     if method == 'auto':
         method = ('permutation' if n_permutations is not None else 'shapley' if budgeted or m > EXACT_MAX_PLAYERS
                   else 'exact')
-    if budgeted and method != 'shapley':
-        raise ParameterError('max_evals' if max_evals is not None else 'tolerance',
-                             f"`max_evals` and `tolerance` are the budget of `method=`'shapley', not of {method!r}")
+    check_budget(method, max_evals, tolerance)
     if n_permutations is not None and method != 'permutation':
         raise ParameterError('n_permutations', f"`n_permutations` is for `method=`'permutation', not {method!r} "
                                                "(method='shapley' takes `max_evals=`)")

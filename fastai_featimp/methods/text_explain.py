@@ -15,7 +15,7 @@ from ..core.checks import plain
 from ..core.params import Choice, Flag, Integer, Number, ParameterError, Seed, checked
 from ..core.results import reliance_record
 from ..core.shapley import permutation_plan, shapley_from_plan
-from ..core.shapley_regression import budget_plan, budget_shapley_rows
+from ..core.shapley_regression import budget_plan, budget_shapley_rows, check_budget
 from ..text.data import load_text
 from ..text.forward import masked_ids, text_forward
 from ..text.gradients import embedding_layer, integrated_gradients
@@ -175,10 +175,7 @@ EVALS_PER_UNIT = 20   # the default budget of method='shapley': masked texts per
 
 def _budgeted(method: str, n_permutations, max_evals, tolerance) -> bool:
     "Whether Shapley values are estimated on a budget (the default) rather than from permutations."
-    if (max_evals is not None or tolerance is not None) and method != 'shapley':
-        raise ParameterError('max_evals' if max_evals is not None else 'tolerance',
-                             f"`max_evals` and `tolerance` are the budget of `method=`'shapley', not of {method!r}")
-    if n_permutations is not None and (max_evals is not None or tolerance is not None):
+    if check_budget(method, max_evals, tolerance) and n_permutations is not None:
         raise ParameterError('n_permutations', "give either `n_permutations` (Shapley values from permutations) or a "
                                                "budget (`max_evals`, `tolerance`), not both")
     return method == 'shapley' and n_permutations is None

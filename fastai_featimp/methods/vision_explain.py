@@ -12,7 +12,7 @@ from ..common.progress import counting
 from ..common.setup import method_setup
 from ..core.checks import plain
 from ..core.params import Choice, Flag, Integer, Number, ParameterError, Seed, checked
-from ..core.shapley_regression import budget_plan, budget_shapley_rows
+from ..core.shapley_regression import budget_plan, budget_shapley_rows, check_budget
 from ..vision.data import load_images
 from ..vision.gradcam import default_layer, grad_cam, integrated_gradients, resolve_layer
 from ..vision.kind import VISION
@@ -57,9 +57,7 @@ def explain_images(
     base + sum of contributions = output. A region that already equals the fill contributes exactly 0. Grad-CAM's
     contribution of a region is its share of the mean map (the map summed over its pixels, over all pixels)."""
     grid = checked_grid(grid)
-    if (max_evals is not None or tolerance is not None) and method != 'shapley':
-        raise ParameterError('max_evals' if max_evals is not None else 'tolerance',
-                             f"`max_evals` and `tolerance` are the budget of `method=`'shapley', not of {method!r}")
+    check_budget(method, max_evals, tolerance)
     if layer is not None and method != 'gradcam':
         raise ParameterError('layer', f"`layer` is for `method=`'gradcam', not {method!r}")
     s = method_setup(learn, VISION, output=output, seed=seed, target=target)
