@@ -336,3 +336,11 @@ def test_image_flagged_inputs_are_boxes(marked, tmp_path, no_work):
     data = test.drop(columns=['image', 'marker_box']).head(10)
     assert_call_leaves_everything(learn, lambda: learn.report(data, tmp_path / 'r.html', flagged=['marker']), data,
                                   raises=ParameterError, match='a box \\(top, left, bottom, right\\)')
+
+
+def test_a_background_is_refused_where_units_are_not_taken_from_other_rows(custom_text, notes, tmp_path, no_work):
+    from fastai_featimp import ParameterError
+    data = notes[1].head(20)
+    assert_call_leaves_everything(custom_text, lambda: custom_text.report(data, tmp_path / 'r.html', background=data),
+                                  data, raises=ParameterError, match="background is for tabular learners: a text's units")
+    assert not (tmp_path / 'r.html').exists()

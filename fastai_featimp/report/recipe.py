@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..core.params import ParameterError
+
 __all__ = ['Recipe']
 
 
 class Recipe:
     sections: list = []        # sections beyond the ones every kind has
     explains_flagged = True    # its `explain` marks flagged inputs (`flagged=`)
+    removal = ''               # how a unit is removed, for a kind that takes no background
 
-    def check(self, run) -> None: pass
+    def check(self, run) -> None:
+        "A background is for a kind whose units are taken from other rows (a table's, which overrides this)."
+        if run.background is not None:
+            raise ParameterError('background', f"`background` is for tabular learners: {self.removal}")
 
     def explain_options(self, run) -> dict: return {}
 

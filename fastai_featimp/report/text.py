@@ -11,6 +11,7 @@ __all__ = ['RECIPE']
 
 
 class TextRecipe(Recipe):
+    removal = "a text's units are masked, not taken from other rows"
     unit = 'phrase'
     data_needs = 'the text column and the label column'
     importance_columns = ['Variable', 'Type', 'Importance', 'Std', 'CI_low', 'CI_high', 'p_value', 'Support', 'MeanDelta']
@@ -31,11 +32,6 @@ class TextRecipe(Recipe):
         if absent: raise ParameterError('flagged', f"`flagged` phrase(s) {absent} occur in none of the "
                                                    f"{len(texts):,} texts of `data`: check the spelling")
         return names
-
-    def check(self, run) -> None:
-        if run.background is not None:
-            raise ParameterError('background', "`background` is for tabular learners: a text's units are masked, not "
-                                               "taken from other rows")
 
     def importance_how(self, fi) -> str:
         return (f"How much {fi.attrs['metric']} {self.moves(fi)} when every occurrence of a phrase is masked in the "

@@ -13,6 +13,7 @@ __all__ = ['RECIPE']
 
 
 class VisionRecipe(Recipe):
+    removal = "an image's regions are removed (blurred), not taken from other rows"
     unit = 'region'
     data_needs = 'the image path column and the label column'
     importance_columns = ['Variable', 'Importance', 'Std', 'CI_low', 'CI_high', 'p_value', 'Top', 'Left', 'Bottom',
@@ -35,11 +36,6 @@ class VisionRecipe(Recipe):
             raise ParameterError('flagged', "`flagged` for an image learner is a box (top, left, bottom, right) in the "
                                             f"images' own pixels, or a list of boxes; got {flagged!r}")
         return [tuple(int(v) for v in b) for b in boxes]
-
-    def check(self, run) -> None:
-        if run.background is not None:
-            raise ParameterError('background', "`background` is for tabular learners: an image's regions are removed "
-                                               "(blurred), not taken from other rows")
 
     def importance_how(self, fi) -> str:
         return (f"How much {fi.attrs['metric']} {self.moves(fi)} when one region is blurred in every one of the "
