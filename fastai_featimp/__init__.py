@@ -24,7 +24,8 @@ __all__ = ['permutation_importance', 'plot_importance', 'feature_dependence', 'p
            'plot_train_vs_valid', 'explain_interactions', 'interaction_strength', 'plot_interactions',
            'plot_explanation', 'ParameterError', 'to_shap', 'captum_inputs', 'CaptumInputs', 'explanation_page',
            'plot_reliance', 'plot_deletion_curves', 'attribution_map',
-           'image_explanation_html', 'plot_image_explanation', 'explain_images', 'region_importance']
+           'image_explanation_html', 'plot_image_explanation', 'explain_images', 'region_importance',
+           'register_kind', 'Adapter', 'Items', 'Units', 'Option']
 
 
 def __getattr__(name):

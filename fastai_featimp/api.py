@@ -14,7 +14,6 @@ from .methods.interactions import explain_interactions, interaction_strength
 from .methods.importance_callback import ImportanceCallback, ImportanceReport
 from .methods.partial_dependence import accumulated_local_effects, partial_dependence
 from .methods.permutation import permutation_importance
-from .methods.text_explain import explain_text
 from .methods.text_importance import phrase_importance
 from .plot.dependence import plot_dependence
 from .plot.explanation import plot_explanation, plot_explanation_summary, plot_waterfall
@@ -27,13 +26,21 @@ from .plot.reliance import plot_reliance
 from .interop.shap import to_shap
 from .plot.text import explanation_html, explanation_page, plot_text_explanation
 from .plot.image import attribution_map, image_explanation_html, plot_image_explanation
-from .methods.vision_explain import explain_images
 from .methods.vision_importance import region_importance
+
+from .common.kinds import register_kind
+from .engine.protocol import Adapter, Items, Option, Units
+from .text.kind import TEXT
+from .vision.kind import VISION
 
 from . import __all__  # noqa: E402,F401  (one list of public names, in __init__.py)
 
+# each kind's explain as a function, under the names they have always had
+explain_text = TEXT.function('explain')
+explain_images = VISION.function('explain')
+
 
 def captum_inputs(learn, data, **kwargs) -> CaptumInputs:
-    """What captum's attribution methods need for `learn` on `data` (tabular rows, or one text), through the registry:
-    see `tabular_captum_inputs` and `text_captum_inputs` for each kind's arguments (also `learn.captum_inputs?`)."""
+    """What captum's attribution methods need for `learn` on `data` (tabular rows, one text, images), through the
+    registry: `learn.captum_inputs?` lists each kind's arguments."""
     return implementation(learn, 'captum_inputs')(learn, data, **kwargs)

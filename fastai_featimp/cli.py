@@ -320,7 +320,7 @@ class Call:
         try: self.fn = self.kind.function(method)
         except UnsupportedMethod as e:
             raise UsageError(f"{args.command} is not available for this {e.kind.name} learner; the commands it has are "
-                             f"{', '.join(sorted(SUBCOMMAND[m] for m in e.kind.methods if m in SUBCOMMAND))}") from None
+                             f"{', '.join(sorted(SUBCOMMAND[m] for m in e.kind.all_methods if m in SUBCOMMAND))}") from None
         self.flags = {**_flags(_parser(), args.command), **files}   # files: parameter -> the file that carries it
         self.params = inspect.signature(self.fn).parameters
 

@@ -50,7 +50,7 @@ COMPUTING = {
 
 def _implementations(method: str) -> list:
     "`(kind, function)` for every kind that has `method`."
-    return [(k, k.function(method)) for k in kinds() if method in k.methods]
+    return [(k, k.function(method)) for k in kinds() if method in k.all_methods]
 
 
 def _signature(impls) -> inspect.Signature:
@@ -68,7 +68,7 @@ def _signature(impls) -> inspect.Signature:
 def _kind_help(kind, fn) -> str:
     "One kind's part of a door's help: the function, its first line, and each parameter's comment."
     params = list(inspect.signature(fn).parameters.values())[1:]
-    notes = docments(fn)
+    notes = getattr(fn, '__docments__', None) or docments(fn)
     lines = [f"For a {kind.name} learner, fastai_featimp.{fn.__name__}(learn, ...):",
              '    ' + (inspect.getdoc(fn) or '').split('\n\n')[0].replace('\n', ' ')]
     for p in params:

@@ -45,7 +45,7 @@ def of(kind): return [p for p in MODULES if area(dotted(p)) == kind and p.name !
 
 
 def test_the_layout_exists():
-    for kind in ['core', 'common', 'tabular', 'text', 'vision', 'methods', 'plot']: assert (PKG / kind / '__init__.py').exists(), kind
+    for kind in ['core', 'common', 'engine', 'tabular', 'text', 'vision', 'methods', 'plot']: assert (PKG / kind / '__init__.py').exists(), kind
     assert (PKG / 'learner.py').exists()
 
 
@@ -77,6 +77,16 @@ def test_adapters_never_reach_up(kind):
     for path in of(kind):
         for module, _ in imports(path):
             assert area(module) not in ('methods', 'plot', 'learner'), (path.name, module)
+            # of the engine, an adapter knows only the protocol it implements (and the registry reaches the doors)
+            if area(module) == 'engine' and path.name != 'kinds.py':
+                assert module == 'fastai_featimp.engine.protocol', (path.name, module)
+
+
+@pytest.mark.parametrize('path', of('engine'), ids=lambda p: p.name)
+def test_the_engine_knows_no_kind(path):
+    "The engine's capabilities are written once: no adapter, no method, no plot, no kind's name."
+    for module, _ in imports(path):
+        assert area(module) not in KIND_PACKAGES + ('methods', 'plot', 'learner', 'cli', 'report'), (path.name, module)
 
 
 def test_patch_only_in_learner_py():

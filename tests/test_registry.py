@@ -8,7 +8,7 @@ import fastai_featimp
 from fastai_featimp.common import kinds as registry
 from fastai_featimp.common.kinds import UnsupportedMethod, kind_of
 
-METHODS = sorted({m for k in registry.kinds() for m in k.methods})
+METHODS = sorted({m for k in registry.kinds() for m in k.all_methods})
 
 
 @pytest.fixture(params=['binary_learner', 'custom_text'])
@@ -18,7 +18,7 @@ def learner(request): return request.getfixturevalue(request.param)
 @pytest.mark.parametrize('method', METHODS)
 def test_every_kind_and_method_runs_or_says_what_the_kind_has(learner, method):
     kind = kind_of(learner)
-    if method in kind.methods:
+    if method in kind.all_methods:
         fn = kind.function(method)
         assert callable(fn) and list(inspect.signature(fn).parameters)[0] == 'learn'
     else:
@@ -57,7 +57,7 @@ def test_the_learner_door_and_the_command_line_take_the_same_path(binary_learner
     module = types.ModuleType('fake_kind_methods'); module.importance = recorded
     monkeypatch.setitem(__import__('sys').modules, 'fake_kind_methods', module)
     base = registry.kinds()[0]
-    fake = registry.DataKind('fake', 'anything', lambda learn: True, base.schema, base.load, base.units, base.variables,
+    fake = registry.DataKind('fake', 'anything', lambda learn: True, base.schema, variables=base.variables,
                              methods={'feature_importance': 'fake_kind_methods:importance'})
     monkeypatch.setattr(registry, 'kinds', lambda: [fake] + [k for k in registry._REGISTRY.values()])
     binary_learner.feature_importance(df=binary_test.head(100), n_repeats=1, show_progress=False)

@@ -1,39 +1,88 @@
-"""The registry of data kinds. Each kind is declared once, in its own module (`tabular/kind.py`, `text/kind.py`):
-how it recognises a learner, how it reads what the learner expects (its schema) and loads data into tensors,
-what its units are, and which methods it has. Every door (the Learner methods, the command line, methods that
-call another method) dispatches through `implementation(learn, method)`; nothing else asks which kind a
-learner is. A new kind (images, say) is one more module listed in `KIND_MODULES`."""
+"""The registry of data kinds: the one place that lists them. Each kind is declared once, in its own folder
+(`tabular/kind.py`, `text/kind.py`, `vision/kind.py`): how it recognises a learner, how it reads what the learner
+expects (its schema), and its adapter (`engine/protocol.py`: its units, how a unit is removed, how its inputs reach
+the model), on which the engine's capabilities (explain, reliance, evaluate_explanation, compare_explanations,
+sanity_check, captum_inputs) run; a kind may add methods of its own (a table's partial dependence). Every door (the
+Learner methods, the command line, methods that call another method) dispatches through
+`implementation(learn, method)`. A new kind is one folder and `register_kind(...)` (see the README)."""
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass, field
 from typing import Callable
 
-__all__ = ['DataKind', 'register', 'kinds', 'kind_of', 'implementation', 'has_method', 'KIND_MODULES', 'UnsupportedMethod', 'NoKind']
+__all__ = ['DataKind', 'register', 'register_kind', 'kinds', 'kind_of', 'implementation', 'KIND_MODULES', 'ENGINE',
+           'UnsupportedMethod', 'NoKind']
 
 # The modules that declare the built-in kinds, imported the first time a learner is looked up.
 KIND_MODULES = ('fastai_featimp.tabular.kind', 'fastai_featimp.text.kind', 'fastai_featimp.vision.kind')
 
+# The engine's capabilities: every kind with an adapter has them (a kind's own `methods` entry takes precedence).
+# Per capability: its function, and what the kind calls the data argument ('items', 'item', or None: `data`).
+ENGINE = {
+    'explain': ('fastai_featimp.engine.explain:explain_units', 'items'),
+    'reliance': ('fastai_featimp.engine.reliance:reliance_of_units', None),
+    'evaluate_explanation': ('fastai_featimp.engine.evaluate:evaluate_units', None),
+    'captum_inputs': ('fastai_featimp.engine.captum:captum_inputs_of_units', 'captum'),
+    'compare_explanations': ('fastai_featimp.methods.compare_explanations:compare_explanations', None),
+    'sanity_check': ('fastai_featimp.methods.sanity_check:sanity_check', None),
+}
+
 
 @dataclass(frozen=True)
 class DataKind:
-    "One kind of data: what it recognises, how it reads and loads data, and its methods (name -> 'module:function')."
-    name: str                      # 'tabular', 'text'
+    """One kind of data: what it recognises, what a learner of it expects, its adapter for the engine and its own
+    methods (name -> 'module:function')."""
+    name: str                      # 'tabular', 'text', 'vision'
     learner: str                   # what such a learner is, in words, for messages
     recognises: Callable           # learn -> bool
     schema: Callable               # learn -> what the learner expects (columns, vocabulary, outputs)
-    load: Callable                 # (learn, schema, data, **options) -> tensors of the data
-    units: tuple                   # what one explained variable is ('column',), ('word', 'sentence', 'token')
-    variables: Callable | None     # (schema, groups) -> the reported variables, or None where they come with the data
-    methods: dict = field(default_factory=dict)   # resolved lazily: a kind's module never imports a method
+    adapter_class: object = None   # its engine adapter (`engine.protocol.Adapter`), or 'module:Class' imported on first use
+    variables: Callable | None = None   # (schema, groups) -> a table's reported variables, None where they come with the data
+    methods: dict = field(default_factory=dict)   # its own methods, resolved lazily: a kind's module never imports a method
     tracker: type | None = None    # what the training callback scores on such a learner (rows, variables, scoring)
-    explanation_methods: tuple = ()  # the `method`s of its `explain`, compared by `compare_explanations` by default
+    explanation_methods_: tuple = ()   # its explain's `method`s where it has no adapter (the tabular kind)
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def adapter(self):
+        "The kind's adapter instance (a TypeError where it has none)."
+        if self.adapter_class is None: raise UnsupportedMethod(self, 'the engine')
+        if 'adapter' not in self._cache:
+            cls = self.adapter_class
+            if isinstance(cls, str):
+                module, name = cls.split(':')
+                cls = getattr(importlib.import_module(module), name)
+            self._cache['adapter'] = cls() if isinstance(cls, type) else cls
+        return self._cache['adapter']
+
+    @property
+    def explanation_methods(self) -> tuple:
+        "The `method`s of its `explain`, compared by `compare_explanations` by default."
+        return self.explanation_methods_ or (tuple(self.adapter().explanation_methods) if self.adapter_class else ())
+
+    @property
+    def all_methods(self) -> list:
+        "Every method this kind has: its own and, with an adapter, the engine's."
+        return sorted(set(self.methods) | (set(ENGINE) if self.adapter_class is not None else set()))
 
     def function(self, method: str) -> Callable:
         "The function implementing `method` for this kind (a TypeError naming the methods it has otherwise)."
-        if method not in self.methods: raise UnsupportedMethod(self, method)
-        module, name = self.methods[method].split(':')
-        return getattr(importlib.import_module(module), name)
+        if method in self.methods:
+            module, name = self.methods[method].split(':')
+            return getattr(importlib.import_module(module), name)
+        if method not in ENGINE or self.adapter_class is None: raise UnsupportedMethod(self, method)
+        if method not in self._cache:
+            from ..engine.door import kind_door
+            target, data = ENGINE[method]
+            module, name = target.split(':')
+            fn = getattr(importlib.import_module(module), name)
+            adapter = self.adapter()
+            data_name = {'items': adapter.items, 'captum': adapter.item if adapter.captum_one_item else adapter.items,
+                         None: None}[data]
+            self._cache[method] = kind_door(self, method, fn, data_name) if '_kind' in inspect.signature(fn).parameters \
+                else fn
+        return self._cache[method]
 
 
 class UnsupportedMethod(TypeError):
@@ -41,7 +90,7 @@ class UnsupportedMethod(TypeError):
     def __init__(self, kind: DataKind, method: str):
         self.kind, self.method = kind, method
         super().__init__(f"{method} is not available for a {kind.name} learner ({kind.learner}); "
-                         f"its methods are {', '.join(sorted(kind.methods))}")
+                         f"its methods are {', '.join(kind.all_methods)}")
 
 
 _REGISTRY: dict = {}
@@ -51,6 +100,19 @@ def register(kind: DataKind) -> DataKind:
     "Add `kind` to the registry (a kind's module calls this once, at import)."
     _REGISTRY[kind.name] = kind
     return kind
+
+
+def register_kind(name: str, *, recognises: Callable, schema: Callable, adapter, learner: str | None = None,
+                  methods: dict | None = None) -> DataKind:
+    """Register a kind of data of your own: `recognises(learn) -> bool`, `schema(learn)` (what the learner expects;
+    any object with `y_vocab` (the classes; None for a regression), `y_names`, `multi_label` and `n_out`),
+    and `adapter`, an `engine.protocol.Adapter` (class or instance). Its learners then have explain, reliance,
+    evaluate_explanation, compare_explanations, sanity_check and captum_inputs. Registering a name again replaces it."""
+    kinds()   # the built-in kinds first: they are tried first
+    _REGISTRY.pop(name, None)
+    kind = DataKind(name=name, learner=learner or f'{name} data', recognises=recognises, schema=schema,
+                    adapter_class=adapter, methods=dict(methods or {}))
+    return register(kind)
 
 
 def kinds() -> list:
@@ -78,7 +140,7 @@ def kind_of(learn, method: str | None = None) -> DataKind:
     known = kinds()
     for kind in known:
         if kind.recognises(learn): return kind
-    raise NoKind(learn, [k for k in known if method is None or method in k.methods] or known, method)
+    raise NoKind(learn, [k for k in known if method is None or method in k.all_methods] or known, method)
 
 
 def implementation(learn, method: str) -> Callable:
@@ -86,5 +148,3 @@ def implementation(learn, method: str) -> Callable:
     return kind_of(learn, method).function(method)
 
 
-def has_method(learn, method: str) -> bool:
-    return method in kind_of(learn).methods

@@ -9,7 +9,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-__all__ = ['CaptumInputs', 'grouped_attributions']
+__all__ = ['CaptumInputs', 'grouped_attributions', 'pixel_attributions']
 
 
 @dataclass
@@ -30,6 +30,7 @@ class CaptumInputs:
     summed: bool = False                    # the groups' positions carry parts of an attribution (embedding level)
     first_group: int = 1                    # the first variable's group: 0 where every position is a variable (a
                                             # table; captum wants the groups numbered 0..n-1), 1 where 0 is none (xxbos)
+    per_pixel: bool = False                 # the feature mask is (N, 1, H, W), shared by an image's channels
 
     def embedding(self) -> 'CaptumInputs':
         "The same inputs as embeddings (float, differentiable), for captum's gradient methods."
@@ -42,6 +43,8 @@ class CaptumInputs:
         """captum's attributions (a tensor or a tuple like `inputs`) as this package's explanation frame, one value per
         variable: `reduce='first'` takes one position of each group (perturbation methods give every position of a
         group the group's value), 'sum' adds them up (gradient methods attribute each position), 'auto' decides."""
+        if self.per_pixel: return self.frame(pixel_attributions(attributions, self.feature_mask[0], len(self.variables),
+                                                                reduce))
         attributions = attributions if isinstance(attributions, (tuple, list)) else (attributions,)
         values = grouped_attributions(attributions, self.feature_mask, len(self.variables),
                                       'sum' if self.summed and reduce == 'auto' else reduce, first=self.first_group)
@@ -69,3 +72,23 @@ def grouped_attributions(attributions, feature_mask, n_groups: int, reduce: str 
     if reduce == 'first': return first
     equal = np.all(hi - lo <= 1e-9 * np.maximum(np.abs(hi), 1))
     return first if equal else sums
+
+
+def pixel_attributions(attributions, mask: torch.Tensor, n_groups: int, reduce: str = 'auto') -> np.ndarray:
+    """`(images, n_groups)` from attributions (N, C, H, W) and a feature mask (N or 1, 1, H, W) of regions 0..n-1:
+    each region's pixels and channels added up, or (perturbation methods give every pixel of a region, in each
+    channel, one value) one of them ('auto': when they are all equal)."""
+    if reduce not in ('auto', 'first', 'sum'): raise ValueError(f"reduce must be 'auto', 'first' or 'sum', got {reduce!r}")
+    a = (attributions[0] if isinstance(attributions, (tuple, list)) else attributions).detach().double().cpu()
+    mask = mask.cpu()
+    n = a.shape[0]
+    sums, first, equal = np.zeros((n, n_groups)), np.zeros((n, n_groups)), True
+    for i in range(n):
+        groups = mask[i if mask.shape[0] > 1 else 0, 0].reshape(-1)
+        per_pixel = a[i].reshape(a.shape[1], -1)                          # (C, H * W)
+        sums[i] = torch.zeros(n_groups, dtype=torch.double).index_add_(0, groups, per_pixel.sum(0)).numpy()
+        for r in range(n_groups):
+            values = per_pixel[:, groups == r]
+            first[i, r] = float(values[0, 0])
+            equal = equal and bool(torch.allclose(values, values[0, 0], rtol=1e-9, atol=1e-12))
+    return first if reduce == 'first' or reduce == 'auto' and equal else sums

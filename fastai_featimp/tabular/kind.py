@@ -1,7 +1,6 @@
 """The tabular kind: fastai learners over `TabularPandas` (`tabular_learner`, or `load_learner` of one). Its
 variables are the learner's input columns (a FillMissing `_na` indicator belongs to its column)."""
 from ..common.kinds import DataKind, register
-from .data import load_tabular
 from .tracking import TabularTracker
 from .schema import is_tabular, tabular_schema
 from .variables import tabular_variables
@@ -12,9 +11,8 @@ _M = 'fastai_featimp.methods.'
 
 TABULAR = register(DataKind(
     name='tabular', learner='tabular data (tabular_learner)', recognises=is_tabular, schema=tabular_schema,
-    load=load_tabular, units=('column',), variables=tabular_variables,
-    tracker=TabularTracker,
-    explanation_methods=('exact', 'permutation'),
+    variables=tabular_variables, tracker=TabularTracker,
+    explanation_methods_=('exact', 'permutation'),
     methods={
         'evaluate_explanation': _M + 'tabular_faithfulness:evaluate_tabular_explanation',
         'compare_explanations': _M + 'compare_explanations:compare_explanations',

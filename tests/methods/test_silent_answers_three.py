@@ -380,9 +380,18 @@ def test_rows_with_missing_values_are_found_again(binary_learner, binary_test):
 
 # --- from the review: budgets that cannot determine the values, early stops, short rows, thresholds, glued words ---
 
+def _game():
+    "The synthetic game of tests/core/test_shapley_budget.py, loaded from its file (whichever tests run first)."
+    import importlib.util, pathlib
+    path = pathlib.Path(__file__).parents[1] / 'core' / 'test_shapley_budget.py'
+    spec = importlib.util.spec_from_file_location('shapley_budget_games', path)
+    module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
+    return module.Game
+
+
 def test_a_budget_too_small_to_determine_the_values_is_refused(regression):
     from fastai_featimp.core.shapley_regression import budget_shapley
-    from test_shapley_budget import Game
+    Game = _game()
     with pytest.raises(ParameterError, match='cannot determine the Shapley values of 6 units') as e:
         budget_shapley(Game(6), 6, 1, np.random.default_rng(0))
     assert e.value.name == 'max_evals'
@@ -394,7 +403,7 @@ def test_a_budget_too_small_to_determine_the_values_is_refused(regression):
 def test_tolerance_never_stops_on_a_stratum_of_one_pair():
     from fastai_featimp.core.shapley import all_coalitions, shapley_from_values
     from fastai_featimp.core.shapley_regression import budget_shapley
-    from test_shapley_budget import Game
+    Game = _game()
     m = 12
     truth = shapley_from_values(Game(m)(all_coalitions(m)), m)
     for seed in range(20):

@@ -1,0 +1,140 @@
+"""What a kind of data provides the engine, declared once (as shap's maskers and captum's `forward_func` /
+`feature_mask` contract): an `Adapter` that reads what a learner expects and loads data into `Items`, and the
+`Items` of one call, which know their units, remove them (the masker) and run the model in batches.
+
+A kind subclasses both and is registered with `fastai_featimp.register_kind`; the engine's capabilities (explain,
+reliance, evaluate_explanation, compare_explanations, sanity_check, captum_inputs) then work on its learners with no
+other change. Every method below that a kind cannot offer raises NotImplementedError, which the engine turns into a
+message naming the kind."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+__all__ = ['Option', 'Units', 'Without', 'Items', 'Adapter']
+
+
+@dataclass(frozen=True)
+class Option:
+    "One of a kind's own arguments to a capability: its default, the `core.params` constraint and the help comment."
+    name: str
+    default: object
+    comment: str
+    constraint: object = None
+
+
+@dataclass
+class Units:
+    """The units of one item, in order: their names, where each is in the data as given (`where`: frame columns such
+    as Start/End or Top/Left/Bottom/Right, one list per column), what else the frame says of each (`about`, after the
+    contribution), and which can change the output when removed (False: exactly 0, never evaluated)."""
+    names: list
+    where: dict = field(default_factory=dict)
+    about: dict = field(default_factory=dict)
+    changeable: np.ndarray | None = None
+
+    def __len__(self) -> int: return len(self.names)
+
+    def changes(self) -> np.ndarray:
+        return np.ones(len(self.names), dtype=bool) if self.changeable is None else np.asarray(self.changeable, dtype=bool)
+
+
+@dataclass
+class Without:
+    """The items without their flagged inputs: `raw` outputs (n_rows, n_out), what was `found` in each item (for the
+    reliance frame), the `names` of what was found (for an explanation's banner) and, per item, a bool per unit that
+    touches a flagged input (an explanation marks them; empty where no units were asked for)."""
+    raw: torch.Tensor
+    found: list
+    names: list
+    units: list
+
+
+class Items:
+    """The items of one call (texts, images, sequences), loaded as the learner reads them. `n_rows`, `index` (the
+    items' labels as given) and `target` (the labels, when the data held them; else None) are attributes."""
+    n_rows: int
+    index: list
+    target: torch.Tensor | None = None
+
+    def units(self, i: int) -> Units:
+        "The units of item `i`."
+        raise NotImplementedError
+
+    def forward(self, progress=None) -> torch.Tensor:
+        "Raw model outputs (n_rows, n_out) on the CPU of the items as given."
+        raise NotImplementedError
+
+    def masked(self, keeps: list, progress=None) -> list:
+        """Per item `i`, the raw outputs (len(keeps[i]), n_out) of item `i` with, for each row of the bool tensor
+        `keeps[i]` (coalitions x units; True = present), its absent units removed (an empty `keeps[i]`: nothing asked).
+        `progress(k)` hears of every k masked copies run."""
+        raise NotImplementedError
+
+    def without(self, flagged, progress=None) -> Without:
+        "The items without the flagged inputs (`flagged` as the adapter's `flagged` parsed it)."
+        raise NotImplementedError
+
+    def gradient(self, i: int, explained, n_steps: int) -> np.ndarray:
+        """Integrated gradients of item `i` from every unit removed to the item, summed per unit (`explained(raw)` the
+        explained output of a batch of raw outputs)."""
+        raise NotImplementedError
+
+    def attributions(self, method: str, ks: list, explained, progress) -> tuple:
+        """A kind's own explanation `method` (Grad-CAM for images): `(contributions per item, extra attrs)`."""
+        raise NotImplementedError
+
+    def captum(self, activation) -> dict:
+        """What captum needs: `forward_func` (the model on its inputs, then `activation`), `inputs` and `baselines`
+        (tuples of tensors: every item as the model reads it, and with every unit removed), `feature_mask` (a tuple:
+        unit j of an item is group `first_group + j`), `first_group`; optionally `layer`, `per_pixel` (a mask shared
+        by an image's channels) and `embedding(target, names, frame)` (the problem on float embeddings)."""
+        raise NotImplementedError
+
+    def attrs(self) -> dict:
+        "What an explanation keeps of these items (texts, small copies of images) for drawing and evaluating."
+        return {}
+
+
+class Adapter:
+    """A kind of data, for the engine. Class attributes: `unit` (what one unit is, in words: 'word', 'region'),
+    `explanation_methods` (the `method`s of its explain: the engine's 'shapley' and 'occlusion', 'integrated_gradients'
+    where `Items.gradient` exists, and its own), `options` ({capability: (Option, ...)}: its own arguments, e.g. how a
+    unit is removed)."""
+    unit: str = 'unit'
+    item: str = 'item'                  # what one item is, in words ('text', 'image'), and items ('texts', 'images')
+    items: str = 'items'
+    captum_one_item: bool = False       # captum's inputs hold one item (its length is the input's)
+    explanation_methods: tuple = ('shapley', 'occlusion')
+    options: dict = {}
+
+    def load(self, s, data, *, param: str, labelled: bool = False, label_col=None, bs=None, **options) -> Items:
+        "The `Items` of `data` for a call (`s`: the call's `common.setup.Setup`; `param` names the argument)."
+        raise NotImplementedError
+
+    def from_explanation(self, s, expl, data, *, bs=None) -> Items:
+        """The items an explanation `expl` was made of, with its own options (`data`: the data again, for kinds whose
+        explanations keep only small copies); a ParameterError when `data` is not what was explained."""
+        raise NotImplementedError
+
+    def flagged(self, s, flagged):
+        "`flagged` (what the user knows to be shortcuts), checked and parsed before any work."
+        raise NotImplementedError
+
+    def is_labelled(self, s, data, label_col) -> bool:
+        "Whether `data` holds labels (reliance then scores a metric with and without the flagged inputs)."
+        return False
+
+    def default_budget(self, n_units: int) -> int:
+        "Masked copies per item for method='shapley' when `max_evals` is not given."
+        return max(2 ** min(n_units, 9) - 2, 20 * n_units)
+
+    def describe_flagged(self, flagged) -> list:
+        "The flagged inputs in words, for attrs."
+        return [str(f) for f in flagged]
+
+    def reliance_attrs(self, items, options: dict) -> dict:
+        "What a reliance frame keeps besides the engine's attrs (the texts, say)."
+        return {}

@@ -1,0 +1,196 @@
+"""Images for the engine: an image's units are regions of a grid over the part of it the model sees, placed by their
+box in the image's own pixels; a removed region's pixels take a fill (a blur, the mean colour, a colour) before
+Normalize; masked copies are built on the model's device, many per forward pass; flagged inputs are boxes (or a
+boolean mask) in the images' own pixels. Its own explanation method is Grad-CAM."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from ..core.checks import plain
+from ..core.params import ParameterError
+from ..core.state import eval_mode
+from ..engine.protocol import Adapter, Items, Option, Units, Without
+from .gradcam import default_layer, grad_cam, integrated_gradients, resolve_layer
+from .masking import default_bs, fill_image, forward_pixels, masked_outputs
+from .reliance import flagged_boxes, flagged_pixels
+from .units import checked_grid, region_setup
+
+__all__ = ['VisionAdapter']
+
+EVALS_PER_REGION, EXACT_BUDGET = 32, 2 ** 9 - 2   # default budget: 32 per region, never below a 3x3 grid's exact count
+
+_GRID = Option('grid', 4, "regions: a rows x columns grid over the part of the image the model sees (4: 4x4)")
+_MASK = Option('mask', 'blur', "what a removed region becomes, before Normalize: 'blur', 'mean' (the image's mean "
+                               "colour) or a colour (0..255 per channel)")
+_PATH_COL = Option('path_col', None, "the path column of a DataFrame (default: the one the learner was built from)")
+
+
+class VisionAdapter(Adapter):
+    unit, item, items = 'region', 'image', 'images'
+    explanation_methods = ('shapley', 'occlusion', 'integrated_gradients', 'gradcam')
+    options = {
+        'explain': (_GRID, _MASK, Option('layer', None, "method='gradcam': the module (or its name in learn.model) whose "
+                                                        "activations are used; default the last one with a spatial output"),
+                    _PATH_COL),
+        'reliance': (_MASK, _PATH_COL, Option('label_col', None, "the label column (for the summary metric; default: "
+                                                                 "the learner's)")),
+        'captum_inputs': (_GRID, _MASK, _PATH_COL),
+    }
+
+    def default_budget(self, n_units: int) -> int: return max(EXACT_BUDGET, EVALS_PER_REGION * n_units)
+
+    def load(self, s, data, *, param, labelled=False, label_col=None, bs=None, method=None, show_progress=True,
+             grid=4, mask='blur', layer=None, path_col=None):
+        from .data import load_images   # imports torchvision, which sets environment variables: on first use only
+        grid = checked_grid(grid)
+        if layer is not None and method != 'gradcam':
+            raise ParameterError('layer', f"`layer` is for `method=`'gradcam', not {method!r}")
+        layer = resolve_layer(s.learn.model, layer)
+        data = load_images(s.learn, s.schema, data, path_col=path_col, label_col=label_col, labelled=labelled,
+                           param=param)
+        return ImageItems(s, data, grid, mask, bs, layer)
+
+    def from_explanation(self, s, expl, data, *, bs=None):
+        from .data import load_images
+        if 'grid' not in expl.attrs:
+            raise ParameterError('expl', "`expl` must be the DataFrame returned by learn.explain(images) of this image "
+                                         "learner, with its attrs (pandas drops them in to_csv or a concat)")
+        if data is None:
+            raise ParameterError('data', "`data` must be the images that were explained (the explanation keeps only "
+                                         "small copies for drawing)")
+        mask = expl.attrs.get('mask', 'blur')
+        images = load_images(s.learn, s.schema, data, param='data')
+        if images.n_rows != len(expl.attrs['outputs']):
+            raise ParameterError('data', f"`data` holds {images.n_rows} images but `expl` explains "
+                                         f"{len(expl.attrs['outputs'])}: pass the images that were explained")
+        items = ImageItems(s, images, tuple(expl.attrs['grid']), tuple(mask) if isinstance(mask, list) else mask, bs,
+                           None)
+        for r, part in expl.groupby('row', sort=True):
+            regions = items.setup(int(r))[0]
+            if list(part['Variable']) != regions.names or \
+                    part[['Top', 'Left', 'Bottom', 'Right']].to_numpy().tolist() != regions.boxes.tolist():
+                raise ParameterError('data', f"image {r} of `data` is not the image explained in row {r} of `expl` "
+                                             "(its regions differ): pass the images that were explained, in order")
+        return items
+
+    def frame_columns(self) -> set: return {'row', 'Top', 'Left', 'Contribution'}
+
+    def flagged(self, s, flagged): return flagged_boxes(flagged)
+
+    def describe_flagged(self, flagged) -> list:
+        boxes, _ = flagged
+        return [list(b) for b in boxes] if boxes is not None else ['mask']
+
+    def is_labelled(self, s, data, label_col) -> bool:
+        lc = label_col if label_col is not None else (s.schema.y_names[0] if s.schema.y_names else None)
+        return isinstance(data, pd.DataFrame) and lc in data.columns or \
+            hasattr(data, 'dataset') and len(getattr(data.dataset, 'tls', [])) > 1
+
+    def reliance_attrs(self, items, options: dict) -> dict:
+        mask = options.get('mask', 'blur')
+        return dict(mask=mask if isinstance(mask, str) else list(mask), counts_found=False)  # every image holds its boxes
+
+
+class ImageItems(Items):
+    def __init__(self, s, data, grid, mask, bs, layer):
+        self.s, self.data, self.grid, self.mask, self.layer = s, data, grid, mask, layer
+        self.bs = bs or default_bs(data.pixels)
+        self.n_rows, self.index, self.target = data.n_rows, data.index, data.target
+        self.model = s.learn.model
+        self._setups, self._raw = None, None
+
+    def setup(self, i: int) -> tuple:
+        "`(regions, fill, null)` of image `i` (see `vision.units.region_setup`)."
+        if self._setups is None: self._setups = region_setup(self.data, self.grid, self.mask)
+        return self._setups[i]
+
+    def units(self, i: int) -> Units:
+        regions, _, null = self.setup(i)
+        boxes = regions.boxes.astype(int)
+        return Units(list(regions.names), dict(zip(('Top', 'Left', 'Bottom', 'Right'), (boxes[:, c].tolist() for c in range(4)))),
+                     {}, ~null.numpy())
+
+    def forward(self, progress=None) -> torch.Tensor:
+        if self._raw is None:
+            self._raw = forward_pixels(self.model, self.data.model_input, self.data.pixels, self.bs, progress)
+        return self._raw
+
+    def masked(self, keeps: list, progress=None) -> list:
+        out = []
+        for i, keep in enumerate(keeps):
+            if len(keep) == 0: out.append(torch.zeros(0)); continue
+            regions, fill, _ = self.setup(i)
+            out.append(masked_outputs(self.model, self.data.model_input, self.data.pixels[i], fill,
+                                      regions.pixel_region, keep, self.bs, progress))
+        return out
+
+    def without(self, flagged, progress=None) -> Without:
+        boxes, masks = flagged
+        pixels, found = flagged_pixels(self.data.geometries, boxes, masks)
+        without = self.data.pixels.clone()
+        for i, px in enumerate(pixels):
+            fill = fill_image(self.data.pixels[i], self.mask, self.data.scale)
+            without[i] = torch.where(px.to(without.device)[None], fill, self.data.pixels[i])
+        raw = forward_pixels(self.model, self.data.model_input, without, self.bs, progress)
+        units = []
+        for i, px in enumerate(pixels):
+            if self._setups is None: units.append([]); continue
+            region = self.setup(i)[0].pixel_region.reshape(-1)
+            hit = torch.zeros(len(self.setup(i)[0].names), dtype=torch.long).index_add_(
+                0, region, px.reshape(-1).long().cpu())
+            units.append((hit > 0).tolist())
+        return Without(raw, found, [[str(tuple(b)) if isinstance(b, list) else b for b in f] for f in found], units)
+
+    def gradient(self, i: int, explained, n_steps: int) -> np.ndarray:
+        regions, fill, _ = self.setup(i)
+        attr = integrated_gradients(self.model, self.data.model_input, self.data.pixels[i], fill, explained, n_steps,
+                                    self.bs)
+        region = regions.pixel_region.reshape(-1).to(attr.device)
+        return torch.zeros(len(regions.names), dtype=torch.double, device=attr.device).index_add_(
+            0, region, attr.sum(0).reshape(-1).double()).cpu().numpy()
+
+    def attributions(self, method: str, ks: list, explained, progress) -> tuple:
+        "Grad-CAM per image: its regions' shares of the mean map, and the maps at the layer's resolution."
+        data, bs, model = self.data, self.bs, self.model
+        n, (H, W) = data.n_rows, data.pixels.shape[-2:]
+        layer = self.layer if self.layer is not None else default_layer(model, data.model_input(data.pixels[:1]))
+        name = next((k for k, m in model.named_modules() if m is layer), type(layer).__name__)
+        phis, cams = [], []
+        for start in range(0, n, bs):
+            rows = torch.arange(start, min(n, start + bs))
+            cam = grad_cam(model, layer, data.model_input(data.pixels[rows]),
+                           lambda out: explained(out, [ks[int(i)] for i in rows]))
+            up = F.interpolate(cam[:, None], size=(H, W), mode='bilinear', align_corners=False)[:, 0].cpu().double()
+            for j, i in enumerate(rows.tolist()):
+                regions = self.setup(i)[0]
+                sums = torch.zeros(len(regions.names), dtype=torch.double).index_add_(
+                    0, regions.pixel_region.reshape(-1), up[j].reshape(-1))
+                phis.append((sums / (H * W)).numpy())
+                cams.append(cam[j].cpu().numpy())
+            progress(len(rows))
+        return phis, dict(layer=name, cams=cams)
+
+    def captum(self, activation) -> dict:
+        """Normalised images as get_preds feeds the model, baselines that are each image with every region removed
+        (the fill before Normalize, then normalised), a feature mask (N, 1, H, W) of regions 0..R-1, Grad-CAM's layer."""
+        data, model = self.data, self.model
+        x = data.model_input(data.pixels)
+        baselines = data.model_input(torch.stack([self.setup(i)[1] for i in range(self.n_rows)]))
+        regions = torch.stack([self.setup(i)[0].pixel_region for i in range(self.n_rows)])[:, None].to(x.device)
+
+        def forward_func(inputs):
+            with eval_mode(model): return activation(model(inputs)).reshape(inputs.shape[0], -1)
+
+        return dict(forward_func=forward_func, inputs=(x.detach(),), baselines=(baselines.detach(),),
+                    feature_mask=(regions,), first_group=0, per_pixel=True, layer=default_layer(model, x[:1]))
+
+    def attrs(self) -> dict:
+        g = self.data.geometries
+        return dict(grid=self.grid, mask=plain(list(self.mask) if not isinstance(self.mask, str) else self.mask),
+                    images=self.data.images, sizes=[tuple(x.size) for x in g],
+                    visible=[tuple(float(v) for v in x.visible()) for x in g],
+                    null=[[self.setup(i)[0].names[j] for j in np.flatnonzero(self.setup(i)[2].numpy())]
+                          for i in range(self.n_rows)] if self._setups is not None else None)

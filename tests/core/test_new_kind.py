@@ -1,0 +1,138 @@
+"""A kind of data defined here, in the test, with no change to the package: fixed-length numeric sequences, each
+position a unit, removed by setting it to 0. Registered with `fastai_featimp.register_kind`, its learners get the
+engine's explain, reliance, evaluate_explanation, compare_explanations, sanity_check and captum_inputs, with answers
+known in closed form (the model reads position 2 only)."""
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+import fastai_featimp
+from fastai_featimp import Adapter, Items, Units
+from fastai_featimp.engine.protocol import Without
+from fastai_featimp.core.params import ParameterError
+
+L = 8   # positions per sequence
+
+
+class Sequences(torch.utils.data.TensorDataset):
+    "The training data of a sequence learner: what its kind recognises."
+
+
+class SequenceItems(Items):
+    def __init__(self, s, x):
+        self.model, self.x = s.learn.model, x
+        self.n_rows, self.index, self.target = len(x), list(range(len(x))), None
+
+    def units(self, i):
+        return Units([f'p{j}' for j in range(L)], where={'Position': list(range(L))}, changeable=(self.x[i] != 0).numpy())
+
+    def _run(self, x, progress):
+        if progress is not None: progress(len(x))
+        with torch.no_grad(): return self.model(x).float()
+
+    def forward(self, progress=None): return self._run(self.x, progress)
+
+    def masked(self, keeps, progress=None):
+        return [self._run(self.x[i][None] * k.float(), progress) if len(k) else torch.zeros(0) for i, k in enumerate(keeps)]
+
+    def without(self, flagged, progress=None):
+        x = self.x.clone(); x[:, flagged] = 0
+        found = [[p for p in flagged if self.x[i, p] != 0] for i in range(self.n_rows)]
+        return Without(self._run(x, progress), found, [[f'p{p}' for p in f] for f in found],
+                       [[j in flagged for j in range(L)] for _ in range(self.n_rows)])
+
+    def captum(self, activation):
+        def forward_func(x):
+            return activation(self.model(x))
+        return dict(forward_func=forward_func, inputs=(self.x,), baselines=(torch.zeros_like(self.x),),
+                    feature_mask=(torch.arange(L)[None],), first_group=0)
+
+
+class SequenceAdapter(Adapter):
+    unit, item, items = 'position', 'sequence', 'sequences'
+
+    def load(self, s, data, *, param, **options):
+        x = torch.as_tensor(np.asarray(data, dtype=np.float32))
+        if x.ndim != 2 or x.shape[1] != L: raise ParameterError(param, f"`{param}` must be sequences of {L} numbers")
+        return SequenceItems(s, x)
+
+    def from_explanation(self, s, expl, data, *, bs=None): return self.load(s, data, param='data')
+    def frame_columns(self): return {'row', 'Position', 'Contribution'}
+    def flagged(self, s, flagged): return sorted(int(p) for p in flagged)
+
+
+@pytest.fixture(scope='module')
+def sequence_learner():
+    from fastai.data.core import DataLoaders
+    from fastai.learner import Learner
+    from fastai.losses import CrossEntropyLossFlat
+    kind = fastai_featimp.register_kind(
+        'sequence', recognises=lambda learn: isinstance(learn.dls.train_ds, Sequences),
+        schema=lambda learn: SimpleNamespace(y_vocab=['low', 'high'], y_names=['y'], multi_label=False, n_out=2),
+        adapter=SequenceAdapter, learner='fixed-length sequences of numbers')
+    x = torch.randn(64, L)
+    ds = Sequences(x, (x[:, 2] > 0).long())
+    model = nn.Linear(L, 2)
+    with torch.no_grad():   # reads position 2 only: the answer is known in closed form
+        model.weight.zero_(); model.bias.zero_(); model.weight[1, 2] = 3.0
+    learn = Learner(DataLoaders.from_dsets(ds, ds, bs=16), model, loss_func=CrossEntropyLossFlat())
+    yield learn
+    from fastai_featimp.common import kinds
+    kinds._REGISTRY.pop(kind.name)
+
+
+def sigmoid(z): return 1 / (1 + np.exp(-z))
+
+
+def test_a_kind_defined_outside_the_package_is_explained_by_the_engine(sequence_learner):
+    learn = sequence_learner
+    x = np.random.default_rng(0).normal(size=(5, L)).astype(np.float32)
+    for method in ('shapley', 'occlusion'):
+        e = learn.explain(x, method=method, seed=0, show_progress=False)
+        assert list(e.columns) == ['row', 'Variable', 'Position', 'Contribution', 'Std'] and e.attrs['kind'] == 'sequence'
+        wide = e.pivot(index='row', columns='Variable', values='Contribution')
+        # P(high) = sigmoid(3 x2); without position 2 it is sigmoid(0) = 0.5; every other position contributes 0
+        assert np.allclose(wide['p2'], sigmoid(3 * x[:, 2]) - 0.5, atol=1e-6)
+        assert (wide.drop(columns='p2') == 0).all().all()
+        assert np.allclose(np.array(e.attrs['base_values']) + wide.sum(axis=1), e.attrs['outputs'], atol=1e-6)
+    assert 'For a sequence learner' in learn.explain.__doc__ and 'sequences' in str(
+        __import__('inspect').signature(fastai_featimp.common.kinds.kind_of(learn).function('explain')))
+
+
+def test_reliance_evaluation_comparison_and_captum_on_the_new_kind(sequence_learner):
+    learn = sequence_learner
+    x = np.random.default_rng(1).normal(size=(6, L)).astype(np.float32)
+    rel = learn.reliance(x, flagged=[2], show_progress=False)
+    assert np.allclose(rel['Without'], 0.5) and np.allclose(rel['Prediction'], sigmoid(3 * x[:, 2]), atol=1e-6)
+    # without p2 both classes tie at 0.5 and the first ('low') is predicted: every 'high' flips
+    assert rel['Flipped'].tolist() == list(x[:, 2] > 0)
+    assert rel['Relies'].tolist() == list((np.abs(sigmoid(3 * x[:, 2]) - 0.5) >= 0.1) | (x[:, 2] > 0))
+    assert learn.reliance(x, flagged=[5], show_progress=False)['Change'].abs().max() == 0   # an ignored position
+    e = learn.explain(x, method='occlusion', show_progress=False)
+    ev = learn.evaluate_explanation(e, x, k=1, n_random=5, seed=0, show_progress=False)
+    overall = ev[ev['row'] == 'all'].set_index('Metric')
+    # units go most positive first: where p2 raised P(high) it goes first and takes the whole rise at once; where it
+    # lowered it, a position contributing 0 goes first and nothing moves
+    assert np.isclose(overall.loc['comprehensiveness@1', 'Explanation'], np.mean(np.clip(sigmoid(3 * x[:, 2]) - 0.5, 0, None)),
+                      atol=1e-6)
+    cmp = learn.compare_explanations(x, n_random=5, seed=0, show_progress=False)
+    assert set(cmp['Method']) >= {'shapley', 'occlusion'}
+    sc = learn.sanity_check(x, seed=0, show_progress=False)
+    assert len(sc) and learn.model.weight[1, 2] == 3.0   # randomised copies, the learner's own model untouched
+    ci = learn.captum_inputs(x)
+    from captum.attr import FeatureAblation
+    attr = FeatureAblation(ci.forward_func).attribute(ci.inputs, baselines=ci.baselines, feature_mask=ci.feature_mask,
+                                                      target=ci.target)
+    frame = ci.to_frame(attr)
+    assert np.allclose(frame['Contribution'].to_numpy(), e['Contribution'].to_numpy(), atol=1e-6)
+
+
+def test_a_method_the_kind_does_not_have_is_named(sequence_learner):
+    with pytest.raises(TypeError, match='feature_importance is not available for a sequence learner'):
+        sequence_learner.feature_importance()
+    with pytest.raises(TypeError, match="unexpected keyword argument 'grid'"):
+        sequence_learner.explain(np.zeros((1, L)), grid=3)
