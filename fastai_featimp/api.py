@@ -9,7 +9,6 @@ from .core.permutation import ColumnGroup, permutation_scores
 from .core.results import PartialDependence
 from .methods.dependence import feature_dependence
 from .methods.drop_column import drop_column_importance, recursive_elimination
-from .methods.explain import explain
 from .methods.interactions import explain_interactions, interaction_strength
 from .methods.importance_callback import ImportanceCallback, ImportanceReport
 from .methods.partial_dependence import accumulated_local_effects, partial_dependence
@@ -30,12 +29,14 @@ from .methods.vision_importance import region_importance
 
 from .common.kinds import register_kind
 from .engine.protocol import Adapter, Items, Option, Units
+from .tabular.kind import TABULAR
 from .text.kind import TEXT
 from .vision.kind import VISION
 
 from . import __all__  # noqa: E402,F401  (one list of public names, in __init__.py)
 
 # each kind's explain as a function, under the names they have always had
+explain = TABULAR.function('explain')
 explain_text = TEXT.function('explain')
 explain_images = VISION.function('explain')
 

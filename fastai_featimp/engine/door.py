@@ -18,6 +18,8 @@ def kind_door(kind, capability: str, fn, data_name: str | None = None):
     options = kind.adapter().options.get(capability, ())
     params = [p for p in inspect.signature(fn).parameters.values() if p.name != '_kind' and p.kind is not p.VAR_KEYWORD]
     if data_name: params = [p.replace(name=data_name) if p.name == 'data' else p for p in params]
+    own_default = {'method': kind.adapter().default_method} if capability == 'explain' else {}
+    params = [p.replace(default=own_default[p.name]) if p.name in own_default else p for p in params]
     own = [inspect.Parameter(o.name, inspect.Parameter.KEYWORD_ONLY, default=o.default) for o in options]
     sig = inspect.Signature(params + own)
     declared = {o.name: o for o in options}
@@ -31,7 +33,9 @@ def kind_door(kind, capability: str, fn, data_name: str | None = None):
         if data_name and data_name in kwargs: kwargs['data'] = kwargs.pop(data_name)
         for key, value in kwargs.items():
             if key in declared and declared[key].constraint is not None: check(key, declared[key].constraint, value)
-        return fn(learn, *args, _kind=kind, **kwargs)
+        given = {o.name: o.default for o in options if o.name not in kwargs}   # the kind's defaults, not the loader's
+        given.update({k: v for k, v in own_default.items() if k not in kwargs})
+        return fn(learn, *args, _kind=kind, **given, **kwargs)
 
     notes = {k: v for k, v in docments(fn).items() if k not in ('_kind', 'options')}
     if data_name and 'data' in notes: notes[data_name] = notes.pop('data')

@@ -2,6 +2,7 @@
 random orders and the reverse, with the explanation's own way of removing a unit, for any kind through its adapter."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -26,8 +27,9 @@ def evaluate_units(
     n_random:int=20,            # random orders of the same units, for chance level
     seed:int|None=None,         # same seed, same random orders
     bs:int|None=None,           # masked copies per forward pass
-    show_progress:bool=True,    # a fastprogress bar over the masked copies evaluated
+    show_progress:bool=True,    # a fastprogress bar over the coalitions evaluated
     _kind=None,                 # the learner's kind (set by its door)
+    **options,                  # the kind's own arguments (a table's background)
 ):
     """Faithfulness of an explanation, row by row and overall (`row == 'all'`): `deletion_aopc`, `insertion_aopc`,
     `comprehensiveness@K` and `sufficiency@K`, each for the explanation's order (`Explanation`), random orders
@@ -42,36 +44,38 @@ def evaluate_units(
     if 'outputs' not in attrs:
         raise ParameterError('expl', "`expl` has lost its attrs (the outputs and base values), as pandas does in to_csv "
                                      "or a concat: evaluate the DataFrame returned by learn.explain")
-    s = method_setup(learn, s0.kind, output='raw' if attrs.get('output') == 'raw' else 'probability', seed=seed)
+    s = method_setup(learn, s0.kind, output='raw' if attrs.get('output') == 'raw' else 'probability', seed=seed,
+                     **adapter.setup_options({'groups': attrs.get('groups') or None}))
     rows = sorted(expl['row'].unique())
     parts = {r: expl[expl['row'] == r] for r in rows}
     ks = check_ks(k, {r: len(p) for r, p in parts.items()})
     cost = sum(2 * (len(p) + 1) * (n_random + 2) for p in parts.values())
     scores, curves = [], []
     with s.computing():
-        items = adapter.from_explanation(s, expl, data, bs=bs)
+        items = adapter.from_explanation(s, expl, data, bs=bs, **options)
         with counting(learn, show_progress, cost, 'evaluating the explanation') as progress:
             for r in rows:
                 m = len(parts[r])
                 k_out = s.labels.index(attrs['targets'][r]) if attrs['targets'][r] in s.labels else s.target()
                 def value(keep, r=r, k_out=k_out):
-                    asked = [keep if i == r else torch.zeros(0, dtype=torch.bool) for i in range(items.n_rows)]
-                    out = items.masked(asked, progress.add)[r]
-                    return s.activation(out).reshape(keep.shape[0], -1)[:, k_out].double().numpy()
+                    asked = [keep if i == r else torch.zeros(0, m, dtype=torch.bool) for i in range(items.n_rows)]
+                    explained = lambda i, raw: s.activation(raw).reshape(raw.shape[0], -1)[:, k_out]
+                    return np.asarray(items.values(asked, explained, progress.add)[r], dtype=float)
                 ends = value(torch.tensor([[True] * m, [False] * m]))
                 full = float(ends[0])
                 if abs(full - attrs['outputs'][r]) > 1e-4 * max(1.0, abs(full)):
-                    where, what = (f" on {adapter.item} {r} of `data`", f"another {adapter.item} or another learner") \
-                        if data is not None else ('', "the explanation was made with another learner")
+                    where = f" on {adapter.item} {r} of `data`" if data is not None else ''
+                    what = f"the explanation was made with another learner, or on other {adapter.items}"
                     raise ParameterError('data' if data is not None else 'expl',
                                          f"row {r} of `expl` explains an output of {attrs['outputs'][r]:.4g}, but this "
                                          f"learner gives {full:.4g}{where}: {what}")
                 base = attrs['base_values'][r]
-                if base == base: check_base(r, base, float(ends[1]), 'mask')   # Grad-CAM has no base value
+                if base == base: check_base(r, base, float(ends[1]), adapter.removed_by)   # Grad-CAM has none
                 row_scores, row_curves = faithfulness_of_row(value, parts[r]['Contribution'].to_numpy(float), ks,
                                                              n_random, s.stream('random orders', r))
                 scores.append(row_scores); curves.append(row_curves)
     how = {key: (tuple(attrs[key]) if isinstance(attrs[key], list) and key == 'grid' else attrs[key])
            for key in _HOW if key in attrs}
+    how.setdefault('unit', adapter.unit)
     return evaluation_frame(rows, scores, curves, method=attrs.get('method'), **how, k=[k_label(x) for x in ks],
                             n_random=n_random, seed=seed, output=attrs.get('output'), targets=list(attrs['targets']))

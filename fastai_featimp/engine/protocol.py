@@ -50,6 +50,8 @@ class Without:
     found: list
     names: list
     units: list
+    expected: torch.Tensor | None = None   # where "without" is an expectation (a table's background): the mean
+                                           # explained outputs (n_rows, n_out), `raw` then only feeds the metrics
 
 
 class Items:
@@ -67,10 +69,11 @@ class Items:
         "Raw model outputs (n_rows, n_out) on the CPU of the items as given."
         raise NotImplementedError
 
-    def masked(self, keeps: list, progress=None) -> list:
-        """Per item `i`, the raw outputs (len(keeps[i]), n_out) of item `i` with, for each row of the bool tensor
-        `keeps[i]` (coalitions x units; True = present), its absent units removed (an empty `keeps[i]`: nothing asked).
-        `progress(k)` hears of every k masked copies run."""
+    def values(self, keeps: list, explained, progress=None) -> list:
+        """Per item `i`, the value (len(keeps[i]),) of each coalition in the bool tensor `keeps[i]` (coalitions x units;
+        True = present): item `i` with its absent units removed, run through the model, `explained(i, raw outputs)`
+        (the explained output of each input; a kind that removes a unit by an expectation averages it). An empty
+        `keeps[i]`: nothing asked. `progress(k)` hears of every k coalitions evaluated."""
         raise NotImplementedError
 
     def without(self, flagged, progress=None) -> Without:
@@ -109,6 +112,19 @@ class Adapter:
     captum_one_item: bool = False       # captum's inputs hold one item (its length is the input's)
     explanation_methods: tuple = ('shapley', 'occlusion')
     options: dict = {}
+
+    default_method: str = 'shapley'     # explain's default `method`
+    gradients: bool = False             # whether its items have `gradient` (integrated gradients)
+    removed_by: str = 'mask'            # the option that says how a unit is removed (an evaluation names it)
+    fewer_units_hint: str = ''          # how to have fewer units, for the message refusing too many to enumerate
+
+    def setup_options(self, options: dict) -> dict:
+        "What the kind's options change in a call's `common.setup.method_setup` (a table's `groups`)."
+        return {}
+
+    def training_scale(self, s, ks):
+        "Values whose spread sets a regression's default reliance threshold (None: the outputs on the data given)."
+        return None
 
     def load(self, s, data, *, param: str, labelled: bool = False, label_col=None, bs=None, **options) -> Items:
         "The `Items` of `data` for a call (`s`: the call's `common.setup.Setup`; `param` names the argument)."

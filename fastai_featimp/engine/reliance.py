@@ -26,7 +26,7 @@ def reliance_of_units(
     threshold:float|None=None,     # an item relies on the flagged inputs when |Change| >= threshold (or the class flips)
     metric=None,                   # the summary's metric with and without (default: accuracy; the loss for a regression)
     greater_is_better=None,        # for a custom metric: whether higher is better (known for fastai's and sklearn's)
-    seed:int|None=None,            # unused (the computation is deterministic); accepted like every method's
+    seed:int|None=None,            # same seed, same background sample (a table's); text and images are deterministic
     bs:int|None=None,              # items per forward pass
     show_progress:bool=True,       # a fastprogress bar over the items run again without the flagged inputs
     _kind=None,                    # the learner's kind (set by its door)
@@ -36,7 +36,7 @@ def reliance_of_units(
     removed, as the kind removes a unit), `Change`, `Predicted`, `PredictedWithout`, `Flipped`, `Found` (what was
     flagged in the item) and `Relies`. `attrs`: `flagged`, `target`, `threshold` and a `summary` (with labels: the
     metric with and without the flagged inputs)."""
-    s = method_setup(learn, _kind, output=output, target=target)
+    s = method_setup(learn, _kind, output=output, target=target, seed=seed)
     adapter, schema = s.kind.adapter(), s.schema
     threshold = checked_threshold(threshold, s.output_kind)   # None: chosen from the data below
     flag = adapter.flagged(s, flagged)
@@ -50,13 +50,15 @@ def reliance_of_units(
             raw = items.forward(progress.add)
             without = items.without(flag, progress.add)
     n, raw_without = items.n_rows, without.raw
-    prob, prob_without = s.activation(raw).reshape(n, -1), s.activation(raw_without).reshape(n, -1)
+    prob = s.activation(raw).reshape(n, -1)
+    prob_without = without.expected if without.expected is not None else s.activation(raw_without).reshape(n, -1)
     ks = [s.target(target, int(prob[i].argmax())) for i in range(n)]
     rows = torch.arange(n)
     regression = labelled and schema.y_vocab is None and not schema.multi_label
     threshold, rule = data_threshold(threshold, s.output_kind,
                                      *((items.target.double().numpy().ravel(), 'the labels on the data given') if regression
-                                       else (prob[rows, ks].double().numpy(), 'the outputs on the data given')))
+                                       else (prob[rows, ks].double().numpy(), 'the outputs on the data given')),
+                                     training=adapter.training_scale(s, ks))
     label = lambda p: [plain(s.labels[int(k)]) for k in p.argmax(1)] if schema.y_vocab is not None else [None] * len(p)
     scores = reliance_scores(scorer, raw, raw_without, items.target) if labelled else None
     return reliance_frame(prob[rows, ks].double().numpy(), prob_without[rows, ks].double().numpy(), label(prob),

@@ -34,6 +34,9 @@ class TabularAdapter(Adapter):
     explanation_methods = ('exact', 'permutation')
     default_method = 'auto'
     removed_by = 'background'
+    fewer_units_hint = ', or group columns with `groups=`'
+
+    def setup_options(self, options: dict) -> dict: return {'groups': options.get('groups')}
     options = {
         'explain': (_BACKGROUND, _N_BACKGROUND,
                     Option('groups', None, "`{name: [columns]}` switched together as one player"),
@@ -53,7 +56,7 @@ class TabularAdapter(Adapter):
     def load(self, s, data, *, param, labelled=False, label_col=None, bs=None, method=None, show_progress=True,
              background=None, n_background=100, groups=None, n_jobs=1):
         check_jobs(n_jobs)
-        variables = s.kind.variables(s.schema, groups) if groups is not None else s.variables
+        variables = s.variables
         if background is not None and isinstance(background, pd.DataFrame) and len(background) == 1 and \
                 method != 'captum':
             warn("background= holds a single row: the Shapley values then explain the difference from that one "

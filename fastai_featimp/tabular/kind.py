@@ -1,5 +1,5 @@
 """The tabular kind: fastai learners over `TabularPandas` (`tabular_learner`, or `load_learner` of one). Its
-variables are the learner's input columns (a FillMissing `_na` indicator belongs to its column)."""
+units are the learner's input columns (a FillMissing `_na` indicator belongs to its column; `tabular/adapter.py`)."""
 from ..common.kinds import DataKind, register
 from .tracking import TabularTracker
 from .schema import is_tabular, tabular_schema
@@ -11,16 +11,9 @@ _M = 'fastai_featimp.methods.'
 
 TABULAR = register(DataKind(
     name='tabular', learner='tabular data (tabular_learner)', recognises=is_tabular, schema=tabular_schema,
-    variables=tabular_variables, tracker=TabularTracker,
-    explanation_methods_=('exact', 'permutation'),
-    methods={
-        'evaluate_explanation': _M + 'tabular_faithfulness:evaluate_tabular_explanation',
-        'compare_explanations': _M + 'compare_explanations:compare_explanations',
-        'sanity_check': _M + 'sanity_check:sanity_check',
-        'reliance': _M + 'tabular_reliance:tabular_reliance',
-        'captum_inputs': _M + 'captum_tabular:tabular_captum_inputs',
+    adapter_class='fastai_featimp.tabular.adapter:TabularAdapter', variables=tabular_variables, tracker=TabularTracker,
+    methods={   # the engine's capabilities (explain, reliance, ...) come with the adapter; these are a table's own
         'feature_importance': _M + 'permutation:permutation_importance',
-        'explain': _M + 'explain:explain',
         'feature_dependence': _M + 'dependence:feature_dependence',
         'partial_dependence': _M + 'partial_dependence:partial_dependence',
         'accumulated_local_effects': _M + 'partial_dependence:accumulated_local_effects',

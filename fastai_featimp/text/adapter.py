@@ -34,7 +34,7 @@ _LABEL_COL = Option('label_col', None, "the label column (for the summary metric
 
 class TextAdapter(Adapter):
     unit, item, items = 'word', 'text', 'texts'
-    captum_one_item = True
+    captum_one_item, gradients = True, True
     explanation_methods = ('shapley', 'occlusion', 'integrated_gradients')
     options = {
         'explain': (_UNIT, _MASK, _TEXT_COL,
@@ -136,16 +136,17 @@ class TextItems(Items):
         if self._raw is None: self._raw = text_forward(self.model, self.data.ids, self.bs, progress=progress)
         return self._raw
 
-    def masked(self, keeps: list, progress=None) -> list:
+    def values(self, keeps: list, explained, progress=None) -> list:
         """The masked texts of several texts gathered, in chunks, into one forward plan (larger batches), whose batches
         `run` may send to other workers."""
         ids = self.data.ids
-        values, chunk = [torch.zeros(0) for _ in ids], []
+        values, chunk = [np.zeros(0) for _ in ids], []
         def flush():
             seqs = [v for i in chunk for v in masked_ids(ids[i], self._membership(i), keeps[i], self.mask, self.unk)]
             out = text_forward(self.model, seqs, self.bs, progress=progress, mapper=self.run).reshape(len(seqs), -1)
             at = 0
-            for i in chunk: values[i] = out[at:at + len(keeps[i])]; at += len(keeps[i])
+            for i in chunk:
+                values[i] = explained(i, out[at:at + len(keeps[i])]).double().numpy(); at += len(keeps[i])
             chunk.clear()
         for i in range(len(ids)):
             if len(keeps[i]) == 0: continue   # nothing asked of this text (this round)

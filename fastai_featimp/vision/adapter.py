@@ -30,6 +30,8 @@ _PATH_COL = Option('path_col', None, "the path column of a DataFrame (default: t
 
 class VisionAdapter(Adapter):
     unit, item, items = 'region', 'image', 'images'
+    gradients = True
+    fewer_units_hint = ', or a coarser `grid=`'
     explanation_methods = ('shapley', 'occlusion', 'integrated_gradients', 'gradcam')
     options = {
         'explain': (_GRID, _MASK, Option('layer', None, "method='gradcam': the module (or its name in learn.model) whose "
@@ -118,13 +120,14 @@ class ImageItems(Items):
             self._raw = forward_pixels(self.model, self.data.model_input, self.data.pixels, self.bs, progress)
         return self._raw
 
-    def masked(self, keeps: list, progress=None) -> list:
+    def values(self, keeps: list, explained, progress=None) -> list:
         out = []
         for i, keep in enumerate(keeps):
-            if len(keep) == 0: out.append(torch.zeros(0)); continue
+            if len(keep) == 0: out.append(np.zeros(0)); continue
             regions, fill, _ = self.setup(i)
-            out.append(masked_outputs(self.model, self.data.model_input, self.data.pixels[i], fill,
-                                      regions.pixel_region, keep, self.bs, progress))
+            raw = masked_outputs(self.model, self.data.model_input, self.data.pixels[i], fill, regions.pixel_region,
+                                 keep, self.bs, progress)
+            out.append(explained(i, raw).double().numpy())
         return out
 
     def without(self, flagged, progress=None) -> Without:

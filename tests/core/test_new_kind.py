@@ -36,8 +36,9 @@ class SequenceItems(Items):
 
     def forward(self, progress=None): return self._run(self.x, progress)
 
-    def masked(self, keeps, progress=None):
-        return [self._run(self.x[i][None] * k.float(), progress) if len(k) else torch.zeros(0) for i, k in enumerate(keeps)]
+    def values(self, keeps, explained, progress=None):
+        return [explained(i, self._run(self.x[i][None] * k.float(), progress)).numpy() if len(k) else np.zeros(0)
+                for i, k in enumerate(keeps)]
 
     def without(self, flagged, progress=None):
         x = self.x.clone(); x[:, flagged] = 0

@@ -139,8 +139,12 @@ def test_the_method_options_are_checked(binary_learner, binary_test):
     rows, bg = binary_test.head(1), binary_test.tail(5)
     with pytest.raises(ParameterError, match="budget of method='shapley'"):
         binary_learner.explain(rows, background=bg, method='permutation', max_evals=10, **Q)
-    with pytest.raises(ParameterError, match="n_permutations is for method='permutation'"):
-        binary_learner.explain(rows, background=bg, method='shapley', n_permutations=4, **Q)
+    # one meaning for every kind: Shapley values from `n_permutations` permutations, whichever name the method has
+    by_name = binary_learner.explain(rows, background=bg, method='shapley', n_permutations=4, seed=0, **Q)
+    pd.testing.assert_frame_equal(by_name, binary_learner.explain(rows, background=bg, method='permutation',
+                                                                  n_permutations=4, seed=0, **Q), check_like=True)
+    with pytest.raises(ParameterError, match="either `?n_permutations`?.*or a budget"):
+        binary_learner.explain(rows, background=bg, method='shapley', n_permutations=4, max_evals=20, **Q)
     with pytest.raises(ParameterError, match='tolerance'):
         binary_learner.explain(rows, background=bg, method='shapley', tolerance=-1, **Q)
 

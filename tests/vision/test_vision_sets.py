@@ -78,7 +78,7 @@ def test_evaluate_compare_and_sanity_check(marked):
     # removing the regions in the explanation's order lowers P(yes) faster than random orders and the reverse
     assert overall.loc['deletion_aopc', 'Explanation'] > overall.loc['deletion_aopc', 'Random'] > \
         overall.loc['deletion_aopc', 'Reverse']
-    with pytest.raises(ParameterError, match='not the image explained|another image') as info:
+    with pytest.raises(ParameterError, match='not the image explained|on other images') as info:
         learn.evaluate_explanation(e, paths[::-1], show_progress=False)
     assert info.value.name == 'data'
     table = learn.compare_explanations(paths[:2], n_random=5, seed=0)
