@@ -15,7 +15,8 @@ from .methods.partial_dependence import accumulated_local_effects, partial_depen
 from .methods.permutation import permutation_importance
 from .methods.text_importance import phrase_importance
 from .plot.dependence import plot_dependence
-from .plot.explanation import plot_explanation, plot_explanation_summary, plot_waterfall
+from .pictures import plot_explanation
+from .plot.explanation import plot_explanation_summary, plot_waterfall
 from .plot.history import plot_importance_history, plot_train_vs_valid
 from .plot.interactions import plot_interactions
 from .plot.importance import plot_importance, plot_importance_comparison, plot_recursive_elimination

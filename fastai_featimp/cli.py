@@ -497,15 +497,15 @@ def run_explain(args, console: Console):
         console.result(f"row {r}: {expl.attrs['targets'][r]} output {expl.attrs['outputs'][r]:.4f} "
                        f"(base {expl.attrs['base_values'][r]:.4f})")
         if 'reliance' in expl.attrs:   # --flag: what the check found, either way
-            from .plot.explanation import flagged_check
-            console.result('  ' + flagged_check(expl, r))
+            from .plot.banner import check_clause
+            console.result('  ' + check_clause(expl, r))
         shown = [c for c in ['Variable', 'Value', 'Contribution', 'Std', 'OOV'] if c in part.columns]
         console.result(part[shown].to_string(index=False, float_format=lambda v: f'{v:.4f}'))
     written = []
     if args.csv is not None: expl.to_csv(args.csv, index=False); written.append(args.csv)
     if args.plot is not None:
         _headless()
-        from .plot.explanation import plot_explanation
+        from .pictures import plot_explanation
         _save_figure(plot_explanation(expl, row=args.row), args.plot); written.append(args.plot)
     if args.html is not None:
         from .plot.text import explanation_page

@@ -14,12 +14,10 @@ from fastcore.docments import docments
 
 from .common.kinds import implementation, kinds
 from .plot.dependence import plot_dependence
-from .plot.explanation import plot_explanation as _plot_explanation
+from .pictures import plot_explanation as _plot_explanation, show_explanation as _show_explanation
 from .plot.explanation import plot_explanation_summary as _plot_explanation_summary
 from .plot.importance import plot_importance
 from .plot.reliance import plot_reliance as _plot_reliance
-from .plot.image import is_image_explanation, show_image_explanation
-from .plot.text import show_text_explanation
 
 __all__ = []   # nothing to import from here: the methods live on Learner
 
@@ -122,7 +120,7 @@ def plot_feature_dependence(self:Learner, df=None, *, method:str='auto', assoc=N
 @patch
 def plot_explanation(self:Learner, expl, row:int=0, top:int|None=None, ax=None, **kwargs):
     """One explained row: a waterfall for a tabular row (its `top` columns, default 12), the text with its words
-    shaded for a text (the `top` words listed each way, default 5); returns the Axes."""
+    shaded for a text (the `top` words listed each way, default 5), the image with its map; returns the Axes."""
     return _plot_explanation(expl, row=row, top=top, ax=ax, **kwargs)
 
 
@@ -131,8 +129,7 @@ def show_explanation(self:Learner, expl, row:int=0, **kwargs):
     """The text of one explained row with each word shaded by its contribution: displayed as HTML in Jupyter (also
     when it is not the last line of a cell), printed as plain text elsewhere. Returns None; the HTML itself is
     `fastai_featimp.explanation_html(expl, row)`. An image's explanation: the image with its map, as HTML."""
-    if is_image_explanation(expl): return show_image_explanation(expl, row=row, **kwargs)
-    show_text_explanation(expl, row=row, **kwargs)
+    _show_explanation(expl, row=row, **kwargs)
 
 
 @patch

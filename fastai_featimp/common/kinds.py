@@ -12,7 +12,7 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Callable
 
-__all__ = ['DataKind', 'register', 'register_kind', 'kinds', 'kind_of', 'implementation', 'KIND_MODULES', 'ENGINE',
+__all__ = ['DataKind', 'register', 'register_kind', 'kinds', 'kind_of', 'implementation', 'picture', 'KIND_MODULES', 'ENGINE',
            'UnsupportedMethod', 'NoKind']
 
 # The modules that declare the built-in kinds, imported the first time a learner is looked up.
@@ -148,3 +148,28 @@ def implementation(learn, method: str) -> Callable:
     return kind_of(learn, method).function(method)
 
 
+
+
+WHAT = {'plot': 'drawn (plot_explanation)', 'show': 'shown as HTML (show_explanation)', 'shap': 'converted (to_shap)'}
+
+
+def picture(expl, what: str) -> Callable:
+    """How `expl`'s kind draws or converts an explanation (`what`: 'plot', 'show' or 'shap', as its adapter declares
+    in `pictures`), found by the kind the explanation carries in `attrs['kind']`: no guessing from its columns."""
+    import pandas as pd
+    if not isinstance(expl, pd.DataFrame) or 'Contribution' not in getattr(expl, 'columns', ()):
+        raise TypeError(f"expected the DataFrame returned by learn.explain, got {type(expl).__name__}")
+    name = expl.attrs.get('kind')
+    if name is None:
+        raise ValueError("this explanation has lost its attrs (its kind, base values and outputs), as pandas does in "
+                         "to_csv or a concat of different results: use the DataFrame returned by learn.explain")
+    known = {k.name: k for k in kinds()}
+    if name not in known: raise ValueError(f"this explanation is of a {name!r} learner, a kind not registered here")
+    kind = known[name]
+    pictures = getattr(kind.adapter(), 'pictures', {}) if kind.adapter_class is not None else {}
+    target = pictures.get(what)
+    if target is None:
+        raise TypeError(f"a {name} explanation cannot be {WHAT.get(what, what)}; it can be "
+                        f"{' or '.join(WHAT.get(w, w) for w in pictures) or 'nothing'}")
+    module, fn = target.split(':')
+    return getattr(importlib.import_module(module), fn)

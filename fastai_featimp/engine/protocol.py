@@ -117,6 +117,8 @@ class Adapter:
     gradients: bool = False             # whether its items have `gradient` (integrated gradients)
     removed_by: str = 'mask'            # the option that says how a unit is removed (an evaluation names it)
     fewer_units_hint: str = ''          # how to have fewer units, for the message refusing too many to enumerate
+    pictures: dict = {}                 # 'plot', 'show', 'shap' -> 'module:function' (expl, row / rows, ...): how its
+                                        # explanations are drawn and converted, imported when asked for
 
     def setup_options(self, options: dict) -> dict:
         "What the kind's options change in a call's `common.setup.method_setup` (a table's `groups`)."

@@ -6,11 +6,10 @@ import textwrap
 import numpy as np
 import pandas as pd
 
+from .banner import check_clause
 from .labels import quantity
-from .image import is_image_explanation, plot_image_explanation
-from .text import is_text_explanation, plot_text_explanation
 
-__all__ = ['plot_explanation', 'plot_waterfall', 'plot_explanation_summary']
+__all__ = ['plot_waterfall', 'plot_explanation_summary']
 
 UP, DOWN = '#d62728', '#1f77b4'
 
@@ -26,17 +25,6 @@ def _check(expl):
 def _fmt(v) -> str:
     if isinstance(v, (float, np.floating)): return f'{v:.4g}'
     return str(v)
-
-
-def plot_explanation(expl, row:int=0, top:int|None=None, ax=None, **kwargs):
-    """One explained row: a waterfall for a tabular row (its `top` columns, default 12), the text with its units shaded
-    for a text (the `top` units listed each way, default 5). Returns the Axes."""
-    if is_image_explanation(expl):
-        return plot_image_explanation(expl, row=row, ax=ax, **({} if top is None else {'top': top}), **kwargs)
-    if is_text_explanation(expl):
-        return plot_text_explanation(expl, row=row, ax=ax, **({} if top is None else {'top': top}), **kwargs)
-    if kwargs: raise TypeError(f"unexpected keyword arguments {sorted(kwargs)} for the waterfall of a tabular row")
-    return plot_waterfall(expl, row=row, top=12 if top is None else top, ax=ax)
 
 
 def plot_waterfall(expl, row:int=0, top:int=12, ax=None):
@@ -76,7 +64,7 @@ def plot_waterfall(expl, row:int=0, top:int=12, ax=None):
     label = index[row] if index is not None and row < len(index) else row
     title = f'row {row}' + (f' (index {label})' if str(label) != str(row) else '')
     rel = expl.attrs.get('reliance')
-    if rel is not None: title += ': ' + flagged_check(expl, row)   # what the check found (explain(..., flagged=))
+    if rel is not None: title += ': ' + check_clause(expl, row)   # what the check found (explain(..., flagged=))
     # wrapped to the Axes' width: a long title is never cut when the figure is saved as it stands; never inside the
     # change it states ('0.427 -> 0.274' stays on one line)
     chars = int(ax.get_position().width * ax.figure.get_figwidth() * 72 / (0.62 * (10 if rel is None else 8.5)))
@@ -89,22 +77,6 @@ def plot_waterfall(expl, row:int=0, top:int=12, ax=None):
         _clear_of_lines(ax, value_labels, (base, out))
         if _labels_inside(ax, [t for t, _ in value_labels]): break
     return ax
-
-
-def flagged_check(expl, row: int) -> str:
-    "What the check of a row's flagged columns found, either way, in words (the waterfall's title, the command line)."
-    r = expl.attrs['reliance'][row]
-    change = f"without the flagged {_and(map(str, r['names']))}, {r['Prediction']:.3g} -> {r['Without']:.3g}"
-    if r['Relies']:
-        return (f"discount this prediction: {change}" + (' (the predicted class changes)' if r['Flipped'] else '') +
-                '; it rests on them')
-    return f"checked: {change}; this prediction does not rest on them"
-
-
-def _and(names) -> str:
-    "'a', 'a and b', 'a, b and c': a list of names that does not read as one name with commas."
-    names = list(dict.fromkeys(names))
-    return ' and '.join(names) if len(names) < 3 else ', '.join(names[:-1]) + ' and ' + names[-1]
 
 
 def _labels_inside(ax, texts) -> bool:

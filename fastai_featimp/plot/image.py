@@ -6,10 +6,12 @@ from __future__ import annotations
 import base64
 import html
 import io
+import textwrap
 
 import numpy as np
 import pandas as pd
 
+from .banner import banner_html, check_clause, reliance_of
 from .labels import quantity
 
 __all__ = ['attribution_map', 'is_image_explanation', 'plot_image_explanation', 'image_explanation_html',
@@ -89,11 +91,18 @@ def plot_image_explanation(expl, row: int = 0, top: int = 3, ax=None, scale=None
         ax.add_patch(Rectangle((l, t), r - l, b - t, fill=False, edgecolor='black', linewidth=2, gid='featimp-top'))
         ax.text(l + 0.5, t + 0.5, f"{name} {c:+.2g}", va='top', ha='left', fontsize=8, gid='featimp-label',
                 bbox=dict(facecolor='white', edgecolor='none', pad=1, alpha=0.8))
+    flagged = [b for b in expl.attrs.get('flagged', []) if isinstance(b, (list, tuple)) and len(b) == 4] \
+        if reliance_of(expl, row) is not None else []
+    for t, l, b, r in flagged:   # the flagged boxes themselves, dashed: what the check removed
+        ax.add_patch(Rectangle((l, t), r - l, b - t, fill=False, edgecolor='#b00020', linewidth=2, linestyle='--',
+                               gid='featimp-flagged'))
     from matplotlib.cm import ScalarMappable   # the bar in full colour, not faded like the overlay
     bar = ax.figure.colorbar(ScalarMappable(norm=shown.norm, cmap=shown.cmap), ax=ax, fraction=0.046, pad=0.04)
     bar.set_label(f"contribution per pixel to {quantity(expl.attrs.get('output'), expl.attrs['targets'][row])}",
                   fontsize=8)
-    ax.set_title(f"{_header(expl, row)}\n{METHOD_WORDS.get(expl.attrs.get('method'), '')}", fontsize=9)
+    check = f"\n{textwrap.fill(check_clause(expl, row), 70)}" if reliance_of(expl, row) is not None else ''
+    ax.set_title(f"{_header(expl, row)}\n{METHOD_WORDS.get(expl.attrs.get('method'), '')}{check}", fontsize=9,
+                 color='#b00020' if check and reliance_of(expl, row)['Relies'] else 'black')
     ax.set_xlabel(f"colour: +/-{limit:.2g} per pixel ({how}); outlined: the {top} strongest regions", fontsize=7)
     ax.set_xticks([]); ax.set_yticks([])
     return ax
@@ -110,7 +119,9 @@ def image_explanation_html(expl, row: int = 0, top: int = 3, scale=None, dpi: in
     items = ''.join(f"<li>{html.escape(str(v))} (rows {t}-{b}, columns {l}-{r}): {c:+.3g}</li>"
                     for v, t, l, b, r, c in _top(_rows(expl, row), top)[
                         ['Variable', 'Top', 'Left', 'Bottom', 'Right', 'Contribution']].itertuples(index=False))
-    return (f'<figure class="featimp-image"><img alt="{html.escape(_header(expl, row))}" src="{uri}"/>'
+    what = quantity(expl.attrs.get('output'), expl.attrs['targets'][row])
+    return (banner_html(expl, row, what[:1].upper() + what[1:]) +
+            f'<figure class="featimp-image"><img alt="{html.escape(_header(expl, row))}" src="{uri}"/>'
             f'<figcaption>{html.escape(_header(expl, row))}<ul>{items}</ul></figcaption></figure>')
 
 

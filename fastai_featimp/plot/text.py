@@ -12,6 +12,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from .banner import banner_html, banner_sentence
 from .labels import quantity
 
 __all__ = ['explanation_html', 'explanation_page', 'explanation_text', 'plot_text_explanation', 'show_text_explanation',
@@ -167,27 +168,8 @@ def _listing(expl, units: pd.DataFrame) -> str:
 
 
 def _check_line(expl, row: int):
-    """`(relies, sentence)` for a row explained with `flagged=`: the banner's words when the prediction rests on the
-    flagged inputs, else what was checked and found ('checked: without family visit, 0.44 -> 0.43; ...'); None
-    without `flagged=`."""
-    rel = _reliance(expl, row)
-    if rel is None: return None
-    names = ', '.join(dict.fromkeys(map(str, rel['names'])))
-    before, after = rel['Prediction'], rel['Without']
-    if rel['Relies']:
-        return True, (f"Discount this prediction. It rests on flagged input(s) known to be shortcuts: {names or 'the flagged inputs'}. "
-                      f"{_header(expl, row)['what']} is {before:.2f} with them and {after:.2f} without them"
-                      + (' (the predicted class changes)' if rel['Flipped'] else '') + '.')
-    if not names:
-        flagged = ', '.join(map(str, expl.attrs.get('flagged', []))) or 'the flagged inputs'
-        return False, f"Checked: {flagged} does not occur here; this prediction does not rest on it."
-    return False, f"Checked: without {names}, {before:.2f} -> {after:.2f}; this prediction does not rest on it."
-
-
-def _reliance(expl, row: int):
-    "The row's reliance on flagged inputs (from `explain(..., flagged=)`), or None."
-    rel = expl.attrs.get('reliance')
-    return None if rel is None else rel[row]
+    "The banner's words, or what was checked (see `plot.banner`); None without `flagged=`."
+    return banner_sentence(expl, row, _header(expl, row)['what'])
 
 
 def explanation_html(expl, row: int = 0, *, scale=None, top: int = 5) -> str:
@@ -211,14 +193,7 @@ def explanation_html(expl, row: int = 0, *, scale=None, top: int = 5) -> str:
                  + ("; color: white" if _alpha(c, full) > 0.65 else ''))
         spans.append(f'<span class="featimp-unit" style="{style}" title="{esc(tip, quote=True)}">{esc(piece)}</span>')
     parts = ['<div class="featimp-explanation" style="font-family: sans-serif; line-height: 1.7; max-width: 60em">']
-    check = _check_line(expl, row)
-    if check is not None and check[0]:
-        first, rest = check[1].split('. ', 1)
-        parts.append('<div class="featimp-banner" style="border: 2px solid #b00020; background: #fdecea; padding: 6px 10px; '
-                     f'margin-bottom: 6px"><b>{esc(first)}.</b> {esc(rest)}</div>')
-    elif check is not None:
-        parts.append('<div class="featimp-checked" style="border: 1px solid #999; background: #f4f4f4; padding: 4px 10px; '
-                     f'margin-bottom: 6px">{esc(check[1])}</div>')
+    parts.append(banner_html(expl, row, h['what']))
     parts.append(f'<div class="featimp-header" style="margin-bottom: 4px"><b>{esc(h["what"])}: {h["output"]:.2f}</b> '
                  f'(with every {esc(h["unit"])} masked: {h["base"]:.2f}). Shaded: {esc(h["method"])}.</div>')
     parts.append(f'<div class="featimp-text" style="white-space: pre-wrap; border-left: 3px solid #ddd; '

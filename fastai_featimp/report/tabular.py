@@ -8,7 +8,7 @@ import numpy as np
 from ..common.reliance import flagged_names
 from ..core.params import ParameterError
 from ..plot.dependence import plot_dependence
-from ..plot.explanation import plot_explanation
+from ..plot.explanation import plot_waterfall
 from .page import Section, figure, paragraph, table
 from .recipe import Recipe
 from .sections import calls_of, metric_options
@@ -70,7 +70,7 @@ class TabularRecipe(Recipe):
                 "whose interval crosses zero is one the model does not need.")
 
     def draw_example(self, run, expl, row) -> str:
-        return figure(plot_explanation(expl, row=row), f"waterfall of row {row}")
+        return figure(plot_waterfall(expl, row=row), f"waterfall of row {row}")
 
     @property
     def sections(self) -> list: return [('dependence', dependence), ('effects', effects)]

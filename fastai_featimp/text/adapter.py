@@ -36,6 +36,9 @@ class TextAdapter(Adapter):
     unit, item, items = 'word', 'text', 'texts'
     captum_one_item, gradients = True, True
     explanation_methods = ('shapley', 'occlusion', 'integrated_gradients')
+    pictures = {'plot': 'fastai_featimp.plot.text:plot_text_explanation',
+                'show': 'fastai_featimp.plot.text:show_text_explanation',
+                'shap': 'fastai_featimp.interop.shap:text_to_shap'}
     options = {
         'explain': (_UNIT, _MASK, _TEXT_COL,
                     Option('n_jobs', 1, "forward batches of the masked texts run in parallel through joblib (-1: all cores)")),

@@ -33,6 +33,9 @@ class VisionAdapter(Adapter):
     gradients = True
     fewer_units_hint = ', or a coarser `grid=`'
     explanation_methods = ('shapley', 'occlusion', 'integrated_gradients', 'gradcam')
+    pictures = {'plot': 'fastai_featimp.plot.image:plot_image_explanation',
+                'show': 'fastai_featimp.plot.image:show_image_explanation',
+                'shap': 'fastai_featimp.interop.shap:image_to_shap'}
     options = {
         'explain': (_GRID, _MASK, Option('layer', None, "method='gradcam': the module (or its name in learn.model) whose "
                                                         "activations are used; default the last one with a spatial output"),
@@ -145,7 +148,8 @@ class ImageItems(Items):
             hit = torch.zeros(len(self.setup(i)[0].names), dtype=torch.long).index_add_(
                 0, region, px.reshape(-1).long().cpu())
             units.append((hit > 0).tolist())
-        return Without(raw, found, [[str(tuple(b)) if isinstance(b, list) else b for b in f] for f in found], units)
+        return Without(raw, found, [[f'box {tuple(b)}' if isinstance(b, list) else 'the flagged mask' for b in f] for f in found],
+                       units)
 
     def gradient(self, i: int, explained, n_steps: int) -> np.ndarray:
         regions, fill, _ = self.setup(i)

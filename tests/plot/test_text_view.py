@@ -176,8 +176,12 @@ def test_show_explanation_displays_itself_in_jupyter(custom_text, explained, mon
     monkeypatch.setattr(IPython, 'get_ipython', lambda: None)      # a script or a terminal: plain text
     custom_text.show_explanation(explained, row=0)
     assert TEXTS[0] in capsys.readouterr().out
-    with pytest.raises(TypeError, match='waterfall'):
-        custom_text.show_explanation(pd.DataFrame({'row': [0], 'Variable': ['a'], 'Value': [1], 'Contribution': [1.0]}))
+    table = pd.DataFrame({'row': [0], 'Variable': ['a'], 'Value': [1], 'Contribution': [1.0]})
+    with pytest.raises(ValueError, match='lost its attrs'):   # no kind to go by: not guessed from the columns
+        custom_text.show_explanation(table)
+    table.attrs['kind'] = 'tabular'   # what a table's explanation carries: it is drawn, not shown as HTML
+    with pytest.raises(TypeError, match=r'cannot be shown as HTML.*it can be drawn \(plot_explanation\)'):
+        custom_text.show_explanation(table)
 
 
 RUN_INS = "Pt seen with good response, without acute distress this morning. Pain in forearm . Family visit; ok."

@@ -85,3 +85,42 @@ def test_evaluate_compare_and_sanity_check(marked):
     assert list(table['Method']) == ['shapley', 'occlusion', 'integrated_gradients', 'gradcam'] and (table['Status'] == 'ok').all()
     sc = learn.sanity_check(paths[:3], method='occlusion', seed=0)
     assert sc['RankCorrelation'].iloc[-1] < 0.9   # the fully randomised model explains differently
+
+
+def test_explain_with_the_marker_flagged_draws_its_box_and_the_banner(marked):
+    "The image form of the clinician's view: the marker's box on the picture, and a banner saying to discount it."
+    learn, test = marked
+    rows = test[test['has_marker']].head(6)
+    e = learn.explain(list(rows['path']), method='occlusion', flagged=[marker_box(32)], show_progress=False)
+    rel = learn.reliance(list(rows['path']), flagged=[marker_box(32)], show_progress=False)
+    # the explanation's check is reliance's own answer, and the flagged regions are the ones the box covers
+    assert [r['Relies'] for r in e.attrs['reliance']] == rel['Relies'].tolist()
+    np.testing.assert_allclose([r['Without'] for r in e.attrs['reliance']], rel['Without'], atol=1e-6)
+    assert set(e.loc[e['Flagged'], 'Variable']) == {'r0c0'} and e.attrs['flagged'] == [list(marker_box(32))]
+    relies = [i for i, r in enumerate(e.attrs['reliance']) if r['Relies']]
+    assert relies, "the marked images the model calls positive rest on the marker"
+    ax = learn.plot_explanation(e, relies[0])
+    boxes = [p for p in ax.patches if p.get_gid() == 'featimp-flagged']
+    assert len(boxes) == 1 and (boxes[0].get_x(), boxes[0].get_y(), boxes[0].get_width()) == (2, 2, 5)
+    assert 'discount this prediction' in ax.get_title()
+    import matplotlib.pyplot as plt
+    plt.close(ax.figure)
+    from fastai_featimp import image_explanation_html
+    page = image_explanation_html(e, relies[0])
+    assert 'class="featimp-banner"' in page and 'Discount this prediction.' in page and 'box (2, 2, 7, 7)' in page
+
+
+def test_to_shap_of_images_adds_up_and_draws(marked):
+    shap = pytest.importorskip('shap')
+    import fastai_featimp
+    learn, test = marked
+    e = learn.explain(list(test['path'][:3]), method='occlusion', show_progress=False)
+    s = fastai_featimp.to_shap(e)
+    assert s.values.shape == (3, 32, 32, 3) and s.data.shape == (3, 32, 32, 3) and s.data.dtype == np.uint8
+    np.testing.assert_allclose(s.values.sum((1, 2, 3)), e.groupby('row')['Contribution'].sum().to_numpy(), atol=1e-9)
+    import matplotlib
+    matplotlib.use('Agg')
+    shap.image_plot(s, show=False)   # shap's own image plot draws it
+    import matplotlib.pyplot as plt
+    assert plt.gcf().axes
+    plt.close('all')
