@@ -29,11 +29,17 @@ import pandas as pd
 import torch
 
 import fastai_featimp  # noqa: F401
-from fastai_featimp.core.shapley import all_coalitions, permutation_shapley, shapley_from_values
+from fastai_featimp.core.shapley import all_coalitions, permutation_plan, shapley_from_plan, shapley_from_values
 from fastai_featimp.core.shapley_regression import budget_shapley
 
 CAT = ['workclass', 'education', 'marital-status', 'occupation', 'relationship', 'race', 'sex', 'native-country']
 CONT = ['age', 'fnlwgt', 'education-num', 'capital-gain', 'capital-loss', 'hours-per-week']
+
+
+def _permutation(value, m: int, n_permutations: int, seed: int):
+    "Shapley values from antithetic permutations (the estimator of method='permutation')."
+    plan = permutation_plan(m, n_permutations, np.random.default_rng(seed))
+    return shapley_from_plan(plan, value(torch.from_numpy(plan.distinct)))[0]
 
 
 def adult_game(n_rows: int, seed: int = 0):
@@ -149,8 +155,7 @@ def estimators(f, x, bg, budget, seed):
     xt, bt = torch.as_tensor(x, dtype=torch.float64), torch.as_tensor(bg, dtype=torch.float64)
     runs = {
         'ours (budgeted)': lambda: budget_shapley(value, m, budget, np.random.default_rng(seed), active)[0],
-        'ours (permutation)': lambda: permutation_shapley(value, m, max(2, budget // max(1, m - 1)),
-                                                          np.random.default_rng(seed))[0],
+        'ours (permutation)': lambda: _permutation(value, m, max(2, budget // max(1, m - 1)), seed),
         'shap Kernel l1_reg=False': lambda: _seeded(seed, lambda: shap.KernelExplainer(f, bg).shap_values(
             x, nsamples=budget, l1_reg=False, silent=True)),
         'shap Kernel default': lambda: _seeded(seed, lambda: shap.KernelExplainer(f, bg).shap_values(

@@ -1,5 +1,7 @@
 """The public names of the package (re-exported by `fastai_featimp`); importing this attaches the Learner
 methods (`learner.py`)."""
+import inspect
+
 from . import learner  # noqa: F401  (attaches the Learner methods)
 from .common.kinds import implementation
 from .core.captum import CaptumInputs
@@ -7,13 +9,13 @@ from .core.forward import allocator_priming, batched_forward
 from .core.params import ParameterError
 from .core.permutation import ColumnGroup, permutation_scores
 from .core.results import PartialDependence
-from .methods.dependence import feature_dependence
-from .methods.drop_column import drop_column_importance, recursive_elimination
-from .methods.interactions import explain_interactions, interaction_strength
+from .tabular.dependence import feature_dependence
+from .tabular.drop_column import drop_column_importance, recursive_elimination
+from .tabular.interactions import explain_interactions, interaction_strength
 from .methods.importance_callback import ImportanceCallback, ImportanceReport
-from .methods.partial_dependence import accumulated_local_effects, partial_dependence
-from .methods.permutation import permutation_importance
-from .methods.text_importance import phrase_importance
+from .tabular.partial_dependence import accumulated_local_effects, partial_dependence
+from .tabular.permutation_importance import permutation_importance
+from .text.phrase_importance import phrase_importance
 from .plot.dependence import plot_dependence
 from .pictures import plot_explanation
 from .plot.explanation import plot_explanation_summary, plot_waterfall
@@ -26,20 +28,37 @@ from .plot.reliance import plot_reliance
 from .interop.shap import to_shap
 from .plot.text import explanation_html, explanation_page, plot_text_explanation
 from .plot.image import attribution_map, image_explanation_html, plot_image_explanation
-from .methods.vision_importance import region_importance
+from .vision.region_importance import region_importance
 
 from .common.kinds import register_kind
 from .engine.protocol import Adapter, Items, Option, Units
-from .tabular.kind import TABULAR
 from .text.kind import TEXT
 from .vision.kind import VISION
 
 from . import __all__  # noqa: E402,F401  (one list of public names, in __init__.py)
 
-# each kind's explain as a function, under the names they have always had
-explain = TABULAR.function('explain')
-explain_text = TEXT.function('explain')
-explain_images = VISION.function('explain')
+
+
+def explain(learn, *args, **kwargs):
+    """Attributions of each prediction of `learn` (a table's rows, texts, images, a registered kind's items) through
+    the registry, as `learn.explain(...)`: `help(learn.explain)` lists each kind's arguments."""
+    return implementation(learn, 'explain')(learn, *args, **kwargs)
+
+
+def _renamed(old: str, kind):
+    "The old per-kind name of explain: the same function, with a FutureWarning naming the one name."
+    door = kind.function('explain')
+    def alias(learn, *args, **kwargs):
+        import warnings
+        warnings.warn(f"fastai_featimp.{old} is now fastai_featimp.explain (one name for every kind, as learn.explain); "
+                      f"{old} will be removed", FutureWarning, stacklevel=2)
+        return door(learn, *args, **kwargs)
+    alias.__name__, alias.__doc__, alias.__signature__ = old, door.__doc__, inspect.signature(door)
+    return alias
+
+
+explain_text = _renamed('explain_text', TEXT)
+explain_images = _renamed('explain_images', VISION)
 
 
 def captum_inputs(learn, data, **kwargs) -> CaptumInputs:

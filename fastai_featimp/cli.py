@@ -489,18 +489,8 @@ def run_explain(args, console: Console):
                            text_col=args.text_col, background=background, flagged=args.flagged)
     with console.working():
         expl = call(rows, show_progress=console.progress, **options)
-    if 'Start' in expl.columns:   # a text learner: each text's strongest units with where they are, and the check
-        from .plot.text import explanation_table
-        console.result(explanation_table(expl, top=None if args.all_units else 5))
-    for r in (sorted(expl['row'].unique()) if 'Start' not in expl.columns else []):
-        part = expl[expl['row'] == r].reindex(expl[expl['row'] == r]['Contribution'].abs().sort_values(ascending=False).index)
-        console.result(f"row {r}: {expl.attrs['targets'][r]} output {expl.attrs['outputs'][r]:.4f} "
-                       f"(base {expl.attrs['base_values'][r]:.4f})")
-        if 'reliance' in expl.attrs:   # --flag: what the check found, either way
-            from .plot.banner import check_clause
-            console.result('  ' + check_clause(expl, r))
-        shown = [c for c in ['Variable', 'Value', 'Contribution', 'Std', 'OOV'] if c in part.columns]
-        console.result(part[shown].to_string(index=False, float_format=lambda v: f'{v:.4f}'))
+    from .common.kinds import picture   # each kind prints its explanations its own way (by attrs['kind'])
+    console.result(picture(expl, 'table')(expl, **({'top': None} if args.all_units else {})))   # else the kind's own top
     written = []
     if args.csv is not None: expl.to_csv(args.csv, index=False); written.append(args.csv)
     if args.plot is not None:

@@ -67,3 +67,17 @@ def test_the_learner_door_and_the_command_line_take_the_same_path(binary_learner
     code = main(['importance', str(tmp_path / 'm.pkl'), str(tmp_path / 'd.csv'), '--repeats', '1', '--quiet'])
     assert code == 0, capsys.readouterr().err
     assert calls == [['df', 'n_repeats', 'show_progress']] * 2
+
+
+def test_one_explain_for_every_kind_and_the_old_names_warn(binary_learner, binary_test, custom_text):
+    import pandas as pd
+    q = dict(seed=0, show_progress=False)
+    rows = binary_test.head(2)
+    pd.testing.assert_frame_equal(fastai_featimp.explain(binary_learner, rows, n_background=10, **q),
+                                  binary_learner.explain(rows, n_background=10, **q))
+    texts = ['Family visit today, intubated overnight.', 'Stable on the ward.']
+    one = fastai_featimp.explain(custom_text, texts, **q)
+    with pytest.warns(FutureWarning, match='explain_text is now fastai_featimp.explain'):
+        old = fastai_featimp.explain_text(custom_text, texts, **q)
+    pd.testing.assert_frame_equal(one, old)
+    assert one.attrs['kind'] == 'text' and fastai_featimp.explain(binary_learner, rows, n_background=10, **q).attrs['kind'] == 'tabular'

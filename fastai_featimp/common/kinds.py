@@ -150,7 +150,7 @@ def implementation(learn, method: str) -> Callable:
 
 
 
-WHAT = {'plot': 'drawn (plot_explanation)', 'show': 'shown as HTML (show_explanation)', 'shap': 'converted (to_shap)'}
+WHAT = {'table': 'printed', 'plot': 'drawn (plot_explanation)', 'show': 'shown as HTML (show_explanation)', 'shap': 'converted (to_shap)'}
 
 
 def picture(expl, what: str) -> Callable:
@@ -161,8 +161,10 @@ def picture(expl, what: str) -> Callable:
         raise TypeError(f"expected the DataFrame returned by learn.explain, got {type(expl).__name__}")
     name = expl.attrs.get('kind')
     if name is None:
-        raise ValueError("this explanation has lost its attrs (its kind, base values and outputs), as pandas does in "
-                         "to_csv or a concat of different results: use the DataFrame returned by learn.explain")
+        from ..core.params import ParameterError   # a ValueError and a TypeError: either is caught
+        raise ParameterError('expl', "this explanation has lost its attrs (its kind, base values and outputs), as pandas "
+                                     "does in to_csv or a concat of different results: use the DataFrame returned by "
+                                     "learn.explain")
     known = {k.name: k for k in kinds()}
     if name not in known: raise ValueError(f"this explanation is of a {name!r} learner, a kind not registered here")
     kind = known[name]
@@ -170,6 +172,6 @@ def picture(expl, what: str) -> Callable:
     target = pictures.get(what)
     if target is None:
         raise TypeError(f"a {name} explanation cannot be {WHAT.get(what, what)}; it can be "
-                        f"{' or '.join(WHAT.get(w, w) for w in pictures) or 'nothing'}")
+                        f"{', '.join(WHAT.get(w, w) for w in pictures if w != 'table') or 'nothing'}")
     module, fn = target.split(':')
     return getattr(importlib.import_module(module), fn)

@@ -8,7 +8,7 @@ import numpy as np
 
 from .params import Choice, Integer, Number, ParameterError, check
 
-__all__ = ['check_data', 'check_int', 'check_number', 'check_choice', 'check_threshold', 'shown', 'plain', 'warn']
+__all__ = ['check_data', 'check_int', 'check_number', 'check_choice', 'shown', 'plain', 'warn']
 
 
 def check_data(data, name: str = 'data'):
@@ -31,10 +31,6 @@ def check_number(name: str, value, *, positive: bool = False) -> float:
 def check_choice(name: str, value, choices) -> str:
     "`value` when it is one of `choices`, else a ParameterError listing them."
     return check(name, Choice(*choices), value)
-
-
-def check_threshold(threshold, name: str = 'threshold') -> float:
-    return float(check(name, Number(0, 1, low_open=True), threshold))
 
 
 def shown(values, k: int = 5) -> str:

@@ -12,10 +12,7 @@ import torch
 
 from .params import ParameterError
 
-__all__ = ['DEFAULT_K', 'check_ks', 'check_base', 'unit_count', 'k_label', 'is_fraction', 'order_curves', 'faithfulness_of_row', 'evaluation_frame', 'METRICS']
-
-METRICS = ('deletion_aopc', 'insertion_aopc')
-
+__all__ = ['DEFAULT_K', 'check_ks', 'check_base', 'unit_count', 'k_label', 'is_fraction', 'order_curves', 'faithfulness_of_row', 'evaluation_frame']
 
 def is_fraction(k) -> bool: return isinstance(k, float) and 0 < k < 1
 

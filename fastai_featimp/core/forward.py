@@ -1,4 +1,5 @@
-"""Forward passes in chunks of rows, with an edited copy of each chunk: the one loop every method runs.
+"""Forward passes of a table's rows in chunks, with an edited copy of each chunk (a column permuted, a value set): the
+loop of permutation importance, partial dependence and retraining scores.
 
 `inputs` is a list of tensors with one row per example (for a tabular model: categorical codes and
 continuous values); `forward(*chunk)` returns the model's raw output for those rows."""

@@ -21,6 +21,7 @@ import pandas as pd
 
 from .checks import plain, warn
 from .stats import summarize_repeats
+from .words import quantity
 
 __all__ = ['importance_frame', 'reliance_frame', 'reliance_record', 'PartialDependence', 'plain']
 
@@ -101,7 +102,6 @@ class PartialDependence:
 
     def output_label(self) -> str:
         "The explained quantity in words: `P(yes)`, `logit(yes)` or the target's name."
-        from ..plot.labels import quantity
         return quantity(self.output, self.target)
 
     def to_frame(self) -> pd.DataFrame:
@@ -122,5 +122,20 @@ class PartialDependence:
 
     def plot(self, ax=None, **kwargs):
         "Draw it (see `fastai_featimp.plot_partial_dependence`: `sort='value'` orders levels by the average)."
-        from ..plot.partial_dependence import plot_partial_dependence
-        return plot_partial_dependence(self, ax=ax, **kwargs)
+        import fastai_featimp   # the public drawing function: computing modules never import plot/
+        return fastai_featimp.plot_partial_dependence(self, ax=ax, **kwargs)
+
+
+def units_by_span(part: pd.DataFrame) -> pd.DataFrame:
+    """A text's units in the order of the text, one per span of characters: units sharing a span (with unit='token',
+    fastai's case markers and the word they mark) become one, the word as written, with their contributions summed
+    (so the contributions still add up to the prediction minus the base value)."""
+    part = part.sort_values('Start', kind='stable')
+    if not part.duplicated(['Start', 'End']).any(): return part
+    spans = part.groupby(['Start', 'End'], sort=False)
+    merged = part.drop_duplicates(['Start', 'End'], keep='last').copy()   # the word: its markers come before it
+    key = pd.MultiIndex.from_frame(merged[['Start', 'End']])
+    merged['Contribution'] = spans['Contribution'].sum().reindex(key).to_numpy()
+    if 'Std' in merged.columns:   # the spread of a sum; unknown when any part's is
+        merged['Std'] = spans['Std'].apply(lambda s: float(np.sqrt((s ** 2).sum())) if s.notna().all() else np.nan).reindex(key).to_numpy()
+    return merged

@@ -2,7 +2,7 @@
 
 A player is a set of `(tensor, column)` slots. The value of a coalition S is the mean model output over
 the background rows with S's slots taken from the explained row and every other slot from the background
-row. `exact_shapley` enumerates all 2^M coalitions; `permutation_shapley` samples antithetic permutations.
+row. `shapley_from_values` reads every one of the 2^M coalitions; `shapley_from_plan` antithetic permutations.
 Both satisfy efficiency exactly: base value + sum of contributions = the output for the row."""
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from .forward import default_bs, prime_allocator
 
 EXACT_MAX_PLAYERS = 14   # every coalition is enumerated up to this many players (2^14 = 16,384)
 
-__all__ = ['EXACT_MAX_PLAYERS', 'coalition_value_fn', 'exact_shapley', 'permutation_shapley', 'all_coalitions', 'shapley_from_values',
+__all__ = ['EXACT_MAX_PLAYERS', 'coalition_value_fn', 'all_coalitions', 'shapley_from_values',
            'shapley_interactions', 'PermutationPlan', 'permutation_plan', 'shapley_from_plan']
 
 
@@ -56,12 +56,6 @@ def all_coalitions(n_players: int) -> torch.Tensor:
     "Every coalition as a bool mask (2^M x M); coalition k holds player j when bit j of k is set."
     codes = torch.arange(2 ** n_players)
     return (codes[:, None] >> torch.arange(n_players)) & 1 == 1
-
-
-def exact_shapley(value: Callable, n_players: int) -> tuple:
-    "`(contributions, base, full)` from all 2^M coalition values."
-    v = value(all_coalitions(n_players))
-    return shapley_from_values(v, n_players), float(v[0]), float(v[-1])
 
 
 def _sizes(n_players: int) -> np.ndarray:
@@ -143,10 +137,3 @@ def shapley_from_plan(plan: PermutationPlan, values: np.ndarray) -> tuple:
     # every order starts at the empty and ends at the full coalition; their values agree up to float rounding
     # between batches, so their means are returned: then base + sum of contributions = full exactly
     return phi, se, float(v[:, 0].mean()), float(v[:, -1].mean())
-
-
-def permutation_shapley(value: Callable, n_players: int, n_permutations: int, rng: np.random.Generator) -> tuple:
-    """`(contributions, standard_errors, base, full)` from `n_permutations` permutations drawn as antithetic
-    pairs (a permutation and its reverse); each permutation's marginal contributions add up to full - base."""
-    plan = permutation_plan(n_players, n_permutations, rng)
-    return shapley_from_plan(plan, value(torch.from_numpy(plan.distinct)))

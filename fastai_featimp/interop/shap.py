@@ -7,7 +7,7 @@ import pandas as pd
 
 from ..common.kinds import picture
 from ..plot.image import attribution_map
-from ..plot.text import units_by_span
+from ..core.results import units_by_span
 
 __all__ = ['to_shap', 'table_to_shap', 'text_to_shap', 'image_to_shap']
 

@@ -9,7 +9,7 @@ import pandas as pd
 from .banner import check_clause
 from .labels import quantity
 
-__all__ = ['plot_waterfall', 'plot_explanation_summary']
+__all__ = ['plot_waterfall', 'plot_explanation_summary', 'rows_table']
 
 UP, DOWN = '#d62728', '#1f77b4'
 
@@ -152,3 +152,20 @@ def _value_colour(values: pd.Series):
 
 
 def _quantity(expl, row: int = 0) -> str: return quantity(expl.attrs.get('output'), expl.attrs['targets'][row])
+
+
+def rows_table(expl, top: int | None = None) -> str:
+    """A table's explanation as plain text, row by row: the output and base value, what the check of flagged columns
+    found, and the columns by |contribution| (the `top` ones; None: all)."""
+    _check(expl)
+    lines = []
+    for r in sorted(expl['row'].unique()):
+        part = expl[expl['row'] == r]
+        part = part.reindex(part['Contribution'].abs().sort_values(ascending=False).index)
+        lines.append(f"row {r}: {expl.attrs['targets'][r]} output {expl.attrs['outputs'][r]:.4f} "
+                     f"(base {expl.attrs['base_values'][r]:.4f})")
+        if 'reliance' in expl.attrs: lines.append('  ' + check_clause(expl, r))   # explain(flagged=): either way
+        shown = [c for c in ['Variable', 'Value', 'Contribution', 'Std'] if c in part.columns]
+        lines.append((part if top is None else part.head(top))[shown].to_string(
+            index=False, float_format=lambda v: f'{v:.4f}'))
+    return '\n'.join(lines)

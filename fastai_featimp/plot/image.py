@@ -15,7 +15,7 @@ from .banner import banner_html, check_clause, reliance_of
 from .labels import quantity
 
 __all__ = ['attribution_map', 'is_image_explanation', 'plot_image_explanation', 'image_explanation_html',
-           'show_image_explanation']
+           'show_image_explanation', 'regions_table']
 
 METHOD_WORDS = {
     'shapley': "each region's share of the prediction (Shapley values)",
@@ -137,3 +137,17 @@ def show_image_explanation(expl, row: int = 0, **kwargs) -> None:
     part = _top(_rows(expl, row), kwargs.get('top', 3))
     print(_header(expl, row))
     for v, c in zip(part['Variable'], part['Contribution']): print(f"  {v}: {c:+.3g}")
+
+
+def regions_table(expl, top: int | None = 5) -> str:
+    """Images' explanations as plain text, image by image: the output and base value, what the check of flagged boxes
+    found, and the `top` regions by |contribution| with their boxes (None: all)."""
+    lines = []
+    for r in sorted(expl['row'].unique()):
+        part = _rows(expl, r)
+        lines.append(f"image {r}: {_header(expl, r)}")
+        if reliance_of(expl, r) is not None: lines.append('  ' + check_clause(expl, r))
+        shown = part if top is None else _top(part, top)
+        lines.append(shown[['Variable', 'Top', 'Left', 'Bottom', 'Right', 'Contribution']].to_string(
+            index=False, float_format=lambda v: f'{v:.4f}'))
+    return '\n'.join(lines)

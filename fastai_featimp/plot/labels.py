@@ -2,10 +2,7 @@
 
 __all__ = ['quantity', 'text_colour_on']
 
-
-def quantity(output: str, target) -> str:
-    "`P(yes)` for a probability, `logit(yes)` for a raw classifier output, the target's name for a regression value."
-    return {'probability': f'P({target})', 'raw': f'logit({target})'}.get(output, str(target))
+from ..core.words import quantity  # noqa: E402  (one wording, shared with the results)
 
 
 def text_colour_on(rgba) -> str:

@@ -14,9 +14,10 @@ import pandas as pd
 
 from .banner import banner_html, banner_sentence
 from .labels import quantity
+from ..core.results import units_by_span
 
 __all__ = ['explanation_html', 'explanation_page', 'explanation_text', 'plot_text_explanation', 'show_text_explanation',
-           'is_text_explanation', 'colour_scale', 'units_by_span', 'DEFAULT_PROBABILITY_SCALE']
+           'is_text_explanation', 'colour_scale', 'DEFAULT_PROBABILITY_SCALE']
 
 TOWARDS, AWAY = (214, 39, 40), (31, 119, 180)   # red: pushes towards the target; blue: away from it
 DEFAULT_PROBABILITY_SCALE = None   # full colour at the explanation's own largest contribution, rounded up (scale=)
@@ -44,21 +45,6 @@ def _check(expl, row):
     rows = sorted(expl['row'].unique())
     if row not in rows: raise ValueError(f"row {row!r} is not in this explanation; it has rows {rows[:10]}")
     return expl.attrs['texts'][row], units_by_span(expl[expl['row'] == row])
-
-
-def units_by_span(part: pd.DataFrame) -> pd.DataFrame:
-    """A text's units in the order of the text, one per span of characters: units sharing a span (with unit='token',
-    fastai's case markers and the word they mark) become one, the word as written, with their contributions summed
-    (so the contributions still add up to the prediction minus the base value)."""
-    part = part.sort_values('Start', kind='stable')
-    if not part.duplicated(['Start', 'End']).any(): return part
-    spans = part.groupby(['Start', 'End'], sort=False)
-    merged = part.drop_duplicates(['Start', 'End'], keep='last').copy()   # the word: its markers come before it
-    key = pd.MultiIndex.from_frame(merged[['Start', 'End']])
-    merged['Contribution'] = spans['Contribution'].sum().reindex(key).to_numpy()
-    if 'Std' in merged.columns:   # the spread of a sum; unknown when any part's is
-        merged['Std'] = spans['Std'].apply(lambda s: float(np.sqrt((s ** 2).sum())) if s.notna().all() else np.nan).reindex(key).to_numpy()
-    return merged
 
 
 def _probability(expl) -> bool: return expl.attrs.get('output') == 'probability'
@@ -118,9 +104,9 @@ def _pieces(text: str, part: pd.DataFrame) -> list:
 def _alpha(c: float, scale: float) -> float: return min(1.0, abs(c) / scale)
 
 
-def _rgba(c: float, scale: float, alpha_max: float = 1.0) -> str:
+def _rgba(c: float, scale: float) -> str:
     r, g, b = TOWARDS if c >= 0 else AWAY
-    return f"rgba({r},{g},{b},{_alpha(c, scale) * alpha_max:.3f})"
+    return f"rgba({r},{g},{b},{_alpha(c, scale):.3f})"
 
 
 def _header(expl, row: int) -> dict:

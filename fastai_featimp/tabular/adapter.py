@@ -37,7 +37,8 @@ class TabularAdapter(Adapter):
     fewer_units_hint = ', or group columns with `groups=`'
 
     def setup_options(self, options: dict) -> dict: return {'groups': options.get('groups')}
-    pictures = {'plot': 'fastai_featimp.plot.explanation:plot_waterfall',
+    pictures = {'table': 'fastai_featimp.plot.explanation:rows_table',
+                'plot': 'fastai_featimp.plot.explanation:plot_waterfall',
                 'shap': 'fastai_featimp.interop.shap:table_to_shap'}
     options = {
         'explain': (_BACKGROUND, _N_BACKGROUND,

@@ -7,13 +7,13 @@ from .variables import tabular_variables
 
 __all__ = ['TABULAR']
 
-_M = 'fastai_featimp.methods.'
+_M = 'fastai_featimp.tabular.'
 
 TABULAR = register(DataKind(
     name='tabular', learner='tabular data (tabular_learner)', recognises=is_tabular, schema=tabular_schema,
     adapter_class='fastai_featimp.tabular.adapter:TabularAdapter', variables=tabular_variables, tracker=TabularTracker,
     methods={   # the engine's capabilities (explain, reliance, ...) come with the adapter; these are a table's own
-        'feature_importance': _M + 'permutation:permutation_importance',
+        'feature_importance': _M + 'permutation_importance:permutation_importance',
         'feature_dependence': _M + 'dependence:feature_dependence',
         'partial_dependence': _M + 'partial_dependence:partial_dependence',
         'accumulated_local_effects': _M + 'partial_dependence:accumulated_local_effects',

@@ -11,4 +11,4 @@ TEXT = register(DataKind(
     name='text', learner='text (a Tokenizer and Numericalize in the data pipeline, e.g. text_classifier_learner)',
     recognises=is_text, schema=text_schema, adapter_class='fastai_featimp.text.adapter:TextAdapter',
     tracker=TextTracker,
-    methods={'feature_importance': 'fastai_featimp.methods.text_importance:phrase_importance'}))
+    methods={'feature_importance': 'fastai_featimp.text.phrase_importance:phrase_importance'}))

@@ -9,4 +9,4 @@ __all__ = ['VISION']
 VISION = register(DataKind(
     name='vision', learner='images (an ImageBlock in the data pipeline, e.g. vision_learner)',
     recognises=is_vision, schema=vision_schema, adapter_class='fastai_featimp.vision.adapter:VisionAdapter',
-    methods={'feature_importance': 'fastai_featimp.methods.vision_importance:region_importance'}))
+    methods={'feature_importance': 'fastai_featimp.vision.region_importance:region_importance'}))

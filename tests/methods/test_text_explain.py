@@ -152,7 +152,7 @@ def test_html_shows_the_text_escaped_and_shaded(custom_text):
     ax = custom_text.plot_explanation(expl)
     assert 'P(died)' in ax.get_title(loc='left') and any('Family' in t.get_text() for t in ax.texts)
     plt.close(ax.figure)
-    with pytest.raises(TypeError, match='for a tabular row use learn.plot_explanation'):
+    with pytest.raises(TypeError, match='lost its attrs'):   # nothing says what it explains: not guessed from columns
         custom_text.show_explanation(pd.DataFrame({'row': [0], 'Variable': ['a'], 'Contribution': [1.0]}))
 
 

@@ -14,10 +14,10 @@ from ..common.setup import method_setup
 from ..core.params import Choice, Flag, Integer, ParameterError, Seed, checked
 from ..core.results import importance_frame
 from ..core.stats import summarize_bootstrap
-from ..text.ablation import ablation_importance, ablation_outputs, build_present_ablation, mean_deltas
-from ..text.data import MULTI_LABEL_TEXT, load_text, phrase_list, word_keys
-from ..text.kind import TEXT
-from ..text.phrases import candidate_phrases, phrases_of, stop_words
+from .ablation import ablation_importance, ablation_outputs, build_present_ablation, mean_deltas
+from .data import MULTI_LABEL_TEXT, load_text, phrase_list, word_keys
+from .kind import TEXT
+from .phrases import candidate_phrases, phrases_of, stop_words
 
 __all__ = ['phrase_importance']
 

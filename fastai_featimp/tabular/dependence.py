@@ -7,8 +7,8 @@ from ..common.setup import method_setup
 from ..core.association import association_of
 from ..core.params import Choice, ParameterError, checked
 from ..core.state import preserved_state
-from ..tabular.data import feature_arrays, load_tabular
-from ..tabular.kind import TABULAR
+from .data import feature_arrays, load_tabular
+from .kind import TABULAR
 
 __all__ = ['feature_dependence']
 

@@ -14,9 +14,9 @@ from ..core.forward import default_bs, fixed_forward
 from ..core.params import Choice, Flag, Integer, ParameterError, Seed, checked
 from ..core.results import PartialDependence
 from ..core.stats import bootstrap_band, order_by_similarity
-from ..tabular.data import feature_arrays, load_tabular, training_codes
-from ..tabular.kind import TABULAR
-from ..tabular.variables import CAT, CONT
+from .data import feature_arrays, load_tabular, training_codes
+from .kind import TABULAR
+from .variables import CAT, CONT
 
 __all__ = ['PartialDependence', 'partial_dependence', 'accumulated_local_effects']
 

@@ -9,8 +9,8 @@ from ..core.forward import default_bs
 from ..core.params import Choice, Flag, Integer, Number, ParameterError, Seed, checked
 from ..core.permutation import permutation_drops
 from ..core.results import importance_frame
-from ..tabular.data import feature_arrays, load_tabular
-from ..tabular.kind import TABULAR
+from .data import feature_arrays, load_tabular
+from .kind import TABULAR
 
 __all__ = ['permutation_importance']
 

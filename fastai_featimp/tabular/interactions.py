@@ -15,9 +15,9 @@ from ..core.forward import default_bs
 from ..core.interactions import h_statistic, partial_dependence_at
 from ..core.params import Choice, Flag, Instance, Integer, ParameterError, Seed, checked
 from ..core.shapley import EXACT_MAX_PLAYERS, all_coalitions, shapley_interactions
-from ..tabular.coalitions import explained_and_background, row_value
-from ..tabular.data import load_tabular
-from ..tabular.kind import TABULAR
+from .coalitions import explained_and_background, row_value
+from .data import load_tabular
+from .kind import TABULAR
 
 __all__ = ['explain_interactions', 'interaction_strength']
 

@@ -16,10 +16,10 @@ from ..core.params import Choice, Flag, Integer, ParameterError, Seed, checked
 from ..core.results import importance_frame
 from ..core.stats import summarize_bootstrap
 from ..common.ablation import Ablation, ablation_importance
-from ..vision.data import load_images
-from ..vision.kind import VISION
-from ..vision.masking import default_bs, forward_pixels, masked_outputs
-from ..vision.units import checked_grid, region_setup
+from .data import load_images
+from .kind import VISION
+from .masking import default_bs, forward_pixels, masked_outputs
+from .units import checked_grid, region_setup
 
 __all__ = ['region_importance']
 

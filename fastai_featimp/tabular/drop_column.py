@@ -14,8 +14,8 @@ from ..core.params import Choice, Flag, Integer, ParameterError, Seed, checked
 from ..core.results import importance_frame
 from ..core.seeding import int_seed
 from ..core.state import preserved_state
-from ..tabular.kind import TABULAR
-from ..tabular.recipe import (recipe_from_learner, score_learner, train_and_score, trained_and_scored,
+from .kind import TABULAR
+from .recipe import (recipe_from_learner, score_learner, train_and_score, trained_and_scored,
                               validation_indices)
 
 __all__ = ['drop_column_importance', 'recursive_elimination']
