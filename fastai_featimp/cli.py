@@ -70,6 +70,15 @@ def _seed(text):
     return value
 
 
+def _box(text):
+    "A box 'top,left,bottom,right' (whole numbers, in the image's own pixels)."
+    try: values = tuple(int(v) for v in text.split(','))
+    except ValueError: values = ()
+    if len(values) != 4:
+        raise argparse.ArgumentTypeError(f"expected a box as top,left,bottom,right (four whole numbers), got {text!r}")
+    return values
+
+
 def _version() -> str:
     from . import __version__
     return f"fastai-featimp {__version__}"
@@ -121,21 +130,25 @@ def _parser() -> argparse.ArgumentParser:
     _method_option(imp, '--bootstrap', 'n_bootstrap', type=_count, metavar='N',
                    help='text: bootstrap resamples of the texts for the intervals (default: 200)')
     _method_option(imp, '--label-col', 'label_col', metavar='COLUMN', help='text: the label column (default: the learner\'s)')
+    _method_option(imp, '--grid', 'grid', type=_positive_int, metavar='N', help='images: an N x N grid of regions (default: 4)')
     _method_option(imp, '--seed', 'seed', type=_seed, help='seed for identical results run to run')
     _method_option(imp, '--max-rows', 'max_rows', type=_count, help='score a seeded sample of at most this many rows')
     imp.add_argument('--csv', type=Path, default=None, help='write the table to this CSV file (and the run\'s metadata to a .json beside it)')
     imp.add_argument('--plot', type=Path, default=None, help=f"draw the table into this image ({', '.join(PLOT_FORMATS[:3])}, ...)")
 
     exp = sub.add_parser('explain', parents=[model, common, text], help='Shapley explanations of single predictions',
-                         description='Shapley values of each input column (tabular) or word (text) for each row of '
-                                     'a CSV, towards the output of --target.')
-    exp.add_argument('rows', type=Path, help="a CSV of the rows (or texts) to explain; labels are not needed ('-': stdin)")
+                         description='Shapley values of each input column (tabular), word (text) or region (images) '
+                                     'for each row of a CSV (or each image), towards the output of --target.')
+    exp.add_argument('rows', type=Path, nargs='+', metavar='INPUT',
+                     help="a CSV of the rows (or texts) to explain, labels not needed ('-': stdin); for an image "
+                          "learner: image files, a folder of them, or a CSV with their paths")
     _method_option(exp, '--target', 'target', help='class or target to explain (default: the positive class of a binary '
                                                   'model, else the predicted class)')
     exp.add_argument('--background', type=Path, help='tabular: a CSV of typical rows to compare with (required: an '
                                                      'exported learner keeps no training rows)')
     _method_option(exp, '--method', 'method', metavar='METHOD',
-                   help="tabular: auto, exact or permutation; text: shapley, occlusion or integrated_gradients")
+                   help="auto, exact, shapley, permutation or occlusion (every kind; default: auto for a table, else "
+                        "shapley), integrated_gradients (text, images), gradcam (images)")
     _method_option(exp, '--unit', 'unit', choices=('word', 'sentence', 'token'), help='text: what a unit is (default: word)')
     _method_option(exp, '--seed', 'seed', type=_seed, help='seed for sampling')
     exp.add_argument('--row', type=int, default=0, help='the row drawn by --plot (default: 0)')
@@ -146,7 +159,11 @@ def _parser() -> argparse.ArgumentParser:
                    help='an input known to be a shortcut (a phrase of a text learner, a column of a tabular one): '
                         'outlined, and each row says whether its prediction rests on it (repeat for several)')
     exp.add_argument('--all', action='store_true', dest='all_units',
-                     help='text: list every unit of each text (default: the 5 strongest each way)')
+                     help='text and images: list every unit (default: the 5 strongest)')
+    _method_option(exp, '--grid', 'grid', type=_positive_int, metavar='N', help='images: an N x N grid of regions (default: 4)')
+    exp.add_argument('--box', dest='boxes', action='append', type=_box, metavar='T,L,B,R',
+                     help="images: a box (top, left, bottom, right, in the image's own pixels) known to be a shortcut: "
+                          "drawn, and each image says whether its prediction rests on it (repeat for several)")
 
     pdp = sub.add_parser('pdp', parents=[model, common], help='partial dependence of a tabular learner',
                          description='Partial dependence (and ICE curves) of the output on one column or a pair.')
@@ -163,9 +180,12 @@ def _parser() -> argparse.ArgumentParser:
                          'prediction with and without flagged inputs', description='For each row (or text) of a CSV, '
                          'the prediction with and without the flagged inputs (phrases of a text learner, columns of a '
                          'tabular one, known to be shortcuts), whether it relies on them, and a summary of the set.')
-    rel.add_argument('data', type=Path, help="a CSV of the rows (or texts); with the labels, the summary holds the "
+    rel.add_argument('data', type=Path, nargs='+', metavar='INPUT',
+                     help="a CSV of the rows, texts or image paths (image files or a folder too); with the labels, the summary holds the "
                                              "metric with and without ('-': stdin)")
-    rel.add_argument('--flag', dest='flagged', action='append', required=True, metavar='INPUT',
+    rel.add_argument('--box', dest='boxes', action='append', type=_box, metavar='T,L,B,R',
+                     help="images: a box (top, left, bottom, right, in the image's own pixels) known to be a shortcut")
+    rel.add_argument('--flag', dest='flagged', action='append', metavar='INPUT',
                      help='a phrase (text) or column (tabular) known to be a shortcut; repeat for several')
     _method_option(rel, '--threshold', 'threshold', type=_number,
                    help='a row relies on the flagged inputs when its prediction moves this much (default: 0.1)')
@@ -279,6 +299,38 @@ def _read_csv(path: Path, what: str = 'data file'):
     return df
 
 
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.gif', '.tif', '.tiff', '.webp')
+
+
+def _check_inputs(paths: list, what: str) -> None:
+    "Every input exists before the learner loads: files, or (for images) one folder."
+    _check_one_stdin(*paths)
+    if len(paths) == 1 and paths[0].is_dir(): return
+    for p in paths: _check_input(p, what)
+
+
+def _inputs(paths: list, what: str, takes_paths: bool):
+    """What the method reads: one CSV as a DataFrame (paths in it made absolute from the CSV's folder, for a learner
+    that reads files), or, for a learner that reads files, the files given or the images of one folder."""
+    if len(paths) == 1 and (str(paths[0]) == STDIN or paths[0].suffix.lower() not in IMAGE_SUFFIXES
+                            and not paths[0].is_dir()):
+        df = _read_csv(paths[0], what)
+        if takes_paths and str(paths[0]) != STDIN:
+            folder = paths[0].resolve().parent
+            for col in df.columns:   # a column of files beside the CSV: read from there, wherever the command runs
+                values = df[col].dropna()
+                if len(values) and all(isinstance(v, str) and (folder / v).is_file() for v in values):
+                    df[col] = [str(folder / v) if isinstance(v, str) else v for v in df[col]]
+        return df
+    if not takes_paths:
+        raise UsageError(f"{what}: this learner reads a CSV, not {'a folder' if paths[0].is_dir() else 'image files'}")
+    if len(paths) == 1 and paths[0].is_dir():
+        files = sorted(p for p in paths[0].iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files: raise UsageError(f"{what}: no image files ({', '.join(IMAGE_SUFFIXES)}) in the folder {paths[0]}")
+        return [str(p.resolve()) for p in files]
+    return [str(p.resolve()) for p in paths]
+
+
 def _parse_groups(text):
     if text is None: return None
     try: groups = json.loads(text)
@@ -323,6 +375,7 @@ class Call:
                              f"{', '.join(sorted(SUBCOMMAND[m] for m in e.kind.all_methods if m in SUBCOMMAND))}") from None
         self.flags = {**_flags(_parser(), args.command), **files}   # files: parameter -> the file that carries it
         self.params = inspect.signature(self.fn).parameters
+        self.pictures = getattr(self.kind.adapter(), 'pictures', {}) if self.kind.adapter_class is not None else {}
 
     def options(self, **given) -> dict:
         "The options given (not None), refusing those this kind's method does not take."
@@ -454,11 +507,11 @@ def run_importance(args, console: Console):
     _check_values(args, 'feature_importance', n_repeats=args.n_repeats, max_rows=args.max_rows,
                   min_support=args.min_support, n_bootstrap=args.n_bootstrap)
     learn = _load_learner(args.model)
-    df = _read_csv(args.data)
     call = Call(args, learn, 'feature_importance', {'df': str(args.data), 'test_dl': str(args.data)})
+    df = _inputs([args.data], 'data file', 'path_col' in call.params)
     options = call.options(metric=args.metric, n_repeats=args.n_repeats, groups=groups, candidates=args.candidates,
                            min_support=args.min_support, n_bootstrap=args.n_bootstrap, text_col=args.text_col,
-                           label_col=args.label_col, seed=args.seed, max_rows=args.max_rows)
+                           label_col=args.label_col, seed=args.seed, max_rows=args.max_rows, grid=args.grid)
     with console.working():
         fi = call(df=df, show_progress=console.progress, **options)
     console.say(_importance_header(fi))
@@ -469,24 +522,26 @@ def run_importance(args, console: Console):
 
 def run_explain(args, console: Console):
     _check_output(args.csv, '--csv'); _check_output(args.plot, '--plot', image=True); _check_output(args.html, '--html')
-    _check_one_stdin(args.rows, args.background)
-    _check_input(args.model, 'model file'); _check_input(args.rows, 'rows file')   # every file before the learner loads
+    _check_one_stdin(*args.rows, args.background)
+    _check_input(args.model, 'model file'); _check_inputs(args.rows, 'rows file')   # every file before the learner loads
     if args.background is not None: _check_input(args.background, 'background file')
     if args.row < 0: raise UsageError(f"--row must be a row number >= 0, got {args.row}")
     learn = _load_learner(args.model)
-    call = Call(args, learn, 'explain', {'rows': str(args.rows), 'texts': str(args.rows),
-                                         'background': '--background'})
+    shown = ' '.join(map(str, args.rows))
+    call = Call(args, learn, 'explain', {'rows': shown, 'texts': shown, 'images': shown, 'background': '--background',
+                                         'flagged': '--flag' if args.flagged else '--box'})
+    if args.flagged and args.boxes: raise UsageError("give the shortcuts once: --flag (phrases, columns) or --box (images)")
     takes_background = 'background' in call.params
     if takes_background and args.background is None:
         raise UsageError("explain needs --background BG.csv, a CSV of typical rows: an exported learner keeps no "
                          "training rows to compare with")
-    if args.html is not None and 'text_col' not in call.params:
-        raise UsageError(f"--html does not apply to a {call.kind.name} learner's explain: it shows texts")
-    rows = _read_csv(args.rows, 'rows file')
+    if args.html is not None and 'page' not in call.pictures:
+        raise UsageError(f"--html does not apply to a {call.kind.name} learner's explain: it shows texts and images")
+    rows = _inputs(args.rows, 'rows file', 'path_col' in call.params)
     background = _read_csv(args.background, 'background file') if args.background is not None else None
-    if not 0 <= args.row < len(rows): raise UsageError(f"--row {args.row} is not a row of {args.rows} ({len(rows)} rows)")
-    options = call.options(target=args.target, method=args.method, unit=args.unit, seed=args.seed,
-                           text_col=args.text_col, background=background, flagged=args.flagged)
+    if not 0 <= args.row < len(rows): raise UsageError(f"--row {args.row} is not a row of {shown} ({len(rows)} rows)")
+    options = call.options(target=args.target, method=args.method, unit=args.unit, seed=args.seed, grid=args.grid,
+                           text_col=args.text_col, background=background, flagged=args.flagged or args.boxes)
     with console.working():
         expl = call(rows, show_progress=console.progress, **options)
     from .common.kinds import picture   # each kind prints its explanations its own way (by attrs['kind'])
@@ -498,8 +553,8 @@ def run_explain(args, console: Console):
         from .pictures import plot_explanation
         _save_figure(plot_explanation(expl, row=args.row), args.plot); written.append(args.plot)
     if args.html is not None:
-        from .plot.text import explanation_page
-        args.html.write_text(explanation_page(expl, title=f'Explanations of {args.rows}'), encoding='utf-8')
+        from .common.kinds import picture
+        args.html.write_text(picture(expl, 'page')(expl, title=f'Explanations of {shown}'), encoding='utf-8')
         written.append(args.html)
     if written: console.say('wrote ' + ', '.join(map(str, written)))
 
@@ -529,14 +584,15 @@ def run_pdp(args, console: Console):
 
 
 def _found(found) -> str:
-    "What was flagged in a row, in a cell: phrases with their offsets, or columns with their values."
+    "What was flagged in a row, in a cell: phrases with their offsets, columns with their values, or boxes."
     if isinstance(found, dict): return ', '.join(f"{k}={v}" for k, v in found.items())
-    return ', '.join(f"{f['phrase']}@{f['start']}" for f in found)
+    return ', '.join(f"{f['phrase']}@{f['start']}" if isinstance(f, dict) else
+                     'box ' + ','.join(map(str, f)) if isinstance(f, (list, tuple)) else str(f) for f in found)
 
 
 def _summary_lines(rel) -> list:
     s, a = rel.attrs['summary'], rel.attrs
-    lines = [f"{s['share_relies']:.1%} of {s['n_rows']} rows rely on {', '.join(a['flagged'])} "
+    lines = [f"{s['share_relies']:.1%} of {s['n_rows']} rows rely on {_found(a['flagged'])} "
              f"(|change| >= {a['threshold']:g} or the class flips); {s['share_flipped']:.1%} flip; " +
              (f"{s['n_with_flagged']} hold a flagged input" if 'n_with_flagged' in s else f"{s['n_changed']} change at all"),
              f"mean |change| {s['mean_abs_change']:.4f}, largest {s['max_abs_change']:.4f} ({a['target']})"]
@@ -547,21 +603,25 @@ def _summary_lines(rel) -> list:
 
 def run_reliance(args, console: Console):
     _check_output(args.csv, '--csv'); _check_output(args.plot, '--plot', image=True)
-    _check_one_stdin(args.data, args.background)
-    _check_input(args.model, 'model file'); _check_input(args.data, 'data file')   # all before the learner loads
+    _check_one_stdin(*args.data, args.background)
+    _check_input(args.model, 'model file'); _check_inputs(args.data, 'data file')   # all before the learner loads
     if args.background is not None: _check_input(args.background, 'background file')
+    if bool(args.flagged) == bool(args.boxes):
+        raise UsageError("name the shortcuts once: --flag INPUT (a phrase or a column), or --box T,L,B,R (images)")
     _check_values(args, 'reliance', threshold=args.threshold)
     learn = _load_learner(args.model)
-    call = Call(args, learn, 'reliance', {'data': str(args.data), 'flagged': '--flag', 'background': '--background'})
+    shown = ' '.join(map(str, args.data))
+    call = Call(args, learn, 'reliance', {'data': shown, 'flagged': '--flag' if args.flagged else '--box',
+                                          'background': '--background'})
     if 'background' in call.params and args.background is None:
         raise UsageError("reliance of a tabular learner needs --background BG.csv, a CSV of typical rows to take the "
                          "flagged columns from: an exported learner keeps no training rows")
-    df = _read_csv(args.data)
+    df = _inputs(args.data, 'data file', 'path_col' in call.params)
     background = _read_csv(args.background, 'background file') if args.background is not None else None
     options = call.options(threshold=args.threshold, target=args.target, seed=args.seed, text_col=args.text_col,
                            background=background)
     with console.working():
-        rel = call(df, args.flagged, show_progress=console.progress, **options)
+        rel = call(df, args.flagged or args.boxes, show_progress=console.progress, **options)
     table = rel.assign(Found=rel['Found'].map(_found))
     if args.summary: console.result('\n'.join(_summary_lines(rel)))
     else:

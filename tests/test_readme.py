@@ -26,7 +26,10 @@ _story = dict(accuracy=float(text_learn.recorder.values[-1][2]), top_phrase=str(
               share_relies=float(rel.attrs['summary']['share_relies']), relies=bool(flagged.attrs['reliance'][0]['Relies']),
               banner='featimp-banner' in fastai_featimp.explanation_html(flagged, 0),
               outlined=bool(flagged['Flagged'].any()), image_top_region=str(fi_img['Variable'].iloc[0]),
-              image_relies=float(rel_img['Relies'].mean()))
+              image_relies=float(rel_img['Relies'].mean()),
+              new_kind_top=str(seq_expl.groupby('Variable')['Contribution'].apply(lambda c: c.abs().mean()).idxmax()),
+              new_kind_zero=bool(seq_expl.groupby('Variable')['Contribution'].apply(lambda c: c.abs().mean()).drop('p2').max()
+                                 < seq_expl.loc[seq_expl['Variable'] == 'p2', 'Contribution'].abs().mean() / 2))
 print('STORY ' + _json.dumps(_story))
 """
 
@@ -47,5 +50,6 @@ def test_every_python_example_runs_as_written_and_tells_its_story(tmp_path):
     assert story['top_phrase'] == 'family visit', story
     assert story['share_relies'] > 0.1 and story['relies'] and story['banner'] and story['outlined'], story
     assert story['image_top_region'] == 'r0c0' and story['image_relies'] > 0.5, story   # the marker's corner
+    assert story['new_kind_top'] == 'p2' and story['new_kind_zero'], story   # a kind defined in the README
     assert 'missing some integers' not in res.stderr
     assert 'Checked: without family visit' in README.read_text(encoding='utf-8')

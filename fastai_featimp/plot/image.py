@@ -15,7 +15,7 @@ from .banner import banner_html, check_clause, reliance_of
 from .labels import quantity
 
 __all__ = ['attribution_map', 'is_image_explanation', 'plot_image_explanation', 'image_explanation_html',
-           'show_image_explanation', 'regions_table']
+           'show_image_explanation', 'regions_table', 'image_explanation_page']
 
 METHOD_WORDS = {
     'shapley': "each region's share of the prediction (Shapley values)",
@@ -151,3 +151,11 @@ def regions_table(expl, top: int | None = 5) -> str:
         lines.append(shown[['Variable', 'Top', 'Left', 'Bottom', 'Right', 'Contribution']].to_string(
             index=False, float_format=lambda v: f'{v:.4f}'))
     return '\n'.join(lines)
+
+
+def image_explanation_page(expl, *, top: int = 3, scale=None, title: str = 'Explanations') -> str:
+    "A self-contained HTML page of every explained image (one colour scale for all), for a file or a browser."
+    limit = _scale(expl, scale)[0]   # the same scale for every image of the page, so that they compare
+    body = ''.join(image_explanation_html(expl, r, top=top, scale=limit) for r in sorted(expl['row'].unique()))
+    return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'
+            f'<body style="font-family: sans-serif"><h1>{html.escape(title)}</h1>{body}</body></html>')
