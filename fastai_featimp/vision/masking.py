@@ -54,8 +54,10 @@ def null_regions(x: torch.Tensor, fill: torch.Tensor, pixel_region: torch.Tensor
 
 
 def default_bs(x: torch.Tensor) -> int:
-    "Masked copies per forward pass: about 16M values on the CPU (a 32 pixel RGB image: 1,024), 4x on a GPU."
-    budget = 2 ** 24 * (4 if x.device.type == 'cuda' else 1)
+    """Masked copies per forward pass: about 1M values on the CPU (a 32-pixel RGB image: 341 copies, 128 pixels: 21),
+    where larger batches of a convolutional net outgrow the caches and run slower (`benchmarks/bench_images.py`);
+    64M on a GPU."""
+    budget = 2 ** 26 if x.device.type == 'cuda' else 2 ** 20
     return max(1, min(4096, budget // max(1, x[0].numel())))
 
 
