@@ -45,11 +45,17 @@ def _quiet_library_warnings() -> None:
     warnings.filterwarnings('ignore', message='.*load_learner.*pickle.*')
 
 
-def _positive_int(text):
-    try: value = int(text)
-    except ValueError: raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
-    if value < 1: raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
+def _whole_at_least(minimum: int):
+    "argparse's type for a whole number >= `minimum`."
+    def parse(text):
+        try: value = int(text)
+        except ValueError: raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text!r}")
+        if value < minimum: raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {value}")
+        return value
+    return parse
+
+
+_positive_int, _seed = _whole_at_least(1), _whole_at_least(0)
 
 
 def _count(text):
@@ -61,13 +67,6 @@ def _count(text):
 def _number(text):
     try: return float(text)
     except ValueError: raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
-
-
-def _seed(text):
-    try: value = int(text)
-    except ValueError: raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    if value < 0: raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
-    return value
 
 
 def _box(text):
