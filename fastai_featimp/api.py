@@ -27,7 +27,7 @@ from .plot.faithfulness import plot_deletion_curves
 from .plot.reliance import plot_reliance
 from .interop.shap import to_shap
 from .plot.text import explanation_html, explanation_page, plot_text_explanation
-from .plot.image import attribution_map, image_explanation_html, plot_image_explanation
+from .plot.image import attribution_map, image_explanation_html, plot_image_explanation, plot_image_grid
 from .vision.region_importance import region_importance
 
 from .common.kinds import register_kind

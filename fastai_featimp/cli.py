@@ -454,7 +454,8 @@ def _write_importance(fi, csv_path=None, png_path=None, **meta) -> list:
         json_path.write_text(json.dumps(_metadata(fi, **meta), indent=2, default=str) + '\n')
         written += [csv_path, json_path]
     if png_path is not None:
-        _save_figure(plot_importance(fi), png_path)
+        from .common.kinds import picture
+        _save_figure(picture(fi, 'importance', default=plot_importance)(fi), png_path)   # images: over their mean too
         written.append(png_path)
     return written
 

@@ -12,7 +12,7 @@ from fastai.learner import Learner
 from fastcore.basics import patch
 from fastcore.docments import docments
 
-from .common.kinds import implementation, kinds
+from .common.kinds import implementation, kinds, picture
 from .plot.dependence import plot_dependence
 from .pictures import plot_explanation as _plot_explanation, show_explanation as _show_explanation
 from .plot.explanation import plot_explanation_summary as _plot_explanation_summary
@@ -107,7 +107,7 @@ def plot_feature_importance(self:Learner, fi=None, *, top:int=20, ax=None, **kwa
     if fi is None: fi = self.feature_importance(**kwargs)
     elif kwargs:
         raise TypeError(f"keyword arguments {sorted(kwargs)} are for computing; they are used only when fi is None")
-    return plot_importance(fi, ax=ax, top=top)
+    return picture(fi, 'importance', default=plot_importance)(fi, ax=ax, top=top)   # images: over their mean too
 
 
 @patch

@@ -153,11 +153,16 @@ def implementation(learn, method: str) -> Callable:
 WHAT = {'table': 'printed', 'page': 'written as an HTML page', 'plot': 'drawn (plot_explanation)', 'show': 'shown as HTML (show_explanation)', 'shap': 'converted (to_shap)'}
 
 
-def picture(expl, what: str) -> Callable:
-    """How `expl`'s kind draws or converts an explanation (`what`: 'plot', 'show' or 'shap', as its adapter declares
-    in `pictures`), found by the kind the explanation carries in `attrs['kind']`: no guessing from its columns."""
+def picture(expl, what: str, default: Callable | None = None) -> Callable:
+    """How `expl`'s kind draws or converts a result (`what`: 'plot', 'show', 'shap', 'table', 'page' of an explanation,
+    'importance' of an importance table, as its adapter declares in `pictures`), found by the kind the result carries
+    in `attrs['kind']`: no guessing from its columns. With `default`, that where the kind declares none."""
     import pandas as pd
-    if not isinstance(expl, pd.DataFrame) or 'Contribution' not in getattr(expl, 'columns', ()):
+    if default is not None:
+        kind = {k.name: k for k in kinds()}.get(getattr(expl, 'attrs', {}).get('kind'))
+        pictures = getattr(kind.adapter(), 'pictures', {}) if kind is not None and kind.adapter_class else {}
+        if what not in pictures: return default
+    if not isinstance(expl, pd.DataFrame) or 'Contribution' not in getattr(expl, 'columns', ()) and what != 'importance':
         raise TypeError(f"expected the DataFrame returned by learn.explain, got {type(expl).__name__}")
     name = expl.attrs.get('kind')
     if name is None:

@@ -15,7 +15,8 @@ from .banner import banner_html, check_clause, reliance_of
 from .labels import quantity
 
 __all__ = ['attribution_map', 'is_image_explanation', 'plot_image_explanation', 'image_explanation_html',
-           'show_image_explanation', 'regions_table', 'image_explanation_page']
+           'show_image_explanation', 'regions_table', 'image_explanation_page', 'plot_image_grid',
+           'plot_region_importance']
 
 METHOD_WORDS = {
     'shapley': "each region's share of the prediction (Shapley values)",
@@ -73,10 +74,12 @@ def _top(part: pd.DataFrame, top: int) -> pd.DataFrame:
     return part.reindex(part['Contribution'].abs().sort_values(ascending=False, kind='stable').index).head(top)
 
 
-def plot_image_explanation(expl, row: int = 0, top: int = 3, ax=None, scale=None, alpha: float = 0.55):
+def plot_image_explanation(expl, row: int = 0, top: int = 3, ax=None, scale=None, alpha: float = 0.55,
+                           colorbar: bool = True):
     """One explained image: the image, the map over it (`scale`: the value per pixel in full colour; default the largest
     over the explanation's images, so they compare), a colour bar, and the `top` regions outlined and named. Returns
-    the Axes."""
+    the Axes. `row` as a list: those images side by side on one scale (`plot_image_grid`)."""
+    if isinstance(row, (list, tuple, range)): return plot_image_grid(expl, rows=list(row), top=top, scale=scale)
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
     part = _rows(expl, row)
@@ -96,15 +99,74 @@ def plot_image_explanation(expl, row: int = 0, top: int = 3, ax=None, scale=None
     for t, l, b, r in flagged:   # the flagged boxes themselves, dashed: what the check removed
         ax.add_patch(Rectangle((l, t), r - l, b - t, fill=False, edgecolor='#b00020', linewidth=2, linestyle='--',
                                gid='featimp-flagged'))
-    from matplotlib.cm import ScalarMappable   # the bar in full colour, not faded like the overlay
-    bar = ax.figure.colorbar(ScalarMappable(norm=shown.norm, cmap=shown.cmap), ax=ax, fraction=0.046, pad=0.04)
-    bar.set_label(f"contribution per pixel to {quantity(expl.attrs.get('output'), expl.attrs['targets'][row])}",
-                  fontsize=8)
+    if colorbar: _colorbar(ax, shown, expl, row)
     check = f"\n{textwrap.fill(check_clause(expl, row), 70)}" if reliance_of(expl, row) is not None else ''
     ax.set_title(f"{_header(expl, row)}\n{METHOD_WORDS.get(expl.attrs.get('method'), '')}{check}", fontsize=9,
                  color='#b00020' if check and reliance_of(expl, row)['Relies'] else 'black')
     ax.set_xlabel(f"colour: +/-{limit:.2g} per pixel ({how}); outlined: the {top} strongest regions", fontsize=7)
     ax.set_xticks([]); ax.set_yticks([])
+    return ax
+
+
+def _colorbar(ax, shown, expl, row: int, axes=None):
+    "The colour scale in full colour (not faded like the overlay), in the output's own units."
+    from matplotlib.cm import ScalarMappable
+    bar = ax.figure.colorbar(ScalarMappable(norm=shown.norm, cmap=shown.cmap), ax=axes if axes is not None else ax,
+                             fraction=0.046, pad=0.04)
+    bar.set_label(f"contribution per pixel to {quantity(expl.attrs.get('output'), expl.attrs['targets'][row])}",
+                  fontsize=8)
+
+
+def plot_image_grid(expl, rows=None, ncols: int = 3, top: int = 3, scale=None):
+    """Several explained images side by side (`rows`: default all, at most 12), on one colour scale with one colour
+    bar, so that their maps compare. Returns the Figure."""
+    import matplotlib.pyplot as plt
+    available = sorted(expl['row'].unique())
+    rows = available[:12] if rows is None else list(rows)
+    if not rows: raise ValueError("rows is empty: give the rows of the explanation to draw")
+    limit, how = _scale(expl, scale)
+    ncols = max(1, min(ncols, len(rows)))
+    nrows = -(-len(rows) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols + 0.8, 4.0 * nrows), squeeze=False)
+    for ax, r in zip(axes.flat, rows):
+        plot_image_explanation(expl, row=r, top=top, ax=ax, scale=limit, colorbar=False)
+        ax.set_title(textwrap.fill(f"image {r}: {_header(expl, r)}", 40), fontsize=8)   # the method once, above
+        ax.set_xlabel('')
+    for ax in list(axes.flat)[len(rows):]: ax.set_axis_off()
+    _colorbar(axes.flat[0], axes.flat[0].images[-1], expl, rows[0], axes=list(axes.flat))
+    fig.suptitle(f"{METHOD_WORDS.get(expl.attrs.get('method'), '')}\ncolour: +/-{limit:.2g} per pixel ({how}); "
+                 f"outlined: the {top} strongest regions of each", fontsize=8)
+    return fig
+
+
+def plot_region_importance(fi, ax=None, top: int = 20, title=None):
+    """Region importance drawn where the regions are: the images' mean with each region shaded by how much removing
+    it costs (red: the metric worsens) and the five strongest numbered, beside the ranking's bars. Returns the bars'
+    Axes (given `ax`, only the bars are drawn there)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+    from .importance import plot_importance
+    if 'mean_image' not in fi.attrs or ax is not None: return plot_importance(fi, ax=ax, top=top, title=title)
+    shown = min(top or len(fi), len(fi))
+    fig, (ax_map, ax) = plt.subplots(1, 2, figsize=(11, max(4.0, 0.35 * shown + 1.4)),
+                                     gridspec_kw=dict(width_ratios=[1, 1.4]))
+    plot_importance(fi, ax=ax, top=top, title=title)
+    h, w = fi.attrs['image_size']
+    mean = np.asarray(fi.attrs['mean_image'], dtype=np.uint8)
+    mean = mean[..., 0] if mean.ndim == 3 and mean.shape[-1] == 1 else mean
+    ax_map.imshow(mean, extent=(0, w, h, 0), interpolation='nearest', cmap='gray' if mean.ndim == 2 else None)
+    largest = float(fi['Importance'].abs().max()) or 1.0
+    ranked = fi.sort_values('Importance', ascending=False, kind='stable').reset_index(drop=True)
+    for k, (t, l, b, r, v) in enumerate(ranked[['Top', 'Left', 'Bottom', 'Right', 'Importance']].itertuples(index=False)):
+        colour = (0.84, 0.15, 0.16) if v > 0 else (0.12, 0.47, 0.71)
+        ax_map.add_patch(Rectangle((l, t), r - l, b - t, facecolor=colour, alpha=0.6 * min(1.0, abs(v) / largest),
+                                   edgecolor='white', linewidth=0.5, gid='featimp-region'))
+        if k < 5: ax_map.text(l + 0.5, t + 0.5, str(k + 1), va='top', ha='left', fontsize=9, fontweight='bold',
+                              bbox=dict(facecolor='white', edgecolor='none', pad=1, alpha=0.85), gid='featimp-rank')
+    ax_map.set_title(textwrap.fill(f"where they are: the mean of the {fi.attrs.get('n_rows', '')} images, shaded by "
+                                   "importance; 1-5: the strongest", 48), fontsize=8)
+    ax_map.set_xticks([]); ax_map.set_yticks([])
+    fig.tight_layout()
     return ax
 
 

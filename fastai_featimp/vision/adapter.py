@@ -37,7 +37,8 @@ class VisionAdapter(Adapter):
                 'table': 'fastai_featimp.plot.image:regions_table',
                 'plot': 'fastai_featimp.plot.image:plot_image_explanation',
                 'show': 'fastai_featimp.plot.image:show_image_explanation',
-                'shap': 'fastai_featimp.interop.shap:image_to_shap'}
+                'shap': 'fastai_featimp.interop.shap:image_to_shap',
+                'importance': 'fastai_featimp.plot.image:plot_region_importance'}
     options = {
         'explain': (_GRID, _MASK, Option('layer', None, "method='gradcam': the module (or its name in learn.model) whose "
                                                         "activations are used; default the last one with a spatial output"),

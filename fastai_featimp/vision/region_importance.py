@@ -100,6 +100,19 @@ def region_importance(
         ys, xs = np.linspace(0, H, grid[0] + 1).round().astype(int), np.linspace(0, W, grid[1] + 1).round().astype(int)
         box = np.array([(ys[i], xs[j], ys[i + 1], xs[j + 1]) for i in range(grid[0]) for j in range(grid[1])])
     else: box = boxes[0]
+    # what the ranking is drawn over: the images' mean, in the coordinates of the boxes
+    shapes = {np.asarray(im).shape for im in data.images}
+    if same and len(shapes) == 1:
+        mean_image, size = np.mean([np.asarray(im, dtype=float) for im in data.images], 0), tuple(data.geometries[0].size)
+    else:
+        mean_image, size = data.pixels.mean(0).permute(1, 2, 0).cpu().numpy() * data.scale, tuple(data.pixels.shape[-2:])
+    mean_image = np.clip(mean_image, 0, 255).astype(np.uint8)
+    if max(mean_image.shape[:2]) > 64:   # a small copy: pandas copies attrs with the frame
+        from PIL import Image
+        scale = 64 / max(mean_image.shape[:2])
+        small = Image.fromarray(mean_image).resize((max(1, round(mean_image.shape[1] * scale)),
+                                                    max(1, round(mean_image.shape[0] * scale))))
+        mean_image = np.asarray(small)
     rng = s.stream('bootstrap')
     resamples = [rng.integers(0, n, n) for _ in range(n_bootstrap)]
     frames = {}
@@ -112,6 +125,7 @@ def region_importance(
             greater_is_better=sc.greater_is_better, n_bootstrap=n_bootstrap, seed=seed, n_rows=n, source=data.source,
             grid=grid, mask=mask if isinstance(mask, str) else list(mask), kind=VISION.name,
             coordinates='image' if same else 'model input (the images differ in size)',
+            mean_image=mean_image, image_size=size,
             target=('positive class ' + str(schema.y_vocab[1])) if is_binary(schema) else "each image's true class",
             n_forward_images=n * (R + 1))
     return frames if is_metric_list(metric) else frames[scorers[0].name]

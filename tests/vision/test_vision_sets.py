@@ -124,3 +124,27 @@ def test_to_shap_of_images_adds_up_and_draws(marked):
     import matplotlib.pyplot as plt
     assert plt.gcf().axes
     plt.close('all')
+
+
+def test_the_ranking_is_drawn_over_the_mean_image_and_several_images_share_one_scale(marked):
+    import matplotlib.pyplot as plt
+    learn, test = marked
+    fi = learn.feature_importance(df=test[['path', 'label']], n_bootstrap=0, seed=0, show_progress=False)
+    assert np.asarray(fi.attrs['mean_image']).shape == (32, 32, 3) and tuple(fi.attrs['image_size']) == (32, 32)
+    for dpi in (72, 200):
+        ax = learn.plot_feature_importance(fi)
+        fig = ax.figure
+        ax_map = [a for a in fig.axes if a is not ax][0]
+        regions = [p for p in ax_map.patches if p.get_gid() == 'featimp-region']
+        assert len(regions) == 16
+        first = [t for t in ax_map.texts if t.get_gid() == 'featimp-rank' and t.get_text() == '1'][0]
+        assert first.get_position() == (0.5, 0.5)   # rank 1 written in the marker's corner, r0c0
+        assert ax.get_yticklabels()[-1].get_text() == 'r0c0'   # and on top of the bars
+        fig.savefig(__import__('io').BytesIO(), format='png', dpi=dpi)
+        plt.close(fig)
+    e = learn.explain(list(test['path'][:4]), method='occlusion', show_progress=False)
+    fig = learn.plot_explanation(e, row=[0, 1, 2, 3])
+    maps = [a.images[-1] for a in fig.axes if len(a.images) == 2]
+    assert len(maps) == 4 and len({m.norm.vmax for m in maps}) == 1   # one scale for all four
+    assert sum(1 for a in fig.axes if not a.images) >= 1                # and one colour bar
+    plt.close(fig)
