@@ -18,7 +18,7 @@ from ..core.stats import summarize_bootstrap
 from ..common.ablation import Ablation, ablation_importance
 from .data import load_images
 from .kind import VISION
-from .masking import default_bs, forward_pixels, masked_outputs
+from .masking import default_bs, region_variants
 from .units import checked_grid, region_setup
 
 __all__ = ['region_importance']
@@ -74,15 +74,8 @@ def region_importance(
         n, R = data.n_rows, grid[0] * grid[1]
         setups = region_setup(data, grid, mask)
         bs = bs or default_bs(data.pixels)
-        alone = torch.ones(R, R, dtype=torch.bool)
-        alone[torch.arange(R), torch.arange(R)] = False                 # each region removed alone
         with counting(learn, show_progress, n * (R + 1), 'region importance') as progress:
-            base = forward_pixels(model, data.model_input, data.pixels, bs, progress.add)
-            per_image = [masked_outputs(model, data.model_input, data.pixels[i], setups[i][1],
-                                        setups[i][0].pixel_region, alone, bs, progress.add) for i in range(n)]
-    for i, (_, _, null) in enumerate(setups):   # a region already the fill: exactly the image's own output
-        per_image[i][null] = base[i]
-    variants = torch.stack(per_image, 1).reshape(R * n, -1)                # region-major: (region, image)
+            base, variants = region_variants(model, data, setups, bs, progress.add)
     names = setups[0][0].names
     ab = Ablation(names, np.full(R, n), [None] * n, [], torch.arange(R).repeat_interleave(n), torch.arange(n).repeat(R))
     target = data.target

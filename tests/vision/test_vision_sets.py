@@ -148,3 +148,27 @@ def test_the_ranking_is_drawn_over_the_mean_image_and_several_images_share_one_s
     assert len(maps) == 4 and len({m.norm.vmax for m in maps}) == 1   # one scale for all four
     assert sum(1 for a in fig.axes if not a.images) >= 1                # and one colour bar
     plt.close(fig)
+
+
+@pytest.mark.slow
+def test_the_training_callback_watches_the_model_learn_the_marker(marked, tmp_path):
+    "Region importance epoch by epoch: the marker's corner leads the held-out importance and the report names it."
+    from fastai.vision.all import ImageDataLoaders, Learner, Normalize, Resize, accuracy, imagenet_stats, set_seed
+    from fastai_featimp import ImportanceCallback
+    from fastai_featimp.datasets import marked_images
+    from helpers import SmallCNN
+    _, test = marked
+    train = marked_images(600, 3, 32, path=tmp_path)
+    set_seed(0, reproducible=True)
+    dls = ImageDataLoaders.from_df(train.drop(columns='image'), path=tmp_path, fn_col='path', label_col='label',
+                                   valid_pct=0.2, seed=0, item_tfms=Resize(32),
+                                   batch_tfms=Normalize.from_stats(*imagenet_stats), bs=64, num_workers=0)
+    learn = Learner(dls, SmallCNN(), metrics=accuracy)
+    cb = ImportanceCallback(df=test[['path', 'label']], max_rows=100, train_rows=100, seed=0)
+    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(4, 1e-2, cbs=cb)
+    h = cb.history
+    assert set(h['split']) == {'valid', 'train'} and h['epoch'].nunique() == 4 and h['Variable'].nunique() == 16
+    last = h[(h['epoch'] == h['epoch'].max()) & (h['split'] == 'valid')].set_index('Variable')['Importance']
+    assert last.idxmax() == 'r0c0' and last['r0c0'] > 5 * last.drop('r0c0').abs().max()
+    assert h[h['Variable'] == 'r0c0']['Type'].iloc[0] == 'region'
+    assert any('r0c0' in s for s in cb.report().sentences)
