@@ -44,5 +44,4 @@ def kind_door(kind, capability: str, fn, data_name: str | None = None):
     door.__doc__ = fn.__doc__
     door.__docments__ = {**notes, **{o.name: o.comment for o in options}}
     door.constraints = {**getattr(fn, 'constraints', {}), **{o.name: o.constraint for o in options if o.constraint}}
-    door.engine = fn
     return door
