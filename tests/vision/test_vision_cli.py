@@ -73,3 +73,22 @@ def test_bad_image_inputs_are_one_line_errors(exported_images, tmp_path, capsys)
     assert info.value.code == 2 and 'top,left,bottom,right' in capsys.readouterr().err
     assert main(['reliance', model, str(folder / 'images'), '--box', '0,0,40,8', '--quiet']) == 2
     assert 'reaches outside image 0' in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_installed_console_script_explains_a_folder_of_images(exported_images, tmp_path):
+    "The door a shell user walks through: the installed command, in a fresh process."
+    import os
+    import subprocess
+    from pathlib import Path
+    folder, rows = exported_images
+    exe = shutil.which('fastai-featimp')
+    assert exe, 'the fastai-featimp console script is not installed (pip install -e .)'
+    tests = str(Path(__file__).resolve().parents[1])   # the test model's class (helpers.SmallCNN) must be importable
+    env = dict(os.environ, PYTHONPATH=tests + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    res = subprocess.run([exe, 'explain', str(folder / 'model.pkl'), str(folder / 'images'), '--method', 'occlusion',
+                          '--grid', '2', '--box', '2,2,7,7', '--csv', str(tmp_path / 'e.csv')],
+                         capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.count('image ') == len(rows) and 'Traceback' not in res.stderr
+    assert pd.read_csv(tmp_path / 'e.csv')['row'].nunique() == len(rows)
