@@ -7,6 +7,7 @@ import inspect
 from fastcore.docments import docments
 
 from ..core.params import check
+from .protocol import PIECES
 
 __all__ = ['kind_door']
 
@@ -35,7 +36,11 @@ def kind_door(kind, capability: str, fn, data_name: str | None = None):
             if key in declared and declared[key].constraint is not None: check(key, declared[key].constraint, value)
         given = {o.name: o.default for o in options if o.name not in kwargs}   # the kind's defaults, not the loader's
         given.update({k: v for k, v in own_default.items() if k not in kwargs})
-        return fn(learn, *args, _kind=kind, **given, **kwargs)
+        try: return fn(learn, *args, _kind=kind, **given, **kwargs)
+        except NotImplementedError as e:   # a piece of the protocol this kind's adapter does not provide
+            if str(e) not in PIECES: raise   # not ours (a torch op on some device, say): as it is
+            raise TypeError(f"{capability} is not available for a {kind.name} learner: its adapter does not implement "
+                            f"`{e}` (see fastai_featimp.Adapter and Items)") from None
 
     notes = {k: v for k, v in docments(fn).items() if k not in ('_kind', 'options')}
     if data_name and 'data' in notes: notes[data_name] = notes.pop('data')

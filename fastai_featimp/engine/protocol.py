@@ -4,8 +4,8 @@
 
 A kind subclasses both and is registered with `fastai_featimp.register_kind`; the engine's capabilities (explain,
 reliance, evaluate_explanation, compare_explanations, sanity_check, captum_inputs) then work on its learners with no
-other change. Every method below that a kind cannot offer raises NotImplementedError, which the engine turns into a
-message naming the kind."""
+other change. Every method below that a kind cannot offer raises NotImplementedError naming itself, which a kind's
+door turns into a TypeError naming the capability, the kind and the piece its adapter lacks."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-__all__ = ['Option', 'Units', 'Without', 'Items', 'Adapter']
+__all__ = ['Option', 'Units', 'Without', 'Items', 'Adapter', 'PIECES']
 
 
 @dataclass(frozen=True)
@@ -63,38 +63,38 @@ class Items:
 
     def units(self, i: int) -> Units:
         "The units of item `i`."
-        raise NotImplementedError
+        raise NotImplementedError('units')
 
     def forward(self, progress=None) -> torch.Tensor:
         "Raw model outputs (n_rows, n_out) on the CPU of the items as given."
-        raise NotImplementedError
+        raise NotImplementedError('forward')
 
     def values(self, keeps: list, explained, progress=None) -> list:
         """Per item `i`, the value (len(keeps[i]),) of each coalition in the bool tensor `keeps[i]` (coalitions x units;
         True = present): item `i` with its absent units removed, run through the model, `explained(i, raw outputs)`
         (the explained output of each input; a kind that removes a unit by an expectation averages it). An empty
         `keeps[i]`: nothing asked. `progress(k)` hears of every k coalitions evaluated."""
-        raise NotImplementedError
+        raise NotImplementedError('values')
 
     def without(self, flagged, progress=None) -> Without:
         "The items without the flagged inputs (`flagged` as the adapter's `flagged` parsed it)."
-        raise NotImplementedError
+        raise NotImplementedError('without')
 
     def gradient(self, i: int, explained, n_steps: int) -> np.ndarray:
         """Integrated gradients of item `i` from every unit removed to the item, summed per unit (`explained(raw)` the
         explained output of a batch of raw outputs)."""
-        raise NotImplementedError
+        raise NotImplementedError('gradient')
 
     def attributions(self, method: str, ks: list, explained, progress) -> tuple:
         """A kind's own explanation `method` (Grad-CAM for images): `(contributions per item, extra attrs)`."""
-        raise NotImplementedError
+        raise NotImplementedError('attributions')
 
     def captum(self, activation) -> dict:
         """What captum needs: `forward_func` (the model on its inputs, then `activation`), `inputs` and `baselines`
         (tuples of tensors: every item as the model reads it, and with every unit removed), `feature_mask` (a tuple:
         unit j of an item is group `first_group + j`), `first_group`; optionally `layer`, `per_pixel` (a mask shared
         by an image's channels) and `embedding(target, names, frame)` (the problem on float embeddings)."""
-        raise NotImplementedError
+        raise NotImplementedError('captum')
 
     def attrs(self) -> dict:
         "What an explanation keeps of these items (texts, small copies of images) for drawing and evaluating."
@@ -130,16 +130,20 @@ class Adapter:
 
     def load(self, s, data, *, param: str, labelled: bool = False, label_col=None, bs=None, **options) -> Items:
         "The `Items` of `data` for a call (`s`: the call's `common.setup.Setup`; `param` names the argument)."
-        raise NotImplementedError
+        raise NotImplementedError('load')
 
     def from_explanation(self, s, expl, data, *, bs=None) -> Items:
         """The items an explanation `expl` was made of, with its own options (`data`: the data again, for kinds whose
         explanations keep only small copies); a ParameterError when `data` is not what was explained."""
-        raise NotImplementedError
+        raise NotImplementedError('from_explanation')
 
     def flagged(self, s, flagged):
         "`flagged` (what the user knows to be shortcuts), checked and parsed before any work."
-        raise NotImplementedError
+        raise NotImplementedError('flagged')
+
+    def frame_columns(self) -> set:
+        "The columns an explanation frame of this kind has (an evaluation checks them)."
+        return {'row', 'Variable', 'Contribution'}
 
     def is_labelled(self, s, data, label_col) -> bool:
         "Whether `data` holds labels (reliance then scores a metric with and without the flagged inputs)."
@@ -156,3 +160,8 @@ class Adapter:
     def reliance_attrs(self, items, options: dict) -> dict:
         "What a reliance frame keeps besides the engine's attrs (the texts, say)."
         return {}
+
+
+# the pieces a kind may leave out, as their NotImplementedError names them
+PIECES = frozenset(name for cls in (Items, Adapter) for name, f in vars(cls).items()
+                   if callable(f) and not name.startswith('_'))

@@ -137,3 +137,28 @@ def test_a_method_the_kind_does_not_have_is_named(sequence_learner):
         sequence_learner.feature_importance()
     with pytest.raises(TypeError, match="unexpected keyword argument 'grid'"):
         sequence_learner.explain(np.zeros((1, L)), grid=3)
+
+
+def test_a_piece_the_adapter_lacks_is_named(sequence_learner):
+    "Reliance needs `without`: a kind whose items lack it gets a TypeError naming the capability, the kind and the piece."
+    class Bare(SequenceItems):
+        without = Items.without
+    class BareAdapter(SequenceAdapter):
+        def load(self, s, data, *, param, **options): return Bare(s, super().load(s, data, param=param).x)
+    kind = fastai_featimp.register_kind('bare_sequence', recognises=lambda learn: getattr(learn, 'bare', False),
+                                        schema=lambda learn: SimpleNamespace(y_vocab=['low', 'high'], y_names=['y'],
+                                                                             multi_label=False, n_out=2),
+                                        adapter=BareAdapter)
+    try:
+        from fastai_featimp.common.kinds import kinds
+        learn = sequence_learner
+        learn.bare = True
+        # registered after 'sequence', which recognises this learner first: ask the bare kind's door directly
+        with pytest.raises(TypeError, match=r"reliance is not available for a bare_sequence learner: its adapter does not "
+                                            r"implement `without`"):
+            kind.function('reliance')(learn, np.zeros((2, L), np.float32), flagged=[2])
+        assert kind in kinds()
+    finally:
+        del learn.bare
+        from fastai_featimp.common import kinds as registry
+        registry._REGISTRY.pop('bare_sequence')
