@@ -75,7 +75,7 @@ def _top(part: pd.DataFrame, top: int) -> pd.DataFrame:
 
 
 def plot_image_explanation(expl, row: int = 0, top: int = 3, ax=None, scale=None, alpha: float = 0.55,
-                           colorbar: bool = True):
+                           colorbar: bool = True, scale_words: str | None = None):
     """One explained image: the image, the map over it (`scale`: the value per pixel in full colour; default the largest
     over the explanation's images, so they compare), a colour bar, and the `top` regions outlined and named. Returns
     the Axes. `row` as a list: those images side by side on one scale (`plot_image_grid`)."""
@@ -85,6 +85,7 @@ def plot_image_explanation(expl, row: int = 0, top: int = 3, ax=None, scale=None
     part = _rows(expl, row)
     h, w = expl.attrs['sizes'][row]
     limit, how = _scale(expl, scale)
+    how = scale_words or how   # a page or a grid passes its shared scale with what it is
     if ax is None: _, ax = plt.subplots(figsize=(5.2, 4.6 * h / max(w, 1) + 0.8))
     image = np.asarray(expl.attrs['images'][row])
     ax.imshow(image, extent=(0, w, h, 0), cmap='gray' if image.ndim == 2 else None, interpolation='nearest')
@@ -170,10 +171,11 @@ def plot_region_importance(fi, ax=None, top: int = 20, title=None):
     return ax
 
 
-def image_explanation_html(expl, row: int = 0, top: int = 3, scale=None, dpi: int = 100) -> str:
+def image_explanation_html(expl, row: int = 0, top: int = 3, scale=None, dpi: int = 100,
+                           scale_words: str | None = None) -> str:
     "The picture of `plot_image_explanation` as self-contained HTML (a PNG data URI), with the strongest regions listed."
     import matplotlib.pyplot as plt
-    ax = plot_image_explanation(expl, row=row, top=top, scale=scale)
+    ax = plot_image_explanation(expl, row=row, top=top, scale=scale, scale_words=scale_words)
     buffer = io.BytesIO()
     ax.figure.savefig(buffer, format='png', dpi=dpi, bbox_inches='tight')
     plt.close(ax.figure)
@@ -217,7 +219,8 @@ def regions_table(expl, top: int | None = 5) -> str:
 
 def image_explanation_page(expl, *, top: int = 3, scale=None, title: str = 'Explanations') -> str:
     "A self-contained HTML page of every explained image (one colour scale for all), for a file or a browser."
-    limit = _scale(expl, scale)[0]   # the same scale for every image of the page, so that they compare
-    body = ''.join(image_explanation_html(expl, r, top=top, scale=limit) for r in sorted(expl['row'].unique()))
+    limit, how = _scale(expl, scale)   # the same scale for every image of the page, so that they compare
+    body = ''.join(image_explanation_html(expl, r, top=top, scale=limit, scale_words=how)
+                   for r in sorted(expl['row'].unique()))
     return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'
             f'<body style="font-family: sans-serif"><h1>{html.escape(title)}</h1>{body}</body></html>')
