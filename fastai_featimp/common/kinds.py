@@ -150,7 +150,7 @@ def implementation(learn, method: str) -> Callable:
 
 
 
-WHAT = {'table': 'printed', 'page': 'written as an HTML page', 'plot': 'drawn (plot_explanation)', 'show': 'shown as HTML (show_explanation)', 'shap': 'converted (to_shap)'}
+WHAT = {'html': 'drawn as an HTML fragment', 'table': 'printed', 'page': 'written as an HTML page', 'plot': 'drawn (plot_explanation)', 'show': 'shown as HTML (show_explanation)', 'shap': 'converted (to_shap)'}
 
 
 def picture(expl, what: str, default: Callable | None = None) -> Callable:

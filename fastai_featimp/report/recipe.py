@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..common.kinds import picture
 from ..core.params import ParameterError
 
 __all__ = ['Recipe']
@@ -28,6 +29,10 @@ class Recipe:
     def importance_options(self, run) -> dict: return {}
 
     def rows(self, run, positions) -> pd.DataFrame: return run.data.iloc[list(positions)]
+
+    def draw_example(self, run, expl, row) -> str:
+        "One explained example as an HTML fragment, as the explanation's kind draws it."
+        return picture(expl, 'html')(expl, row)
 
     @staticmethod
     def moves(fi) -> str:

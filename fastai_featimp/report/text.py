@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from ..common.reliance import flagged_names
 from ..core.params import ParameterError
-from ..plot.text import explanation_html
 from .recipe import Recipe
 
 __all__ = ['RECIPE']
@@ -37,8 +36,6 @@ class TextRecipe(Recipe):
         return (f"How much {fi.attrs['metric']} {self.moves(fi)} when every occurrence of a phrase is masked in the "
                 f"{fi.attrs['n_rows']:,} texts (bars: 95% bootstrap interval over texts); Support is the number of "
                 "texts holding the phrase, MeanDelta how far it pushes them towards the target.")
-
-    def draw_example(self, run, expl, row) -> str: return explanation_html(expl, row)
 
 
 RECIPE = TextRecipe()

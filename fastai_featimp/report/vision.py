@@ -6,7 +6,6 @@ from __future__ import annotations
 import numbers
 
 from ..core.params import ParameterError
-from ..plot.image import image_explanation_html
 from .recipe import Recipe
 
 __all__ = ['RECIPE']
@@ -41,8 +40,6 @@ class VisionRecipe(Recipe):
         return (f"How much {fi.attrs['metric']} {self.moves(fi)} when one region is blurred in every one of the "
                 f"{fi.attrs['n_rows']:,} images (bars: 95% bootstrap interval over images); Top, Left, Bottom and Right "
                 "give the region's box in the pixels of the images the model sees.")
-
-    def draw_example(self, run, expl, row) -> str: return image_explanation_html(expl, row)
 
 
 RECIPE = VisionRecipe()

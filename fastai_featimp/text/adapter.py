@@ -36,7 +36,8 @@ class TextAdapter(Adapter):
     unit, item, items = 'word', 'text', 'texts'
     captum_one_item, gradients = True, True
     explanation_methods = ('shapley', 'occlusion', 'integrated_gradients')
-    pictures = {'page': 'fastai_featimp.plot.text:explanation_page',
+    pictures = {'html': 'fastai_featimp.plot.text:explanation_html',
+                'page': 'fastai_featimp.plot.text:explanation_page',
                 'table': 'fastai_featimp.plot.text:explanation_table',
                 'plot': 'fastai_featimp.plot.text:plot_text_explanation',
                 'show': 'fastai_featimp.plot.text:show_text_explanation',

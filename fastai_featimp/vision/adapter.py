@@ -33,7 +33,8 @@ class VisionAdapter(Adapter):
     gradients = True
     fewer_units_hint = ', or a coarser `grid=`'
     explanation_methods = ('shapley', 'occlusion', 'integrated_gradients', 'gradcam')
-    pictures = {'page': 'fastai_featimp.plot.image:image_explanation_page',
+    pictures = {'html': 'fastai_featimp.plot.image:image_explanation_html',
+                'page': 'fastai_featimp.plot.image:image_explanation_page',
                 'table': 'fastai_featimp.plot.image:regions_table',
                 'plot': 'fastai_featimp.plot.image:plot_image_explanation',
                 'show': 'fastai_featimp.plot.image:show_image_explanation',
