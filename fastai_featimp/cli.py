@@ -160,6 +160,8 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument('--all', action='store_true', dest='all_units',
                      help='text and images: list every unit (default: the 5 strongest)')
     _method_option(exp, '--grid', 'grid', type=_positive_int, metavar='N', help='images: an N x N grid of regions (default: 4)')
+    _method_option(exp, '--superpixels', 'superpixels', type=_positive_int, metavar='N',
+                   help="images: about N regions per image that follow its colours (SLIC superpixels), instead of the grid")
     exp.add_argument('--box', dest='boxes', action='append', type=_box, metavar='T,L,B,R',
                      help="images: a box (top, left, bottom, right, in the image's own pixels) known to be a shortcut: "
                           "drawn, and each image says whether its prediction rests on it (repeat for several)")
@@ -541,7 +543,7 @@ def run_explain(args, console: Console):
     background = _read_csv(args.background, 'background file') if args.background is not None else None
     if not 0 <= args.row < len(rows): raise UsageError(f"--row {args.row} is not a row of {shown} ({len(rows)} rows)")
     options = call.options(target=args.target, method=args.method, unit=args.unit, seed=args.seed, grid=args.grid,
-                           text_col=args.text_col, background=background, flagged=args.flagged or args.boxes)
+                           superpixels=args.superpixels, text_col=args.text_col, background=background, flagged=args.flagged or args.boxes)
     with console.working():
         expl = call(rows, show_progress=console.progress, **options)
     from .common.kinds import picture   # each kind prints its explanations its own way (by attrs['kind'])

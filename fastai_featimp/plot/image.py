@@ -41,11 +41,37 @@ def _rows(expl, row: int) -> pd.DataFrame:
     return expl[expl['row'] == row]
 
 
+def _own_labels(expl, row: int) -> np.ndarray | None:
+    """(height, width): the index of the superpixel under each pixel of the image in its own pixels (-1: a pixel the
+    model does not see, or of a superpixel it does not see), in the order of the row's regions; None for a grid."""
+    segments = expl.attrs.get('segments')
+    if segments is None: return None
+    h, w = expl.attrs['sizes'][row]
+    seg = np.asarray(segments[row])
+    top, left, bottom, right = expl.attrs['visible'][row]
+    rows = np.clip(np.floor((np.arange(h) + 0.5) * seg.shape[0] / h).astype(int), 0, seg.shape[0] - 1)
+    cols = np.clip(np.floor((np.arange(w) + 0.5) * seg.shape[1] / w).astype(int), 0, seg.shape[1] - 1)
+    own = seg[rows[:, None], cols[None, :]]
+    labels = [int(v[2:]) for v in _rows(expl, row)['Variable']]
+    lookup = np.full(int(seg.max()) + 1, -1)
+    lookup[labels] = np.arange(len(labels))
+    inside = ((np.arange(h) + 0.5 >= top) & (np.arange(h) + 0.5 <= bottom))[:, None] & \
+             ((np.arange(w) + 0.5 >= left) & (np.arange(w) + 0.5 <= right))[None, :]
+    return np.where(inside, lookup[own], -1)
+
+
 def attribution_map(expl, row: int = 0) -> np.ndarray:
     """The (height, width) map of one explained image in its own pixels: each region's contribution spread evenly over
-    the pixels of its box, so that the map sums to the contributions (0 where the model sees nothing, e.g. cropped)."""
+    its pixels (the pixels of its box, or of its superpixel), so that the map sums to the contributions (0 where the
+    model sees nothing, e.g. cropped)."""
     part = _rows(expl, row)
     h, w = expl.attrs['sizes'][row]
+    labels = _own_labels(expl, row)
+    if labels is not None:
+        values = part['Contribution'].to_numpy(float)
+        counts = np.bincount(labels[labels >= 0], minlength=len(values))
+        per_pixel = np.append(np.divide(values, counts, out=np.zeros_like(values), where=counts > 0), 0.0)
+        return per_pixel[labels]   # -1 takes the appended 0
     out = np.zeros((h, w))
     for t, l, b, r, c in part[['Top', 'Left', 'Bottom', 'Right', 'Contribution']].itertuples(index=False):
         out[t:b, l:r] += c / ((b - t) * (r - l))
@@ -91,9 +117,19 @@ def plot_image_explanation(expl, row: int = 0, top: int = 3, ax=None, scale=None
     ax.imshow(image, extent=(0, w, h, 0), cmap='gray' if image.ndim == 2 else None, interpolation='nearest')
     shown = ax.imshow(attribution_map(expl, row), extent=(0, w, h, 0), cmap='RdBu_r', vmin=-limit, vmax=limit,
                       alpha=alpha, interpolation='nearest')
+    labels = _own_labels(expl, row)
     for t, l, b, r, name, c in _top(part, top)[['Top', 'Left', 'Bottom', 'Right', 'Variable', 'Contribution']].itertuples(index=False):
-        ax.add_patch(Rectangle((l, t), r - l, b - t, fill=False, edgecolor='black', linewidth=2, gid='featimp-top'))
-        ax.text(l + 0.5, t + 0.5, f"{name} {c:+.2g}", va='top', ha='left', fontsize=8, gid='featimp-label',
+        if labels is None:
+            ax.add_patch(Rectangle((l, t), r - l, b - t, fill=False, edgecolor='black', linewidth=2, gid='featimp-top'))
+            at, align = (l + 0.5, t + 0.5), dict(va='top', ha='left')
+        else:   # a superpixel's own outline (closed at the border), named at its innermost pixel
+            from scipy.ndimage import distance_transform_edt
+            inside = labels == list(part['Variable']).index(name)
+            ax.contour(np.arange(-1, w + 1) + 0.5, np.arange(-1, h + 1) + 0.5, np.pad(inside.astype(float), 1),
+                       levels=[0.5], colors='black', linewidths=2).set_gid('featimp-top')
+            y, x = np.unravel_index(np.argmax(distance_transform_edt(np.pad(inside, 1))), (h + 2, w + 2))
+            at, align = (x - 0.5, y - 0.5), dict(va='center', ha='center')
+        ax.text(*at, f"{name} {c:+.2g}", fontsize=8, gid='featimp-label', **align,
                 bbox=dict(facecolor='white', edgecolor='none', pad=1, alpha=0.8))
     flagged = [b for b in expl.attrs.get('flagged', []) if isinstance(b, (list, tuple)) and len(b) == 4] \
         if reliance_of(expl, row) is not None else []
@@ -104,7 +140,8 @@ def plot_image_explanation(expl, row: int = 0, top: int = 3, ax=None, scale=None
     check = f"\n{textwrap.fill(check_clause(expl, row), 70)}" if reliance_of(expl, row) is not None else ''
     ax.set_title(f"{_header(expl, row)}\n{METHOD_WORDS.get(expl.attrs.get('method'), '')}{check}", fontsize=9,
                  color='#b00020' if check and reliance_of(expl, row)['Relies'] else 'black')
-    ax.set_xlabel(f"colour: +/-{limit:.2g} per pixel ({how}); outlined: the {top} strongest regions", fontsize=7)
+    ax.set_xlabel(textwrap.fill(f"colour: +/-{limit:.2g} per pixel ({how}); outlined: the {top} strongest regions",
+                                70), fontsize=7)
     ax.set_xticks([]); ax.set_yticks([])
     return ax
 
@@ -128,7 +165,8 @@ def plot_image_grid(expl, rows=None, ncols: int = 3, top: int = 3, scale=None):
     limit, how = _scale(expl, scale)
     ncols = max(1, min(ncols, len(rows)))
     nrows = -(-len(rows) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols + 0.8, 4.0 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols + 0.8, 4.0 * nrows + 0.6), squeeze=False,
+                             layout='constrained')   # room for the titles, the suptitle and the colour bar
     for ax, r in zip(axes.flat, rows):
         plot_image_explanation(expl, row=r, top=top, ax=ax, scale=limit, colorbar=False)
         ax.set_title(textwrap.fill(f"image {r}: {_header(expl, r)}", 40), fontsize=8)   # the method once, above

@@ -16,6 +16,7 @@ from ..engine.protocol import Adapter, Items, Option, Units, Without
 from .gradcam import default_layer, grad_cam, integrated_gradients, resolve_layer
 from .masking import default_bs, fill_image, forward_pixels, masked_outputs
 from .reliance import flagged_boxes, flagged_pixels
+from .superpixels import checked_superpixels, segment_maps
 from .units import checked_grid, region_setup
 
 __all__ = ['VisionAdapter']
@@ -25,6 +26,9 @@ EVALS_PER_REGION, EXACT_BUDGET = 32, 2 ** 9 - 2   # default budget: 32 per regio
 _GRID = Option('grid', 4, "regions: a rows x columns grid over the part of the image the model sees (4: 4x4)")
 _MASK = Option('mask', 'blur', "what a removed region becomes, before Normalize: 'blur', 'mean' (the image's mean "
                                "colour) or a colour (0..255 per channel)")
+_SUPERPIXELS = Option('superpixels', None, "regions that follow the image's colours instead of the grid: about this "
+                                           "many superpixels per image (SLIC), or one integer label map per image in "
+                                           "its own pixels (e.g. skimage.segmentation.slic's); None: the grid")
 _PATH_COL = Option('path_col', None, "the path column of a DataFrame (default: the one the learner was built from)")
 
 
@@ -41,26 +45,26 @@ class VisionAdapter(Adapter):
                 'shap': 'fastai_featimp.interop.shap:image_to_shap',
                 'importance': 'fastai_featimp.plot.image:plot_region_importance'}
     options = {
-        'explain': (_GRID, _MASK, Option('layer', None, "method='gradcam': the module (or its name in learn.model) whose "
+        'explain': (_GRID, _SUPERPIXELS, _MASK, Option('layer', None, "method='gradcam': the module (or its name in learn.model) whose "
                                                         "activations are used; default the last one with a spatial output"),
                     _PATH_COL),
         'reliance': (_MASK, _PATH_COL, Option('label_col', None, "the label column (for the summary metric; default: "
                                                                  "the learner's)")),
-        'captum_inputs': (_GRID, _MASK, _PATH_COL),
+        'captum_inputs': (_GRID, _SUPERPIXELS, _MASK, _PATH_COL),
     }
 
     def default_budget(self, n_units: int) -> int: return max(EXACT_BUDGET, EVALS_PER_REGION * n_units)
 
     def load(self, s, data, *, param, labelled=False, label_col=None, bs=None, method=None, show_progress=True,
-             grid=4, mask='blur', layer=None, path_col=None):
+             grid=4, superpixels=None, mask='blur', layer=None, path_col=None):
         from .data import load_images   # imports torchvision, which sets environment variables: on first use only
-        grid = checked_grid(grid)
+        grid, superpixels = checked_grid(grid), checked_superpixels(superpixels)
         if layer is not None and method != 'gradcam':
             raise ParameterError('layer', f"`layer` is for `method=`'gradcam', not {method!r}")
         layer = resolve_layer(s.learn.model, layer)
         data = load_images(s.learn, s.schema, data, path_col=path_col, label_col=label_col, labelled=labelled,
                            param=param)
-        return ImageItems(s, data, grid, mask, bs, layer)
+        return ImageItems(s, data, grid, mask, bs, layer, superpixels)
 
     def from_explanation(self, s, expl, data, *, bs=None):
         from .data import load_images
@@ -76,7 +80,7 @@ class VisionAdapter(Adapter):
             raise ParameterError('data', f"`data` holds {images.n_rows} images but `expl` explains "
                                          f"{len(expl.attrs['outputs'])}: pass the images that were explained")
         items = ImageItems(s, images, tuple(expl.attrs['grid']), tuple(mask) if isinstance(mask, list) else mask, bs,
-                           None)
+                           None, expl.attrs.get('segments'))
         for r, part in expl.groupby('row', sort=True):
             regions = items.setup(int(r))[0]
             if list(part['Variable']) != regions.names or \
@@ -104,8 +108,10 @@ class VisionAdapter(Adapter):
 
 
 class ImageItems(Items):
-    def __init__(self, s, data, grid, mask, bs, layer):
+    def __init__(self, s, data, grid, mask, bs, layer, superpixels=None):
         self.s, self.data, self.grid, self.mask, self.layer = s, data, grid, mask, layer
+        self.superpixels = superpixels
+        self.segments = None if superpixels is None else segment_maps(data, superpixels)
         self.bs = bs or default_bs(data.pixels)
         self.n_rows, self.index, self.target = data.n_rows, data.index, data.target
         self.model = s.learn.model
@@ -113,7 +119,7 @@ class ImageItems(Items):
 
     def setup(self, i: int) -> tuple:
         "`(regions, fill, null)` of image `i` (see `vision.units.region_setup`)."
-        if self._setups is None: self._setups = region_setup(self.data, self.grid, self.mask)
+        if self._setups is None: self._setups = region_setup(self.data, self.grid, self.mask, self.segments)
         return self._setups[i]
 
     def units(self, i: int) -> Units:
@@ -200,7 +206,9 @@ class ImageItems(Items):
 
     def attrs(self) -> dict:
         g = self.data.geometries
-        return dict(grid=self.grid, mask=plain(list(self.mask) if not isinstance(self.mask, str) else self.mask),
+        regions = {} if self.segments is None else dict(
+            superpixels=self.superpixels if isinstance(self.superpixels, int) else 'given', segments=self.segments)
+        return dict(grid=self.grid, **regions, mask=plain(list(self.mask) if not isinstance(self.mask, str) else self.mask),
                     images=self.data.images, sizes=[tuple(x.size) for x in g],
                     visible=[tuple(float(v) for v in x.visible()) for x in g],
                     null=[[self.setup(i)[0].names[j] for j in np.flatnonzero(self.setup(i)[2].numpy())]

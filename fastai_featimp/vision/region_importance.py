@@ -42,6 +42,7 @@ def region_importance(
     *,
     df=None,                      # labelled DataFrame with the image paths and labels (the learner's columns by default)
     grid=4,                       # regions: a rows x columns grid over the part of each image the model sees
+    superpixels=None,             # refused: superpixels differ from image to image (a ranking needs the same regions)
     mask='blur',                  # what a removed region becomes, before Normalize: 'blur', 'mean' or a colour (0..255)
     metric=None,                  # None (the loss), a name, a fastai metric, a callable, or a list of them
     n_bootstrap:int=200,          # bootstrap resamples of the images for Std, the interval and the p-value (0: none)
@@ -61,6 +62,10 @@ def region_importance(
     if test_dl is not None and df is not None: raise ParameterError('df', "pass the images once: `df=` or `test_dl`")
     data_arg = df if df is not None else test_dl
     grid = checked_grid(grid)
+    if superpixels is not None:
+        raise ParameterError('superpixels', "region importance removes the same region from every image, and each "
+                                            "image has superpixels of its own: rank the regions of a `grid=` here, and "
+                                            "explain single images with learn.explain(images, superpixels=...)")
     s = method_setup(learn, VISION, seed=seed)
     schema = s.schema
     if schema.multi_label:

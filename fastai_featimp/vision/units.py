@@ -1,5 +1,5 @@
-"""The units of an image: a grid of regions over the part of it the model sees, what a removed region becomes, and
-which regions already are that (removing them changes nothing)."""
+"""The units of an image: a grid of regions over the part of it the model sees (or its superpixels), what a removed
+region becomes, and which regions already are that (removing them changes nothing)."""
 from __future__ import annotations
 
 import numbers
@@ -7,6 +7,7 @@ import numbers
 from ..core.params import ParameterError
 from .geometry import grid_regions
 from .masking import fill_image, null_regions
+from .superpixels import superpixel_regions
 
 __all__ = ['checked_grid', 'region_setup']
 
@@ -21,11 +22,14 @@ def checked_grid(grid) -> tuple:
     return int(values[0]), int(values[1])
 
 
-def region_setup(data, grid: tuple, mask) -> list:
-    "Per image `(regions, fill, null)`: its grid of regions, what a removed pixel becomes, the regions already the fill."
+def region_setup(data, grid: tuple, mask, segments: list | None = None) -> list:
+    """Per image `(regions, fill, null)`: its regions (the grid, or the superpixels of its label map in `segments`),
+    what a removed pixel becomes, the regions already the fill."""
     out = []
     for i in range(data.n_rows):
-        try: regions = grid_regions(data.geometries[i], grid)
+        try: regions = grid_regions(data.geometries[i], grid) if segments is None else \
+            superpixel_regions(data.geometries[i], segments[i])
+        except ParameterError as e: raise ParameterError(e.name, f"image {i}: {e.message}") from None
         except ValueError as e: raise ParameterError('grid', f"image {i}: {e}") from None
         x = data.pixels[i]
         fill = fill_image(x, mask, data.scale)
