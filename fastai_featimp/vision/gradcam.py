@@ -1,8 +1,14 @@
 """Grad-CAM (Selvaraju et al. 2017) on a fastai image model: the activations of one layer weighted by the spatial mean
-of the explained output's gradient, summed over channels, rectified. The layer defaults to the last module whose
-output is still an image (4-d, more than one pixel): the body of a vision_learner (resnet, timm), the last convolution
-block of a plain CNN. Its hook is removed whatever happens, also on an error or Ctrl-C."""
+of the explained output's gradient, summed over channels, rectified. A layer's output is a map when it is 4-d
+(N, C, h, w) with more than one pixel, or tokens on a square grid (N, T, C) with T = h * w, or 1 + h * w with a class
+token first (a vision transformer's blocks; the class token dropped, as pytorch-grad-cam's `reshape_transform` does).
+The layer defaults to the last module whose output is a map and carries gradient: the body of a vision_learner (resnet,
+timm), the last convolution block of a plain CNN, and in a vision transformer the last block's part that still mixes
+the tokens (its final blocks reach the head only through the class token: their maps would be all zero). Hooks are
+removed whatever happens, also on an error or Ctrl-C."""
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -10,25 +16,42 @@ import torch.nn.functional as F
 from ..core.params import ParameterError
 from ..core.state import eval_mode
 
-__all__ = ['default_layer', 'resolve_layer', 'grad_cam']
+__all__ = ['as_map', 'default_layer', 'resolve_layer', 'grad_cam']
+
+
+def as_map(output):
+    "`output` as an (N, C, h, w) map when it is one (see the module's docstring), else None."
+    if not isinstance(output, torch.Tensor): return None
+    if output.dim() == 4: return output if output.shape[-1] * output.shape[-2] > 1 else None
+    if output.dim() == 3:
+        n, t, c = output.shape
+        for skip in (0, 1):   # tokens alone, or a class token first
+            side = math.isqrt(max(t - skip, 0))
+            if side > 1 and side * side == t - skip: return output[:, skip:].reshape(n, side, side, c).permute(0, 3, 1, 2)
+    return None
 
 
 def default_layer(model, x: torch.Tensor):
-    "The last module (in the order modules finish) whose output is (N, C, h, w) with h * w > 1, for input `x`."
+    """The last module (in the order modules finish) whose output for input `x` is a map through which the output
+    depends on the image: the gradient of the largest output there is not zero everywhere."""
     found, handles = [], []
     def record(module, inputs, output):
-        if isinstance(output, torch.Tensor) and output.dim() == 4 and output.shape[-1] * output.shape[-2] > 1:
-            found.append(module)
+        if as_map(output) is not None: found.append((module, output))
     try:
         for m in model.modules():
             if m is not model: handles.append(m.register_forward_hook(record))
-        with torch.no_grad(), eval_mode(model): model(x)
+        with torch.enable_grad(), eval_mode(model):
+            out = model(x.detach().clone().requires_grad_(True))
+            if found:
+                grads = torch.autograd.grad(out.reshape(len(out), -1).max(1).values.sum(), [o for _, o in found],
+                                            allow_unused=True)
     finally:
         for h in handles: h.remove()
-    if not found:
-        raise ParameterError('layer', "this model has no layer with a spatial output (N, C, h, w) for Grad-CAM: pass "
-                                      "`layer=` (a module of learn.model), or use `method=`'occlusion' or 'shapley'")
-    return found[-1]
+    for (module, _), g in reversed(list(zip(found, grads if found else []))):
+        if g is not None and bool(as_map(g).abs().sum() > 0): return module
+    raise ParameterError('layer', "this model has no layer with a spatial output (N, C, h, w), or tokens on a square "
+                                  "grid, that the output depends on, for Grad-CAM: pass `layer=` (a module of "
+                                  "learn.model), or use `method=`'occlusion' or 'shapley'")
 
 
 def resolve_layer(model, layer):
@@ -55,13 +78,15 @@ def grad_cam(model, layer, x: torch.Tensor, explained) -> torch.Tensor:
             x = x.detach().clone().requires_grad_(True)   # gradients reach the layer even in a frozen body
             y = explained(model(x))
             a = saved.get('a')
-            if not isinstance(a, torch.Tensor) or a.dim() != 4:
+            if as_map(a) is None:
                 raise ParameterError('layer', f"`layer` ({type(layer).__name__}) gives "
                                               f"{tuple(a.shape) if isinstance(a, torch.Tensor) else type(a).__name__}, "
-                                              "not an image-like (N, C, h, w) activation: choose a convolutional layer")
+                                              "not an image-like (N, C, h, w) activation nor tokens on a square grid "
+                                              "(N, T, C): choose a convolutional layer or a transformer block")
             grads, = torch.autograd.grad(y.sum(), a)
     finally:
         handle.remove()
+    a, grads = as_map(a), as_map(grads)
     weights = grads.mean((2, 3), keepdim=True)
     return F.relu((weights * a).sum(1)).detach()
 
