@@ -28,7 +28,6 @@ from .plot.reliance import plot_reliance
 from .interop.shap import to_shap
 from .plot.text import explanation_html, explanation_page, plot_text_explanation
 from .plot.image import attribution_map, image_explanation_html, plot_image_explanation, plot_image_grid
-from .vision.region_importance import region_importance
 
 from .common.kinds import register_kind
 from .engine.protocol import Adapter, Items, Option, Units
@@ -65,3 +64,9 @@ def captum_inputs(learn, data, **kwargs) -> CaptumInputs:
     """What captum's attribution methods need for `learn` on `data` (tabular rows, one text, images), through the
     registry: `learn.captum_inputs?` lists each kind's arguments."""
     return implementation(learn, 'captum_inputs')(learn, data, **kwargs)
+
+
+def region_importance(learn, *args, **kwargs):
+    """Which regions an image learner relies on over a labelled set: `learn.feature_importance` of an image learner
+    (each region of a grid removed in every image; `help(learn.feature_importance)`)."""
+    return VISION.function('feature_importance')(learn, *args, **kwargs)

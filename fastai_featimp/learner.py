@@ -80,10 +80,12 @@ class _Door:
     """A computing method on Learner: `learn.<method>(...)` runs the learner's kind's implementation. Its help
     (signature, and every kind's parameters) is built on first access, when the method modules are imported:
     the doors are attached while fastai itself may still be importing, so nothing heavy is imported here."""
-    def __init__(self, method: str, summary: str): self.method, self.summary, self._fn = method, summary, None
+    def __init__(self, method: str, summary: str): self.method, self.summary, self._fn, self._for = method, summary, None, None
 
     def _function(self):
-        if self._fn is None:
+        registered = tuple(k.name for k in kinds())
+        if self._fn is None or self._for != registered:   # built again when a kind is registered later
+            self._for = registered
             method = self.method
             def door(self, *args, **kwargs): return implementation(self, method)(self, *args, **kwargs)
             impls = _implementations(method)

@@ -29,6 +29,7 @@ _story = dict(accuracy=float(text_learn.recorder.values[-1][2]), top_phrase=str(
               image_relies=float(rel_img['Relies'].mean()),
               sp_top_is_marker=[bool(sp_expl[sp_expl['row'] == r].nlargest(1, 'Contribution')[['Top', 'Left', 'Bottom', 'Right']]
                                      .to_numpy().tolist() == [[2, 2, 7, 7]]) for r in range(3)],
+              new_kind_ranked=str(seq_fi['Variable'].iloc[0]),
               new_kind_top=str(seq_expl.groupby('Variable')['Contribution'].apply(lambda c: c.abs().mean()).idxmax()),
               new_kind_zero=bool(seq_expl.groupby('Variable')['Contribution'].apply(lambda c: c.abs().mean()).drop('p2').max()
                                  < seq_expl.loc[seq_expl['Variable'] == 'p2', 'Contribution'].abs().mean() / 2))
@@ -54,5 +55,6 @@ def test_every_python_example_runs_as_written_and_tells_its_story(tmp_path):
     assert story['image_top_region'] == 'r0c0' and story['image_relies'] > 0.5, story   # the marker's corner
     assert sum(story['sp_top_is_marker']) >= 2, story   # the strongest superpixel is the marker itself
     assert story['new_kind_top'] == 'p2' and story['new_kind_zero'], story   # a kind defined in the README
+    assert story['new_kind_ranked'] == 'p2', story                            # ... and its importance over a set
     assert 'missing some integers' not in res.stderr
     assert 'Checked: without family visit' in README.read_text(encoding='utf-8')

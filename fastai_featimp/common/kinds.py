@@ -1,8 +1,8 @@
 """The registry of data kinds: the one place that lists them. Each kind is declared once, in its own folder
 (`tabular/kind.py`, `text/kind.py`, `vision/kind.py`): how it recognises a learner, how it reads what the learner
 expects (its schema), and its adapter (`engine/protocol.py`: its units, how a unit is removed, how its inputs reach
-the model), on which the engine's capabilities (explain, reliance, evaluate_explanation, compare_explanations,
-sanity_check, captum_inputs) run; a kind may add methods of its own (a table's partial dependence). Every door (the
+the model), on which the engine's capabilities (feature_importance, explain, reliance, evaluate_explanation,
+compare_explanations, sanity_check, captum_inputs) run; a kind may add methods of its own (a table's partial dependence). Every door (the
 Learner methods, the command line, methods that call another method) dispatches through
 `implementation(learn, method)`. A new kind is one folder and `register_kind(...)` (see the README)."""
 from __future__ import annotations
@@ -21,6 +21,7 @@ KIND_MODULES = ('fastai_featimp.tabular.kind', 'fastai_featimp.text.kind', 'fast
 # The engine's capabilities: every kind with an adapter has them (a kind's own `methods` entry takes precedence).
 # Per capability: its function, and what the kind calls the data argument ('items', 'item', or None: `data`).
 ENGINE = {
+    'feature_importance': ('fastai_featimp.engine.importance:importance_of_units', None),
     'explain': ('fastai_featimp.engine.explain:explain_units', 'items'),
     'reliance': ('fastai_featimp.engine.reliance:reliance_of_units', None),
     'evaluate_explanation': ('fastai_featimp.engine.evaluate:evaluate_units', None),
@@ -60,6 +61,13 @@ class DataKind:
     def explanation_methods(self) -> tuple:
         "The `method`s of its `explain`, compared by `compare_explanations` by default."
         return self.explanation_methods_ or (tuple(self.adapter().explanation_methods) if self.adapter_class else ())
+
+    @property
+    def tracker_class(self):
+        "What the training callback scores on its learners: its own tracker, else the engine's (None: nothing)."
+        if self.tracker is not None or self.adapter_class is None: return self.tracker
+        from ..engine.tracking import UnitTracker
+        return UnitTracker
 
     @property
     def all_methods(self) -> list:
@@ -106,8 +114,9 @@ def register_kind(name: str, *, recognises: Callable, schema: Callable, adapter,
                   methods: dict | None = None) -> DataKind:
     """Register a kind of data of your own: `recognises(learn) -> bool`, `schema(learn)` (what the learner expects;
     any object with `y_vocab` (the classes; None for a regression), `y_names`, `multi_label` and `n_out`),
-    and `adapter`, an `engine.protocol.Adapter` (class or instance). Its learners then have explain, reliance,
-    evaluate_explanation, compare_explanations, sanity_check and captum_inputs. Registering a name again replaces it."""
+    and `adapter`, an `engine.protocol.Adapter` (class or instance). Its learners then have feature_importance (when its items
+    share their units), explain, reliance, evaluate_explanation, compare_explanations, sanity_check and captum_inputs.
+    Registering a name again replaces it."""
     kinds()   # the built-in kinds first: they are tried first
     _REGISTRY.pop(name, None)
     kind = DataKind(name=name, learner=learner or f'{name} data', recognises=recognises, schema=schema,

@@ -66,7 +66,7 @@ class Items:
         raise NotImplementedError('units')
 
     def forward(self, progress=None) -> torch.Tensor:
-        "Raw model outputs (n_rows, n_out) on the CPU of the items as given."
+        "Raw model outputs (n_rows, n_out) on the CPU of the items as given, by the model as it is now."
         raise NotImplementedError('forward')
 
     def values(self, keeps: list, explained, progress=None) -> list:
@@ -160,6 +160,13 @@ class Adapter:
     def reliance_attrs(self, items, options: dict) -> dict:
         "What a reliance frame keeps besides the engine's attrs (the texts, say)."
         return {}
+
+    def importance_columns(self, items) -> tuple:
+        """`(columns, attrs)` of an importance table over `items`: where each unit is (its `Units.where`, when the same
+        in every item), and what the table keeps for drawing."""
+        where = items.units(0).where
+        same = all(items.units(i).where == where for i in range(1, items.n_rows))
+        return (dict(where) if same else {}), {}
 
 
 # the pieces a kind may leave out, as their NotImplementedError names them

@@ -119,10 +119,10 @@ class ImportanceCallback(Callback):
         if self.tracker is not None and self._prepared_for is self.learn: return
         with preserved_state():
             setup = method_setup(self.learn, seed=self.seed, groups=self.groups)
-            if setup.kind.tracker is None:
+            if setup.kind.tracker_class is None:
                 raise TypeError(f"the importance callback has nothing to track on a {setup.kind.name} learner")
             scorer, = setup.scorers(self.metric, self.gib)
-            tracker = setup.kind.tracker(setup, self.df, max_rows=self.max_rows, train_rows=self.train_rows,
+            tracker = setup.kind.tracker_class(setup, self.df, max_rows=self.max_rows, train_rows=self.train_rows,
                                          n_repeats=self.n_repeats, candidates=self.candidates, scorer=scorer,
                                          resamples=self._resamples)
             with setup.computing(): scorer(*tracker.outputs(self.learn.model, 'valid'))   # a bad metric fails now

@@ -13,7 +13,7 @@ from .forward import text_forward
 from .phrases import occurrence_index
 from .units import units_at, word_units, written_words
 
-__all__ = ['Ablation', 'build_ablation', 'build_present_ablation', 'ablation_outputs', 'metric_changes', 'ablation_importance', 'mean_deltas']
+__all__ = ['Ablation', 'build_ablation', 'build_present_ablation', 'ablation_outputs', 'metric_changes', 'ablation_importance']
 
 
 def build_ablation(tokens: list, ids: list, phrases, mask: str, unk_id: int) -> Ablation:
@@ -54,15 +54,3 @@ def ablation_outputs(model, ab: Ablation, bs=None, progress=None, mapper=None) -
     "`(outputs of the texts, outputs of the variants)`, all in one sorted same-length-batch run (`mapper`: see text_forward)."
     preds = text_forward(model, ab.ids + ab.variants, bs, progress=progress, mapper=mapper)
     return preds[:len(ab.ids)], preds[len(ab.ids):]
-
-
-def mean_deltas(probs, base, variants, ab: Ablation, classes: torch.Tensor) -> np.ndarray:
-    """Per phrase, the mean over the texts holding it of P(class) with the phrase minus P(class) without it
-    (`classes[t]`: the class explained for text t; `probs`: the output activation)."""
-    n = len(base)
-    p_base = probs(base)[torch.arange(n), classes]
-    p_var = probs(variants)[torch.arange(len(variants)), classes[ab.text_of]]
-    sums = torch.zeros(len(ab.phrases), dtype=torch.double).index_add_(0, ab.owner, (p_base[ab.text_of] - p_var).double())
-    out = (sums / torch.as_tensor(np.maximum(ab.support, 1))).numpy()
-    out[ab.support == 0] = np.nan
-    return out

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 
 import numpy as np
-import torch
 
-from ..common.outputs import is_binary
 from ..common.parallel import check_jobs, mapper
 from ..common.scoring import is_metric_list
 from ..common.setup import method_setup
 from ..core.params import Choice, Flag, Integer, ParameterError, Seed, checked
 from ..core.results import importance_frame
-from ..core.stats import summarize_bootstrap
-from .ablation import ablation_importance, ablation_outputs, build_present_ablation, mean_deltas
+from ..common.ablation import mean_delta_target, removal_importance
+from .ablation import ablation_outputs, build_present_ablation
 from .data import MULTI_LABEL_TEXT, load_text, phrase_list, word_keys
 from .kind import TEXT
 from .phrases import candidate_phrases, phrases_of, stop_words
@@ -80,24 +78,14 @@ def phrase_importance(
     with s.computing():
         base, variants = ablation_outputs(learn.model, ab, bs,
                                           mapper=mapper(check_jobs(n_jobs), learn, show_progress, 'phrase importance'))
-    target = data.target
-    for sc in scorers: sc.check_responds(base, target)
-    mean_delta = np.full(len(ab.phrases), np.nan)
-    if schema.y_vocab is not None:   # for the target: a binary model's positive class, else each text's true class
-        classes = torch.full((n,), 1) if is_binary(schema) else target.long().view(-1)
-        mean_delta = mean_deltas(s.activation, base, variants, ab, classes)
-    rng = s.stream('bootstrap')
-    resamples = [rng.integers(0, n, n) for _ in range(n_bootstrap)]
+    scored, mean_delta = removal_importance(s, scorers, base, variants, ab, data.target, n_bootstrap)
     variables = phrases_of(ab.phrases)
-    frames = {}
-    for sc in scorers:
-        full, reps = ablation_importance(sc, learn.loss_func, base, variants, ab, target, resamples)
-        frames[sc.name] = importance_frame(
-            variables, reps if n_bootstrap else full[:, None], summary=summarize_bootstrap(full, reps),
-            columns=dict(Support=ab.support, MeanDelta=mean_delta), sort_by=sort_by, method='phrase ablation',
-            baseline=float(sc(base, target)), metric=sc.name, greater_is_better=sc.greater_is_better,
-            n_bootstrap=n_bootstrap, seed=seed, n_rows=n, source=data.source, mask=mask, max_n=max_n,
-            min_support=None if wanted is not None else int(min(ab.support)), excluded=excluded, absent=absent,
-            target=('positive class ' + str(schema.y_vocab[1])) if is_binary(schema) else "each text's true class",
-            n_forward_texts=ab.n_forward)
+    frames = {name: importance_frame(
+                  variables, r.replicates if n_bootstrap else r.full[:, None], summary=r.summary,
+                  columns=dict(Support=ab.support, MeanDelta=mean_delta), sort_by=sort_by, method='phrase ablation',
+                  baseline=r.baseline, metric=name, greater_is_better=sc.greater_is_better,
+                  n_bootstrap=n_bootstrap, seed=seed, n_rows=n, source=data.source, mask=mask, max_n=max_n,
+                  min_support=None if wanted is not None else int(min(ab.support)), excluded=excluded, absent=absent,
+                  target=mean_delta_target(s, 'text'), n_forward_texts=ab.n_forward)
+              for (name, r), sc in zip(scored.items(), scorers)}
     return frames if is_metric_list(metric) else frames[scorers[0].name]

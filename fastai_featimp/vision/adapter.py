@@ -17,7 +17,7 @@ from .gradcam import default_layer, grad_cam, integrated_gradients, resolve_laye
 from .masking import default_bs, fill_image, forward_pixels, masked_outputs
 from .reliance import flagged_boxes, flagged_pixels
 from .superpixels import checked_superpixels, segment_maps
-from .units import checked_grid, region_setup
+from .units import checked_grid, mean_image_of, region_setup
 
 __all__ = ['VisionAdapter']
 
@@ -51,6 +51,9 @@ class VisionAdapter(Adapter):
         'reliance': (_MASK, _PATH_COL, Option('label_col', None, "the label column (for the summary metric; default: "
                                                                  "the learner's)")),
         'captum_inputs': (_GRID, _SUPERPIXELS, _MASK, _PATH_COL),
+        'feature_importance': (_GRID, _MASK, _PATH_COL,
+                               Option('superpixels', None, "refused: each image has superpixels of its own, and a "
+                                                           "ranking over a set needs the same regions in every image")),
     }
 
     def default_budget(self, n_units: int) -> int: return max(EXACT_BUDGET, EVALS_PER_REGION * n_units)
@@ -59,6 +62,10 @@ class VisionAdapter(Adapter):
              grid=4, superpixels=None, mask='blur', layer=None, path_col=None):
         from .data import load_images   # imports torchvision, which sets environment variables: on first use only
         grid, superpixels = checked_grid(grid), checked_superpixels(superpixels)
+        if labelled and superpixels is not None:   # importance over a set (reliance never takes superpixels)
+            raise ParameterError('superpixels', "region importance removes the same region from every image, and each "
+                                                "image has superpixels of its own: rank the regions of a `grid=` here, "
+                                                "and explain single images with learn.explain(images, superpixels=...)")
         if layer is not None and method != 'gradcam':
             raise ParameterError('layer', f"`layer` is for `method=`'gradcam', not {method!r}")
         layer = resolve_layer(s.learn.model, layer)
@@ -102,6 +109,23 @@ class VisionAdapter(Adapter):
         return isinstance(data, pd.DataFrame) and lc in data.columns or \
             hasattr(data, 'dataset') and len(getattr(data.dataset, 'tls', [])) > 1
 
+    def importance_columns(self, items) -> tuple:
+        """Each region's box in the images' own pixels (in the model's input when the images differ in size, as
+        `attrs['coordinates']` says), and the images' mean to draw the ranking over."""
+        data, grid = items.data, items.grid
+        boxes = np.stack([items.setup(i)[0].boxes for i in range(items.n_rows)])   # (n, R, 4)
+        same = bool((boxes == boxes[:1]).all())
+        if same: box = boxes[0]
+        else:
+            H, W = data.pixels.shape[-2:]
+            ys, xs = np.linspace(0, H, grid[0] + 1).round().astype(int), np.linspace(0, W, grid[1] + 1).round().astype(int)
+            box = np.array([(ys[i], xs[j], ys[i + 1], xs[j + 1]) for i in range(grid[0]) for j in range(grid[1])])
+        mean_image, size = mean_image_of(data, same)
+        mask = items.mask
+        return (dict(Top=box[:, 0], Left=box[:, 1], Bottom=box[:, 2], Right=box[:, 3]),
+                dict(grid=grid, mask=mask if isinstance(mask, str) else list(mask), mean_image=mean_image,
+                     image_size=size, coordinates='image' if same else 'model input (the images differ in size)'))
+
     def reliance_attrs(self, items, options: dict) -> dict:
         mask = options.get('mask', 'blur')
         return dict(mask=mask if isinstance(mask, str) else list(mask), counts_found=False)  # every image holds its boxes
@@ -113,9 +137,9 @@ class ImageItems(Items):
         self.superpixels = superpixels
         self.segments = None if superpixels is None else segment_maps(data, superpixels)
         self.bs = bs or default_bs(data.pixels)
-        self.n_rows, self.index, self.target = data.n_rows, data.index, data.target
+        self.n_rows, self.index, self.target, self.source = data.n_rows, data.index, data.target, data.source
         self.model = s.learn.model
-        self._setups, self._raw = None, None
+        self._setups = None
 
     def setup(self, i: int) -> tuple:
         "`(regions, fill, null)` of image `i` (see `vision.units.region_setup`)."
@@ -129,9 +153,7 @@ class ImageItems(Items):
                      {}, ~null.numpy())
 
     def forward(self, progress=None) -> torch.Tensor:
-        if self._raw is None:
-            self._raw = forward_pixels(self.model, self.data.model_input, self.data.pixels, self.bs, progress)
-        return self._raw
+        return forward_pixels(self.model, self.data.model_input, self.data.pixels, self.bs, progress)
 
     def values(self, keeps: list, explained, progress=None) -> list:
         out = []

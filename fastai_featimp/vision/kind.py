@@ -3,12 +3,9 @@ model over ImageBlock DataLoaders; live or from load_learner). Its units are reg
 (`vision/adapter.py`)."""
 from ..common.kinds import DataKind, register
 from .schema import is_vision, vision_schema
-from .tracking import VisionTracker
 
 __all__ = ['VISION']
 
 VISION = register(DataKind(
     name='vision', learner='images (an ImageBlock in the data pipeline, e.g. vision_learner)',
-    recognises=is_vision, schema=vision_schema, adapter_class='fastai_featimp.vision.adapter:VisionAdapter',
-    tracker=VisionTracker,
-    methods={'feature_importance': 'fastai_featimp.vision.region_importance:region_importance'}))
+    recognises=is_vision, schema=vision_schema, adapter_class='fastai_featimp.vision.adapter:VisionAdapter'))

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from ..core.params import ParameterError
 from ..core.state import eval_mode
 
-__all__ = ['MASKS', 'fill_image', 'null_regions', 'masked_outputs', 'forward_pixels', 'default_bs', 'region_variants']
+__all__ = ['MASKS', 'fill_image', 'null_regions', 'masked_outputs', 'forward_pixels', 'default_bs']
 
 MASKS = ('blur', 'mean')
 
@@ -86,17 +86,3 @@ def masked_outputs(model, model_input, x: torch.Tensor, fill: torch.Tensor, pixe
             outs.append(model(model_input(copies)).float().reshape(len(copies), -1).cpu())
             if progress is not None: progress(len(copies))
     return torch.cat(outs) if outs else torch.zeros(0)
-
-
-def region_variants(model, data, setups: list, bs: int, progress=None) -> tuple:
-    """`(base, variants)`: the raw outputs (n, n_out) of the images, and (R * n, n_out) of each image with each region
-    removed alone, region-major (region 0 of every image first); a region already the fill keeps the image's own
-    output exactly. What region importance and the training callback score."""
-    n, R = data.n_rows, len(setups[0][0].names)
-    alone = torch.ones(R, R, dtype=torch.bool)
-    alone[torch.arange(R), torch.arange(R)] = False                 # each region removed alone
-    base = forward_pixels(model, data.model_input, data.pixels, bs, progress)
-    per_image = [masked_outputs(model, data.model_input, data.pixels[i], setups[i][1], setups[i][0].pixel_region,
-                                alone, bs, progress) for i in range(n)]
-    for i, (_, _, null) in enumerate(setups): per_image[i][null] = base[i]
-    return base, torch.stack(per_image, 1).reshape(R * n, -1)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from ..core.params import ParameterError
 from .geometry import grid_regions
 from .masking import fill_image, null_regions
 from .superpixels import superpixel_regions
 
-__all__ = ['checked_grid', 'region_setup']
+__all__ = ['checked_grid', 'region_setup', 'mean_image_of']
 
 
 def checked_grid(grid) -> tuple:
@@ -35,3 +37,20 @@ def region_setup(data, grid: tuple, mask, segments: list | None = None) -> list:
         fill = fill_image(x, mask, data.scale)
         out.append((regions, fill, null_regions(x, fill, regions.pixel_region, len(regions.names))))
     return out
+
+
+def mean_image_of(data, same_boxes: bool) -> tuple:
+    """`(mean image, its size)`: the images' mean in their own pixels when they share their size and their regions'
+    boxes, else the mean of what the model reads; at most 64 pixels a side (pandas copies attrs with a frame)."""
+    shapes = {np.asarray(im).shape for im in data.images}
+    if same_boxes and len(shapes) == 1:
+        mean, size = np.mean([np.asarray(im, dtype=float) for im in data.images], 0), tuple(data.geometries[0].size)
+    else:
+        mean, size = data.pixels.mean(0).permute(1, 2, 0).cpu().numpy() * data.scale, tuple(data.pixels.shape[-2:])
+    mean = np.clip(mean, 0, 255).astype(np.uint8)
+    if max(mean.shape[:2]) > 64:
+        from PIL import Image
+        scale = 64 / max(mean.shape[:2])
+        mean = np.asarray(Image.fromarray(mean).resize((max(1, round(mean.shape[1] * scale)),
+                                                        max(1, round(mean.shape[0] * scale)))))
+    return mean, size

@@ -1,7 +1,7 @@
 """A kind of data defined here, in the test, with no change to the package: fixed-length numeric sequences, each
 position a unit, removed by setting it to 0. Registered with `fastai_featimp.register_kind`, its learners get the
-engine's explain, reliance, evaluate_explanation, compare_explanations, sanity_check and captum_inputs, with answers
-known in closed form (the model reads position 2 only)."""
+engine's feature_importance, explain, reliance, evaluate_explanation, compare_explanations, sanity_check and
+captum_inputs, with answers known in closed form (the model reads position 2 only)."""
 from types import SimpleNamespace
 
 import numpy as np
@@ -56,10 +56,15 @@ class SequenceItems(Items):
 class SequenceAdapter(Adapter):
     unit, item, items = 'position', 'sequence', 'sequences'
 
-    def load(self, s, data, *, param, **options):
-        x = torch.as_tensor(np.asarray(data, dtype=np.float32))
+    def load(self, s, data, *, param, labelled=False, **options):
+        if labelled and not isinstance(data, tuple):
+            raise ParameterError(param, f"`{param}` must be (sequences, labels): importance needs the labels")
+        x, y = data if labelled else (data, None)   # labelled: (sequences, labels)
+        x = torch.as_tensor(np.asarray(x, dtype=np.float32))
         if x.ndim != 2 or x.shape[1] != L: raise ParameterError(param, f"`{param}` must be sequences of {L} numbers")
-        return SequenceItems(s, x)
+        items = SequenceItems(s, x)
+        if labelled: items.target = torch.as_tensor(np.asarray(y), dtype=torch.long)
+        return items
 
     def from_explanation(self, s, expl, data, *, bs=None): return self.load(s, data, param='data')
     def frame_columns(self): return {'row', 'Position', 'Contribution'}
@@ -132,9 +137,27 @@ def test_reliance_evaluation_comparison_and_captum_on_the_new_kind(sequence_lear
     assert np.allclose(frame['Contribution'].to_numpy(), e['Contribution'].to_numpy(), atol=1e-6)
 
 
+def test_importance_over_a_set_on_the_new_kind(sequence_learner):
+    "Each position removed in every sequence: the one read ranks first, the others score exactly 0 (closed form)."
+    learn = sequence_learner
+    x = np.random.default_rng(2).normal(size=(40, L)).astype(np.float32)
+    y = (x[:, 2] > 0).astype(int)
+    fi = learn.feature_importance((x, y), metric=['loss', 'accuracy'], n_bootstrap=50, seed=0, show_progress=False)
+    loss, acc = fi['loss'], fi['accuracy']
+    assert loss['Variable'].iloc[0] == 'p2' and loss['Importance'].iloc[0] > 0 and (loss['Importance'].iloc[1:] == 0).all()
+    # accuracy without p2: both classes tie at 0.5 and 'low' is predicted, right for the sequences labelled low
+    assert np.isclose(acc.set_index('Variable').loc['p2', 'Importance'], 1 - (1 - y).mean())
+    assert np.isclose(loss.set_index('Variable').loc['p2', 'MeanDelta'], np.mean(sigmoid(3 * x[:, 2]) - 0.5), atol=1e-6)
+    assert list(loss.set_index('Variable').loc[['p0', 'p2'], 'Position']) == [0, 2]   # where each unit is, from Units
+    assert loss.attrs['kind'] == 'sequence' and loss.attrs['method'] == 'position occlusion'
+    pd.testing.assert_frame_equal(loss, learn.feature_importance((x, y), n_bootstrap=50, seed=0, show_progress=False))
+    with pytest.raises(ParameterError, match='labels'):
+        learn.feature_importance(x, show_progress=False)   # unlabelled: the adapter loads no target
+
+
 def test_a_method_the_kind_does_not_have_is_named(sequence_learner):
-    with pytest.raises(TypeError, match='feature_importance is not available for a sequence learner'):
-        sequence_learner.feature_importance()
+    with pytest.raises(TypeError, match='partial_dependence is not available for a sequence learner'):
+        sequence_learner.partial_dependence(['p2'])
     with pytest.raises(TypeError, match="unexpected keyword argument 'grid'"):
         sequence_learner.explain(np.zeros((1, L)), grid=3)
 

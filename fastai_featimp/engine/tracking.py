@@ -1,0 +1,80 @@
+"""What the training callback scores on a learner of a kind whose items share their units (images: the regions of a
+grid; a registered kind's units): each unit removed in every item, on held-out items and on a fixed sample of training
+items, through the same removal and scoring as `feature_importance` (`engine/importance.py`): epoch by epoch, when a
+model starts to read a marker in a corner. Written once on the adapter; a kind with an estimator of its own (a
+table's permutations, text's phrases) declares its own tracker."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..common.ablation import ablation_importance
+from ..core.params import ParameterError
+from .importance import removal_outputs
+
+__all__ = ['UnitTracker', 'DEFAULT_ROWS']
+
+DEFAULT_ROWS = 200   # training items sampled: each costs a forward pass per unit at every evaluation
+
+
+@dataclass
+class _Unit:
+    "A unit as the callback reports a variable."
+    name: str
+    kind: str
+
+
+class UnitTracker:
+    "The items, units and scoring of the callback (see `methods/importance_callback.py`) for a kind's adapter."
+    def __init__(self, setup, df, *, max_rows, train_rows, n_repeats, candidates, scorer, resamples):
+        adapter = setup.kind.adapter()
+        if candidates is not None or n_repeats != 1:
+            raise ParameterError('candidates' if candidates is not None else 'n_repeats',
+                                 f"a {setup.kind.name} learner's callback tracks its {adapter.unit}s, each removed "
+                                 "the same way every time: leave `candidates` and `n_repeats` out")
+        learn, schema = setup.learn, setup.schema
+        if schema.multi_label:
+            raise TypeError(f"the callback scores single-label {adapter.item} classifiers and regressions")
+        if df is None:
+            raise ParameterError('df', f"pass `df=`, labelled held-out {adapter.items} (as feature_importance takes them)")
+        self.scorer, self.loss_func = scorer, learn.loss_func
+        held = df.iloc[np.sort(setup.stream('subsample').choice(len(df), max_rows, replace=False))] \
+            if isinstance(df, pd.DataFrame) and max_rows is not None and len(df) > max_rows else df
+        self.splits = {}
+        for name, data, param in (('valid', held, 'df'), ('train', self._training_sample(setup, train_rows), 'train_rows')):
+            items = adapter.load(setup, data, param=param, labelled=True, show_progress=False)
+            if items.target is None or items.n_rows < 2:
+                raise ParameterError(param, f"the callback needs at least 2 labelled {adapter.items} in `{param}`")
+            self.splits[name] = (items, resamples(items.n_rows, name))
+        self.variables = [_Unit(n, adapter.unit) for n in self.splits['valid'][0].units(0).names]
+
+    @staticmethod
+    def _training_sample(setup, train_rows):
+        "A fixed seeded sample of the training items, labelled, as the learner's own test_dl reads them."
+        learn = setup.learn
+        train_ds = learn.dls.train_ds
+        n_train = min(len(train_ds), DEFAULT_ROWS if train_rows is None else train_rows)
+        if n_train < 2: raise ParameterError('train_rows', "the callback needs at least 2 training items to sample")
+        picked = np.sort(setup.stream('train rows').choice(len(train_ds), n_train, replace=False))
+        items = getattr(train_ds, 'items', None)
+        if items is None:
+            raise ParameterError('train_rows', f"the training data ({type(train_ds).__name__}) has no `items` to sample "
+                                               "training items from")
+        chosen = items.iloc[picked] if isinstance(items, pd.DataFrame) else [items[i] for i in picked]
+        return learn.dls.test_dl(chosen, with_labels=True)
+
+    def overlaps(self, a: str, b: str) -> bool: return False   # the units of an item never share its parts
+
+    def outputs(self, model, split: str):
+        "`(predictions, target)` of one split: the metric is checked on them before training starts."
+        items, _ = self.splits[split]
+        return items.forward(), items.target
+
+    def evaluate(self, model, split: str) -> tuple:
+        "`(importance, std (none: removal is not random), bootstrap SE, baseline)` per unit on one split."
+        items, resamples = self.splits[split]
+        _, ab, base, variants = removal_outputs(items)
+        full, reps = ablation_importance(self.scorer, self.loss_func, base, variants, ab, items.target, resamples)
+        return full, np.full(len(full), np.nan), reps.std(1, ddof=1), float(self.scorer(base, items.target))
