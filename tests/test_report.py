@@ -256,6 +256,7 @@ def test_text_flagged_phrase_must_occur(custom_text, notes, tmp_path, no_work):
 
 # --- the console script, and the page in a browser ------------------------------------------------------------------
 
+@pytest.mark.slow   # a fresh interpreter: out of the quick loop, as every console-script run
 def test_console_script_writes_the_report(binary_learner, binary_test, tmp_path):
     script = shutil.which('fastai-featimp')
     assert script, 'the fastai-featimp console script is not installed (pip install -e .)'

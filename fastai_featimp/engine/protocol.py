@@ -66,7 +66,7 @@ class Items:
         raise NotImplementedError('units')
 
     def forward(self, progress=None) -> torch.Tensor:
-        "Raw model outputs (n_rows, n_out) on the CPU of the items as given, by the model as it is now."
+        "Raw model outputs (n_rows, n_out) on the CPU of the items as given (items serve one call: they may keep them)."
         raise NotImplementedError('forward')
 
     def values(self, keeps: list, explained, progress=None) -> list:

@@ -42,13 +42,19 @@ class UnitTracker:
         self.scorer, self.loss_func = scorer, learn.loss_func
         held = df.iloc[np.sort(setup.stream('subsample').choice(len(df), max_rows, replace=False))] \
             if isinstance(df, pd.DataFrame) and max_rows is not None and len(df) > max_rows else df
-        self.splits = {}
+        # the data of each split is fixed for the run; its items are loaded again at every evaluation (items serve one
+        # call and may keep their outputs: the model has changed since)
+        self.adapter, self.splits = adapter, {}
         for name, data, param in (('valid', held, 'df'), ('train', self._training_sample(setup, train_rows), 'train_rows')):
-            items = adapter.load(setup, data, param=param, labelled=True, show_progress=False)
-            if items.target is None or items.n_rows < 2:
-                raise ParameterError(param, f"the callback needs at least 2 labelled {adapter.items} in `{param}`")
-            self.splits[name] = (items, resamples(items.n_rows, name))
-        self.variables = [_Unit(n, adapter.unit) for n in self.splits['valid'][0].units(0).names]
+            items = self._load(setup, data, param)
+            self.splits[name] = (setup, data, param, resamples(items.n_rows, name))
+        self.variables = [_Unit(n, adapter.unit) for n in items.units(0).names]
+
+    def _load(self, setup, data, param):
+        items = self.adapter.load(setup, data, param=param, labelled=True, show_progress=False)
+        if items.target is None or items.n_rows < 2:
+            raise ParameterError(param, f"the callback needs at least 2 labelled {self.adapter.items} in `{param}`")
+        return items
 
     @staticmethod
     def _training_sample(setup, train_rows):
@@ -69,12 +75,13 @@ class UnitTracker:
 
     def outputs(self, model, split: str):
         "`(predictions, target)` of one split: the metric is checked on them before training starts."
-        items, _ = self.splits[split]
+        items = self._load(*self.splits[split][:3])
         return items.forward(), items.target
 
     def evaluate(self, model, split: str) -> tuple:
         "`(importance, std (none: removal is not random), bootstrap SE, baseline)` per unit on one split."
-        items, resamples = self.splits[split]
+        setup, data, param, resamples = self.splits[split]
+        items = self._load(setup, data, param)
         _, ab, base, variants = removal_outputs(items)
         full, reps = ablation_importance(self.scorer, self.loss_func, base, variants, ab, items.target, resamples)
         return full, np.full(len(full), np.nan), reps.std(1, ddof=1), float(self.scorer(base, items.target))

@@ -114,7 +114,7 @@ class TextItems(Items):
         self.n_rows, self.index, self.target = data.n_rows, data.index, data.target
         self.parallel = run is not None
         self.model, self.unk = s.learn.model, s.schema.unk_id
-        self._units = {}
+        self._units, self._raw = {}, None
 
     def _aligned(self, i: int) -> list:
         if i not in self._units:
@@ -139,7 +139,8 @@ class TextItems(Items):
                      about, changeable)
 
     def forward(self, progress=None) -> torch.Tensor:
-        return text_forward(self.model, self.data.ids, self.bs, progress=progress)
+        if self._raw is None: self._raw = text_forward(self.model, self.data.ids, self.bs, progress=progress)
+        return self._raw
 
     def values(self, keeps: list, explained, progress=None) -> list:
         """The masked texts of several texts gathered, in chunks, into one forward plan (larger batches), whose batches

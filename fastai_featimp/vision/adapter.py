@@ -139,7 +139,7 @@ class ImageItems(Items):
         self.bs = bs or default_bs(data.pixels)
         self.n_rows, self.index, self.target, self.source = data.n_rows, data.index, data.target, data.source
         self.model = s.learn.model
-        self._setups = None
+        self._setups, self._raw = None, None
 
     def setup(self, i: int) -> tuple:
         "`(regions, fill, null)` of image `i` (see `vision.units.region_setup`)."
@@ -153,7 +153,9 @@ class ImageItems(Items):
                      {}, ~null.numpy())
 
     def forward(self, progress=None) -> torch.Tensor:
-        return forward_pixels(self.model, self.data.model_input, self.data.pixels, self.bs, progress)
+        if self._raw is None:
+            self._raw = forward_pixels(self.model, self.data.model_input, self.data.pixels, self.bs, progress)
+        return self._raw
 
     def values(self, keeps: list, explained, progress=None) -> list:
         out = []
