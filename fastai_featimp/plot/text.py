@@ -302,30 +302,7 @@ def plot_text_explanation(expl, row: int = 0, ax=None, width: float = 9.0, fonts
     space, line_h = paths.get_text_width_height_descent(' ', prop, ismath=False)[0], fontsize * 1.7
     limit = width * 72 - 8
     wrap_at = limit / 1.02   # line breaks only: the pieces of a line are placed as drawn
-    # lay out: runs of characters between white space (a word, or a word with its punctuation, of one or several
-    # units); wrap between runs only, break at line breaks. Each piece: (line, white space before it in points,
-    # first on its line, piece, unit)
-    tokens = []   # ('run', [(piece, unit)]), ('space', count) or ('newline',)
-    for piece, u in _pieces(text, part):   # a unit of several words (a sentence) wraps like the text around it
-        for k, line in enumerate(re.split(r'\r\n|\r|\n', piece)):
-            if k: tokens.append(('newline',))
-            for word in re.split(r'(\s+)', line):
-                if word.isspace(): tokens.append(('space', sum(4 if c == '\t' else 1 for c in word)))
-                elif word:
-                    if tokens and tokens[-1][0] == 'run': tokens[-1][1].append((word, u))
-                    else: tokens.append(('run', [(word, u)]))
-    placed, x, n_line, gap = [], 0.0, 0, 0.0
-    for token in tokens:
-        if token[0] == 'newline': x, n_line, gap = 0.0, n_line + 1, 0.0
-        elif token[0] == 'space': x, gap = x + space * token[1], gap + space * token[1]
-        else:
-            run = sum(points(w) for w, _ in token[1])
-            if x > gap and x + run > wrap_at: x, n_line, gap = 0.0, n_line + 1, 0.0   # a space that wraps is not drawn
-            first = not placed or placed[-1][0] != n_line
-            for j, (w, u) in enumerate(token[1]):
-                placed.append((n_line, (x if first else gap) if j == 0 else 0.0, first and j == 0, w, u))
-            x, gap = x + run, 0.0
-    n_lines = n_line + 1
+    placed, n_lines = _lay_out(_pieces(text, part), points, space, wrap_at)
     title = f"{h['what']}: {h['output']:.2f} (with every {h['unit']} masked: {h['base']:.2f}). Shaded: {h['method']}."
     check = _check_line(expl, row)
     if check is not None:
@@ -383,6 +360,34 @@ def plot_text_explanation(expl, row: int = 0, ax=None, width: float = 9.0, fonts
             _wrapped(legend, lambda t: points(t, FontProperties(size=fontsize * 0.75)), wrap_at - 0.35 * limit - ends),
             fontsize=fontsize * 0.75, va='center', gid='featimp-legend')
     return ax
+
+
+def _lay_out(pieces: list, points, space: float, wrap_at: float) -> tuple:
+    """`(placed, n_lines)`: the text's pieces on lines of at most `wrap_at` points (`points(s)`: a string's width,
+    `space`: a space's). Runs of characters between white space (a word, or a word with its punctuation, of one or
+    several units) wrap between runs only; line breaks break. Each placed piece: (line, white space before it in
+    points, first on its line, piece, unit)."""
+    tokens = []   # ('run', [(piece, unit)]), ('space', count) or ('newline',)
+    for piece, u in pieces:   # a unit of several words (a sentence) wraps like the text around it
+        for k, line in enumerate(re.split(r'\r\n|\r|\n', piece)):
+            if k: tokens.append(('newline',))
+            for word in re.split(r'(\s+)', line):
+                if word.isspace(): tokens.append(('space', sum(4 if c == '\t' else 1 for c in word)))
+                elif word:
+                    if tokens and tokens[-1][0] == 'run': tokens[-1][1].append((word, u))
+                    else: tokens.append(('run', [(word, u)]))
+    placed, x, n_line, gap = [], 0.0, 0, 0.0
+    for token in tokens:
+        if token[0] == 'newline': x, n_line, gap = 0.0, n_line + 1, 0.0
+        elif token[0] == 'space': x, gap = x + space * token[1], gap + space * token[1]
+        else:
+            run = sum(points(w) for w, _ in token[1])
+            if x > gap and x + run > wrap_at: x, n_line, gap = 0.0, n_line + 1, 0.0   # a space that wraps is not drawn
+            first = not placed or placed[-1][0] != n_line
+            for j, (w, u) in enumerate(token[1]):
+                placed.append((n_line, (x if first else gap) if j == 0 else 0.0, first and j == 0, w, u))
+            x, gap = x + run, 0.0
+    return placed, n_line + 1
 
 
 def _wrapped(text: str, measure, limit: float) -> str:
