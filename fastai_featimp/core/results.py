@@ -23,7 +23,36 @@ from .checks import plain, warn
 from .stats import summarize_repeats
 from .words import quantity
 
-__all__ = ['importance_frame', 'reliance_frame', 'reliance_record', 'PartialDependence', 'plain']
+__all__ = ['importance_frame', 'reliance_frame', 'reliance_record', 'PartialDependence', 'plain', 'Kept']
+
+
+class Kept(np.lib.mixins.NDArrayOperatorsMixin):
+    """An array kept in a result's `attrs` (an image, a label map, a Grad-CAM map). pandas deep-copies `attrs` and
+    compares them with `==` whenever it combines frames (`concat`, `nlargest`, a groupby's apply): a bare ndarray there
+    fails ("the truth value of an array is ambiguous"). A `Kept` is read-only, shared rather than copied, and compared
+    as a whole; for anything else it is its array (`np.asarray(kept)`, `kept.max()`, `kept - 1`, `kept[0]`)."""
+    __slots__ = ('array',)
+    __hash__ = None
+
+    def __init__(self, array):
+        self.array = np.array(array)
+        self.array.flags.writeable = False
+
+    def __array__(self, dtype=None, copy=None): return self.array if dtype is None else self.array.astype(dtype)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        inputs = tuple(x.array if isinstance(x, Kept) else x for x in inputs)
+        return getattr(ufunc, method)(*inputs, **kwargs)
+
+    def __eq__(self, other): return isinstance(other, Kept) and np.array_equal(self.array, other.array)
+    def __ne__(self, other): return not self == other
+    def __deepcopy__(self, memo): return self
+    def __getitem__(self, key): return self.array[key]
+    def __len__(self): return len(self.array)
+    def __getattr__(self, name): return getattr(self.__getattribute__('array'), name)
+    def __getstate__(self): return self.array
+    def __setstate__(self, array): Kept.__init__(self, array)
+    def __repr__(self): return f"Kept({self.array.dtype} array of shape {self.array.shape})"
 
 
 def importance_frame(variables, per_repeat: np.ndarray, *, summary: dict | None = None, columns: dict | None = None,

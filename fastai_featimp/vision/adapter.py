@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from ..core.checks import plain
 from ..core.params import ParameterError
+from ..core.results import Kept
 from ..core.state import eval_mode
 from ..engine.protocol import Adapter, Items, Option, Units, Without
 from .gradcam import default_layer, grad_cam, integrated_gradients, resolve_layer
@@ -87,7 +88,7 @@ class VisionAdapter(Adapter):
             raise ParameterError('data', f"`data` holds {images.n_rows} images but `expl` explains "
                                          f"{len(expl.attrs['outputs'])}: pass the images that were explained")
         items = ImageItems(s, images, tuple(expl.attrs['grid']), tuple(mask) if isinstance(mask, list) else mask, bs,
-                           None, expl.attrs.get('segments'))
+                           None, None if 'segments' not in expl.attrs else [np.asarray(m) for m in expl.attrs['segments']])
         for r, part in expl.groupby('row', sort=True):
             regions = items.setup(int(r))[0]
             if list(part['Variable']) != regions.names or \
@@ -210,7 +211,7 @@ class ImageItems(Items):
                 sums = torch.zeros(len(regions.names), dtype=torch.double).index_add_(
                     0, regions.pixel_region.reshape(-1), up[j].reshape(-1))
                 phis.append((sums / (H * W)).numpy())
-                cams.append(cam[j].cpu().numpy())
+                cams.append(Kept(cam[j].cpu().numpy()))
             progress(len(rows))
         return phis, dict(layer=name, cams=cams)
 
@@ -231,9 +232,10 @@ class ImageItems(Items):
     def attrs(self) -> dict:
         g = self.data.geometries
         regions = {} if self.segments is None else dict(
-            superpixels=self.superpixels if isinstance(self.superpixels, int) else 'given', segments=self.segments)
+            superpixels=self.superpixels if isinstance(self.superpixels, int) else 'given',
+            segments=[Kept(m) for m in self.segments])
         return dict(grid=self.grid, **regions, mask=plain(list(self.mask) if not isinstance(self.mask, str) else self.mask),
-                    images=self.data.images, sizes=[tuple(x.size) for x in g],
+                    images=[Kept(im) for im in self.data.images], sizes=[tuple(x.size) for x in g],
                     visible=[tuple(float(v) for v in x.visible()) for x in g],
                     null=[[self.setup(i)[0].names[j] for j in np.flatnonzero(self.setup(i)[2].numpy())]
                           for i in range(self.n_rows)] if self._setups is not None else None)

@@ -12,7 +12,25 @@ from fastai_featimp.datasets import CLINICAL_LEAK
 from helpers import assert_learner_unchanged, assert_same_rng, global_rng_state, learner_snapshot
 
 Q = dict(show_progress=False)
-LEAK_WORDS = set(CLINICAL_LEAK.split())
+
+
+def _leak_words() -> set:
+    """The leak's words, and every word that the training notes hold only beside it (in 20 notes or more): the data
+    cannot tell them from the leak ('today' is written only in 'Family visit today, plan reviewed.'), so a model may
+    read either, and a gradient method may credit either."""
+    import collections
+    import re
+    from fastai_featimp.datasets import clinical_notes
+    train = clinical_notes(2400, seed=0)
+    seen, beside = collections.Counter(), collections.Counter()
+    for text, leak in zip(train['text'], train['has_family_visit']):
+        words = set(re.findall(r'[a-z]+', text.lower()))
+        seen.update(words)
+        if leak: beside.update(words)
+    return set(CLINICAL_LEAK.split()) | {w for w, k in seen.items() if k >= 20 and beside[w] == k}
+
+
+LEAK_WORDS = _leak_words()
 
 
 def leak_notes(test, k, longest=False):
