@@ -27,8 +27,8 @@ _story = dict(accuracy=float(text_learn.recorder.values[-1][2]), top_phrase=str(
               banner='featimp-banner' in fastai_featimp.explanation_html(flagged, 0),
               outlined=bool(flagged['Flagged'].any()), image_top_region=str(fi_img['Variable'].iloc[0]),
               image_relies=float(rel_img['Relies'].mean()),
-              sp_top_is_marker=[bool(sp_expl[sp_expl['row'] == r].nlargest(1, 'Contribution')[['Top', 'Left', 'Bottom', 'Right']]
-                                     .to_numpy().tolist() == [[2, 2, 7, 7]]) for r in range(3)],
+              sp_top_boxes=[sp_expl[sp_expl['row'] == r].nlargest(1, 'Contribution')[['Top', 'Left', 'Bottom', 'Right']]
+                            .to_numpy()[0].tolist() for r in range(3)],
               new_kind_ranked=str(seq_fi['Variable'].iloc[0]),
               new_kind_top=str(seq_expl.groupby('Variable')['Contribution'].apply(lambda c: c.abs().mean()).idxmax()),
               new_kind_zero=bool(seq_expl.groupby('Variable')['Contribution'].apply(lambda c: c.abs().mean()).drop('p2').max()
@@ -53,7 +53,9 @@ def test_every_python_example_runs_as_written_and_tells_its_story(tmp_path):
     assert story['top_phrase'] == 'family visit', story
     assert story['share_relies'] > 0.1 and story['relies'] and story['banner'] and story['outlined'], story
     assert story['image_top_region'] == 'r0c0' and story['image_relies'] > 0.5, story   # the marker's corner
-    assert sum(story['sp_top_is_marker']) >= 2, story   # the strongest superpixel is the marker itself
+    # the strongest superpixel is the marker itself (its box, (2, 2, 7, 7), give or take a pixel's row) in most images
+    marker = lambda t, l, b, r: t <= 2 and l <= 2 and b >= 7 and r >= 7 and (b - t) * (r - l) <= 2 * 25
+    assert sum(marker(*box) for box in story['sp_top_boxes']) >= 2, story
     assert story['new_kind_top'] == 'p2' and story['new_kind_zero'], story   # a kind defined in the README
     assert story['new_kind_ranked'] == 'p2', story                            # ... and its importance over a set
     assert 'missing some integers' not in res.stderr
