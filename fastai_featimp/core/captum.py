@@ -89,6 +89,7 @@ def pixel_attributions(attributions, mask: torch.Tensor, n_groups: int, reduce: 
         sums[i] = torch.zeros(n_groups, dtype=torch.double).index_add_(0, groups, per_pixel.sum(0)).numpy()
         for r in range(n_groups):
             values = per_pixel[:, groups == r]
+            if values.numel() == 0: continue   # a group this image does not have (fewer superpixels than another)
             first[i, r] = float(values[0, 0])
             equal = equal and bool(torch.allclose(values, values[0, 0], rtol=1e-9, atol=1e-12))
     return first if reduce == 'first' or reduce == 'auto' and equal else sums

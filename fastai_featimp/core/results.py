@@ -30,7 +30,8 @@ class Kept(np.lib.mixins.NDArrayOperatorsMixin):
     """An array kept in a result's `attrs` (an image, a label map, a Grad-CAM map). pandas deep-copies `attrs` and
     compares them with `==` whenever it combines frames (`concat`, `nlargest`, a groupby's apply): a bare ndarray there
     fails ("the truth value of an array is ambiguous"). A `Kept` is read-only, shared rather than copied, and compared
-    as a whole; for anything else it is its array (`np.asarray(kept)`, `kept.max()`, `kept - 1`, `kept[0]`)."""
+    as a whole with another `Kept`; for anything else it is its array (`np.asarray(kept)`, `kept.max()`, `kept == 3`,
+    `kept - 1`, `kept[0]`)."""
     __slots__ = ('array',)
     __hash__ = None
 
@@ -44,8 +45,12 @@ class Kept(np.lib.mixins.NDArrayOperatorsMixin):
         inputs = tuple(x.array if isinstance(x, Kept) else x for x in inputs)
         return getattr(ufunc, method)(*inputs, **kwargs)
 
-    def __eq__(self, other): return isinstance(other, Kept) and np.array_equal(self.array, other.array)
-    def __ne__(self, other): return not self == other
+    def __eq__(self, other):   # whole against another Kept (what pandas compares), element by element otherwise
+        return np.array_equal(self.array, other.array) if isinstance(other, Kept) else np.equal(self.array, other)
+
+    def __ne__(self, other):
+        return not np.array_equal(self.array, other.array) if isinstance(other, Kept) else np.not_equal(self.array, other)
+
     def __deepcopy__(self, memo): return self
     def __getitem__(self, key): return self.array[key]
     def __len__(self): return len(self.array)

@@ -61,6 +61,7 @@ def captum_inputs_of_units(
 
     target_ = ks[0] if len(set(ks)) == 1 else ks
     embedding = c.get('embedding')
-    return CaptumInputs(forward_func, c['inputs'], c['baselines'], c['feature_mask'], target_, list(units[0].names),
+    names = list(max(units, key=len).names)   # the groups: items may have different counts (an image's superpixels)
+    return CaptumInputs(forward_func, c['inputs'], c['baselines'], c['feature_mask'], target_, names,
                         frame, layer=c.get('layer'), first_group=c['first_group'], per_pixel=c.get('per_pixel', False),
-                        embedding_fn=(lambda: embedding(target_, list(units[0].names), frame)) if embedding else None)
+                        embedding_fn=(lambda: embedding(target_, names, frame)) if embedding else None)

@@ -67,7 +67,9 @@ class UnitTracker:
         items = getattr(train_ds, 'items', None)
         if items is None:
             raise ParameterError('train_rows', f"the training data ({type(train_ds).__name__}) has no `items` to sample "
-                                               "training items from")
+                                               "training items from: the callback tracks a kind whose training set is "
+                                               "fastai's (Datasets with `items`) and whose adapter reads a labelled "
+                                               "learn.dls.test_dl(items, with_labels=True)")
         chosen = items.iloc[picked] if isinstance(items, pd.DataFrame) else [items[i] for i in picked]
         return learn.dls.test_dl(chosen, with_labels=True)
 

@@ -57,7 +57,10 @@ def _own_labels(expl, row: int) -> np.ndarray | None:
     lookup[labels] = np.arange(len(labels))
     inside = ((np.arange(h) + 0.5 >= top) & (np.arange(h) + 0.5 <= bottom))[:, None] & \
              ((np.arange(w) + 0.5 >= left) & (np.arange(w) + 0.5 <= right))[None, :]
-    return np.where(inside, lookup[own], -1)
+    index = lookup[own]
+    seen = np.unique(index[inside & (index >= 0)])
+    sliver = np.isin(index, np.setdiff1d(np.arange(len(labels)), seen))   # seen only at a crop's edge: all its pixels
+    return np.where(inside | sliver, index, -1)
 
 
 def attribution_map(expl, row: int = 0) -> np.ndarray:

@@ -24,7 +24,8 @@ __all__ = ['VisionAdapter']
 
 EVALS_PER_REGION, EXACT_BUDGET = 32, 2 ** 9 - 2   # default budget: 32 per region, never below a 3x3 grid's exact count
 
-_GRID = Option('grid', 4, "regions: a rows x columns grid over the part of the image the model sees (4: 4x4)")
+_GRID = Option('grid', None, "regions: a rows x columns grid over the part of the image the model sees (default 4: "
+                             "4x4)")
 _MASK = Option('mask', 'blur', "what a removed region becomes, before Normalize: 'blur', 'mean' (the image's mean "
                                "colour) or a colour (0..255 per channel)")
 _SUPERPIXELS = Option('superpixels', None, "regions that follow the image's colours instead of the grid: about this "
@@ -36,7 +37,7 @@ _PATH_COL = Option('path_col', None, "the path column of a DataFrame (default: t
 class VisionAdapter(Adapter):
     unit, item, items = 'region', 'image', 'images'
     gradients = True
-    fewer_units_hint = ', or a coarser `grid=`'
+    fewer_units_hint = ', or a coarser `grid=` (fewer `superpixels=`)'
     explanation_methods = ('shapley', 'occlusion', 'integrated_gradients', 'gradcam')
     pictures = {'html': 'fastai_featimp.plot.image:image_explanation_html',
                 'page': 'fastai_featimp.plot.image:image_explanation_page',
@@ -62,7 +63,10 @@ class VisionAdapter(Adapter):
     def load(self, s, data, *, param, labelled=False, label_col=None, bs=None, method=None, show_progress=True,
              grid=4, superpixels=None, mask='blur', layer=None, path_col=None):
         from .data import load_images   # imports torchvision, which sets environment variables: on first use only
-        grid, superpixels = checked_grid(grid), checked_superpixels(superpixels)
+        if grid is not None and superpixels is not None:
+            raise ParameterError('grid', "give the regions once: `grid=` (the same grid in every image) or "
+                                         "`superpixels=` (each image's own), not both")
+        grid, superpixels = checked_grid(4 if grid is None else grid), checked_superpixels(superpixels)
         if labelled and superpixels is not None:   # importance over a set (reliance never takes superpixels)
             raise ParameterError('superpixels', "region importance removes the same region from every image, and each "
                                                 "image has superpixels of its own: rank the regions of a `grid=` here, "
@@ -72,7 +76,8 @@ class VisionAdapter(Adapter):
         layer = resolve_layer(s.learn.model, layer)
         data = load_images(s.learn, s.schema, data, path_col=path_col, label_col=label_col, labelled=labelled,
                            param=param)
-        return ImageItems(s, data, grid, mask, bs, layer, superpixels)
+        segments = None if superpixels is None else segment_maps(data, superpixels)
+        return ImageItems(s, data, grid, mask, bs, layer, superpixels, segments)
 
     def from_explanation(self, s, expl, data, *, bs=None):
         from .data import load_images
@@ -88,7 +93,8 @@ class VisionAdapter(Adapter):
             raise ParameterError('data', f"`data` holds {images.n_rows} images but `expl` explains "
                                          f"{len(expl.attrs['outputs'])}: pass the images that were explained")
         items = ImageItems(s, images, tuple(expl.attrs['grid']), tuple(mask) if isinstance(mask, list) else mask, bs,
-                           None, None if 'segments' not in expl.attrs else [np.asarray(m) for m in expl.attrs['segments']])
+                           None, expl.attrs.get('superpixels'),   # the label maps as they were (any resolution)
+                           None if 'segments' not in expl.attrs else [np.asarray(m) for m in expl.attrs['segments']])
         for r, part in expl.groupby('row', sort=True):
             regions = items.setup(int(r))[0]
             if list(part['Variable']) != regions.names or \
@@ -133,10 +139,10 @@ class VisionAdapter(Adapter):
 
 
 class ImageItems(Items):
-    def __init__(self, s, data, grid, mask, bs, layer, superpixels=None):
+    def __init__(self, s, data, grid, mask, bs, layer, superpixels=None, segments=None):
         self.s, self.data, self.grid, self.mask, self.layer = s, data, grid, mask, layer
         self.superpixels = superpixels
-        self.segments = None if superpixels is None else segment_maps(data, superpixels)
+        self.segments = segments   # per image, its superpixels' label map (None: the grid)
         self.bs = bs or default_bs(data.pixels)
         self.n_rows, self.index, self.target, self.source = data.n_rows, data.index, data.target, data.source
         self.model = s.learn.model

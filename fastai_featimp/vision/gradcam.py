@@ -1,10 +1,11 @@
 """Grad-CAM (Selvaraju et al. 2017) on a fastai image model: the activations of one layer weighted by the spatial mean
 of the explained output's gradient, summed over channels, rectified. A layer's output is a map when it is 4-d
-(N, C, h, w) with more than one pixel, or tokens on a square grid (N, T, C) with T = h * w, or 1 + h * w with a class
-token first (a vision transformer's blocks; the class token dropped, as pytorch-grad-cam's `reshape_transform` does).
-The layer defaults to the last module whose output is a map and carries gradient: the body of a vision_learner (resnet,
-timm), the last convolution block of a plain CNN, and in a vision transformer the last block's part that still mixes
-the tokens (its final blocks reach the head only through the class token: their maps would be all zero). Hooks are
+(N, C, h, w) with more than one pixel and the input's aspect, or tokens (N, T, C) that fill a grid of the input's shape
+after up to 8 leading ones (a vision transformer's blocks; the class token and registers dropped, as pytorch-grad-cam's
+`reshape_transform` does). The layer defaults to the last module (not a linear layer) whose output is a map and
+carries gradient: the body of a vision_learner (resnet, timm), the last convolution block of a plain CNN, and in a
+vision transformer the last block's first norm, the last place that still mixes the tokens (its final blocks reach
+the head only through the class token: their maps would be all zero). Hooks are
 removed whatever happens, also on an error or Ctrl-C."""
 from __future__ import annotations
 
@@ -19,15 +20,27 @@ from ..core.state import eval_mode
 __all__ = ['as_map', 'default_layer', 'resolve_layer', 'grad_cam']
 
 
-def as_map(output):
-    "`output` as an (N, C, h, w) map when it is one (see the module's docstring), else None."
+def as_map(output, size=None):
+    """`output` as an (N, C, h, w) map when it is one (see the module's docstring), else None. With `size`, the (H, W)
+    of the model's input, a map must keep its aspect: one stride for both sides (an attention block's (N, heads,
+    tokens, dim) is 4-d but no map), and tokens after up to 8 leading ones (a class token, registers) must fill a
+    grid of the input's shape."""
     if not isinstance(output, torch.Tensor): return None
-    if output.dim() == 4: return output if output.shape[-1] * output.shape[-2] > 1 else None
+    H, W = size if size is not None else (None, None)
+    if output.dim() == 4:
+        h, w = output.shape[-2:]
+        if h * w <= 1: return None
+        if size is not None and abs(H / h - W / w) > 0.15 * max(H / h, W / w): return None
+        return output
     if output.dim() == 3:
         n, t, c = output.shape
-        for skip in (0, 1):   # tokens alone, or a class token first
-            side = math.isqrt(max(t - skip, 0))
-            if side > 1 and side * side == t - skip: return output[:, skip:].reshape(n, side, side, c).permute(0, 3, 1, 2)
+        for skip in range(0, min(t - 4, 8) + 1):   # tokens alone, or after a class token (and registers)
+            h = round(math.sqrt((t - skip) * (H / W if size is not None else 1.0)))
+            if h > 1 and (t - skip) % h == 0 and (t - skip) // h > 1:
+                w = (t - skip) // h
+                if size is None and h != w: continue
+                if size is not None and abs(H / h - W / w) > 0.15 * max(H / h, W / w): continue
+                return output[:, skip:].reshape(n, h, w, c).permute(0, 3, 1, 2)
     return None
 
 
@@ -35,8 +48,9 @@ def default_layer(model, x: torch.Tensor):
     """The last module (in the order modules finish) whose output for input `x` is a map through which the output
     depends on the image: the gradient of the largest output there is not zero everywhere."""
     found, handles = [], []
-    def record(module, inputs, output):
-        if as_map(output) is not None: found.append((module, output))
+    size = tuple(x.shape[-2:])
+    def record(module, inputs, output):   # a linear layer's tokens mix features of other kinds (query, key, value)
+        if not isinstance(module, torch.nn.Linear) and as_map(output, size) is not None: found.append((module, output))
     try:
         for m in model.modules():
             if m is not model: handles.append(m.register_forward_hook(record))
@@ -48,7 +62,7 @@ def default_layer(model, x: torch.Tensor):
     finally:
         for h in handles: h.remove()
     for (module, _), g in reversed(list(zip(found, grads if found else []))):
-        if g is not None and bool(as_map(g).abs().sum() > 0): return module
+        if g is not None and bool(as_map(g, size).abs().sum() > 0): return module
     raise ParameterError('layer', "this model has no layer with a spatial output (N, C, h, w), or tokens on a square "
                                   "grid, that the output depends on, for Grad-CAM: pass `layer=` (a module of "
                                   "learn.model), or use `method=`'occlusion' or 'shapley'")
@@ -70,7 +84,7 @@ def resolve_layer(model, layer):
 def grad_cam(model, layer, x: torch.Tensor, explained) -> torch.Tensor:
     """(N, h, w) Grad-CAM maps at `layer`'s resolution for inputs `x` (already normalised), where `explained(out)` is
     the (N,) quantity explained (each image's target, after the output's activation or not)."""
-    saved = {}
+    saved, size = {}, tuple(x.shape[-2:])
     def keep(module, inputs, output): saved['a'] = output
     handle = layer.register_forward_hook(keep)
     try:
@@ -78,7 +92,7 @@ def grad_cam(model, layer, x: torch.Tensor, explained) -> torch.Tensor:
             x = x.detach().clone().requires_grad_(True)   # gradients reach the layer even in a frozen body
             y = explained(model(x))
             a = saved.get('a')
-            if as_map(a) is None:
+            if as_map(a, size) is None:
                 raise ParameterError('layer', f"`layer` ({type(layer).__name__}) gives "
                                               f"{tuple(a.shape) if isinstance(a, torch.Tensor) else type(a).__name__}, "
                                               "not an image-like (N, C, h, w) activation nor tokens on a square grid "
@@ -86,7 +100,7 @@ def grad_cam(model, layer, x: torch.Tensor, explained) -> torch.Tensor:
             grads, = torch.autograd.grad(y.sum(), a)
     finally:
         handle.remove()
-    a, grads = as_map(a), as_map(grads)
+    a, grads = as_map(a, size), as_map(grads, size)
     weights = grads.mean((2, 3), keepdim=True)
     return F.relu((weights * a).sum(1)).detach()
 

@@ -87,15 +87,19 @@ def checked_superpixels(superpixels):
         if superpixels < 2: raise ParameterError('superpixels', f"`superpixels` must be at least 2, got {superpixels}")
         return int(superpixels)
     if isinstance(superpixels, np.ndarray) and superpixels.ndim == 2: superpixels = [superpixels]
-    if isinstance(superpixels, (list, tuple)) and superpixels and all(
-            isinstance(m, np.ndarray) and m.ndim == 2 and np.issubdtype(m.dtype, np.integer) for m in superpixels):
-        for i, m in enumerate(superpixels):
-            if m.min() < 0: raise ParameterError('superpixels', f"label map {i} of `superpixels` holds negative labels: "
-                                                                "give one label >= 0 per pixel")
-        return [np.asarray(m) for m in superpixels]
-    raise ParameterError('superpixels', "`superpixels` must be None (the grid), a whole number (about that many "
-                                        "superpixels per image, by SLIC) or a list of integer label maps, one per image "
-                                        f"(height x width of the image as given); got {type(superpixels).__name__}")
+    if not isinstance(superpixels, (list, tuple)) or not superpixels:
+        raise ParameterError('superpixels', "`superpixels` must be None (the grid), a whole number (about that many "
+                                            "superpixels per image, by SLIC) or a list of integer label maps, one per "
+                                            "image (height x width of the image as given); got "
+                                            f"{type(superpixels).__name__}{' (empty)' if isinstance(superpixels, (list, tuple)) else ''}")
+    for i, m in enumerate(superpixels):
+        what = f"label map {i} of `superpixels`"
+        if not isinstance(m, np.ndarray) or m.ndim != 2 or m.size == 0 or not np.issubdtype(m.dtype, np.integer):
+            shown = f"a {m.dtype} array of shape {m.shape}" if isinstance(m, np.ndarray) else f"a {type(m).__name__}"
+            raise ParameterError('superpixels', f"{what} is {shown}: give integer label maps (height x width, one "
+                                                "label per pixel), as numpy arrays")
+        if m.min() < 0: raise ParameterError('superpixels', f"{what} holds negative labels: give one label >= 0 per pixel")
+    return [np.asarray(m) for m in superpixels]
 
 
 def segment_maps(data, superpixels) -> list:
@@ -126,7 +130,8 @@ def superpixel_regions(geometry: Geometry, segments: np.ndarray) -> Regions:
     under = segment_of_pixels(segments, geometry.size, cy, cx)
     labels = np.unique(under)
     if len(labels) < 2:
-        raise ParameterError('superpixels', f"the model sees only {len(labels)} superpixel of this image: ask for more")
+        raise ParameterError('superpixels', f"the model sees only {len(labels)} superpixel of this image: at least 2 "
+                                            "are needed (more superpixels, or a label map with more labels)")
     lookup = np.full(int(segments.max()) + 1, -1)
     lookup[labels] = np.arange(len(labels))
     h, w = geometry.size

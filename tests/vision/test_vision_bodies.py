@@ -1,7 +1,8 @@
 """Grad-CAM's default layer on the bodies fastai users train besides resnets: a timm model through fastai's own
 `TimmBody` (timm itself is not installed here: a model with timm's `default_cfg` and `forward_features`), and a vision
-transformer, whose last blocks reach the head only through the class token (the layer pytorch-grad-cam's users are
-told to pick by hand, with a `reshape_transform`). Each against pytorch-grad-cam on the same layer."""
+transformer written as timm writes it (a class token and registers, attention with q_norm / k_norm), whose last
+blocks reach the head only through the class token (the layer pytorch-grad-cam's users are told to pick by hand,
+with a `reshape_transform`). Each against pytorch-grad-cam on the same layer."""
 import os
 import warnings
 
@@ -74,31 +75,47 @@ def test_a_timm_body_through_fastais_timm_body(marked):
     assert e.attrs['layer'] == '0'   # the body (its output is its last stage's, 4 x 4), not timm's unused classifier
 
 
+class Attention(nn.Module):
+    "timm's attention: qkv in one linear layer, q_norm and k_norm on (N, heads, tokens, dim): 4-d, and no map."
+    def __init__(self, dim, heads=2):
+        super().__init__()
+        self.heads, self.qkv, self.proj = heads, nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
+        self.q_norm, self.k_norm = nn.Identity(), nn.Identity()
+
+    def forward(self, x):
+        n, t, c = x.shape
+        q, k, v = self.qkv(x).reshape(n, t, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        q, k = self.q_norm(q), self.k_norm(k)
+        a = torch.softmax(q @ k.transpose(-2, -1) / (c // self.heads) ** 0.5, -1)
+        return self.proj((a @ v).transpose(1, 2).reshape(n, t, c))
+
+
 class Block(nn.Module):
     "A pre-norm transformer block, as timm's ViT writes it."
     def __init__(self, dim):
         super().__init__()
-        self.norm1, self.attn = nn.LayerNorm(dim), nn.MultiheadAttention(dim, 2, batch_first=True)
+        self.norm1, self.attn = nn.LayerNorm(dim), Attention(dim)
         self.norm2, self.mlp = nn.LayerNorm(dim), nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
 
     def forward(self, x):
-        y = self.norm1(x)
-        x = x + self.attn(y, y, y, need_weights=False)[0]
+        x = x + self.attn(self.norm1(x))
         return x + self.mlp(self.norm2(x))
 
 
 class TinyViT(nn.Module):
-    "8-pixel patches of a 32-pixel image: 16 tokens and a class token; the head reads the class token."
-    def __init__(self, dim=32):
+    """8-pixel patches of a 32-pixel image: 16 tokens after a class token and 4 registers (timm's `reg_tokens`); the
+    head reads the class token."""
+    def __init__(self, dim=32, registers=4):
         super().__init__()
         self.patch_embed = nn.Conv2d(3, dim, 8, stride=8)
-        self.cls_token, self.pos = nn.Parameter(torch.randn(1, 1, dim) * 0.1), nn.Parameter(torch.randn(1, 17, dim) * 0.1)
+        self.lead = nn.Parameter(torch.randn(1, 1 + registers, dim) * 0.1)
+        self.pos = nn.Parameter(torch.randn(1, 17 + registers, dim) * 0.1)
         self.blocks = nn.Sequential(Block(dim), Block(dim))
         self.norm, self.head = nn.LayerNorm(dim), nn.Linear(dim, 2)
 
     def forward(self, x):
         t = self.patch_embed(x).flatten(2).transpose(1, 2)
-        t = torch.cat([self.cls_token.expand(len(t), -1, -1), t], 1) + self.pos
+        t = torch.cat([self.lead.expand(len(t), -1, -1), t], 1) + self.pos
         return self.head(self.norm(self.blocks(t))[:, 0])
 
 
@@ -110,9 +127,10 @@ def test_a_vision_transformer_gets_the_last_layer_that_mixes_tokens(marked):
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         vit_learn = Learner(learn.dls, vit)
-    def tokens_to_map(t): return t[:, 1:].reshape(t.shape[0], 4, 4, t.shape[2]).permute(0, 3, 1, 2)   # their recipe
+    def tokens_to_map(t): return t[:, 5:].reshape(t.shape[0], 4, 4, t.shape[2]).permute(0, 3, 1, 2)   # their recipe
     e = _compare(vit_learn, list(test['path'][:3]), vit.blocks[-1].norm1, reshape_transform=tokens_to_map)
-    # the last block's output and the final norm reach the head only through the class token: all-zero maps there
+    # the last block's output and the final norm reach the head only through the class token: all-zero maps there;
+    # the attention's q_norm / k_norm outputs (N, heads, tokens, dim) are 4-d but no map; qkv is a linear layer
     assert e.attrs['layer'] == 'blocks.1.norm1'
     zero = vit_learn.explain(list(test['path'][:2]), method='gradcam', layer='norm', show_progress=False)
     assert all((np.asarray(c) == 0).all() for c in zero.attrs['cams'])

@@ -161,14 +161,17 @@ def test_bad_superpixels_are_named_and_change_nothing(marked):
              (dict(superpixels=[_grid_labels(16, 2)]), "16x16 but image 0 is 32x32"),
              (dict(superpixels=[_grid_labels(32, 2)] * 2), 'holds 2 label map'),
              (dict(superpixels=[-_grid_labels(32, 2)]), 'negative'),
-             (dict(superpixels=[np.zeros((32, 32))]), 'integer label maps'),
+             (dict(superpixels=[np.zeros((32, 32))]), 'label map 0 of superpixels is a float64 array'),
+             (dict(superpixels=[torch.zeros(32, 32, dtype=torch.long)]), 'is a Tensor'),
              (dict(superpixels=[np.zeros((32, 32), int)]), 'only 1 superpixel'),
-             (dict(superpixels='slic'), 'integer label maps')]
+             (dict(superpixels=[]), 'got list \\(empty\\)'),
+             (dict(superpixels='slic'), 'integer label maps'),
+             (dict(superpixels=20, grid=3), 'give the regions once')]
     for kwargs, match in cases:
         with pytest.raises(ParameterError, match=match) as info:
             assert_call_leaves_everything(learn, lambda: learn.explain([path], method='occlusion', show_progress=False,
                                                                        **kwargs))
-        assert info.value.name == 'superpixels'
+        assert info.value.name == ('grid' if 'grid' in kwargs else 'superpixels')
     labelled = test.head(8)
     with pytest.raises(ParameterError, match='each image has superpixels of its own') as info:
         assert_call_leaves_everything(learn, lambda: learn.feature_importance(df=labelled, superpixels=20,
@@ -187,3 +190,38 @@ def test_the_command_line_explains_with_superpixels(marked, marked_positives, tm
     table = pd.read_csv(tmp_path / 'e.csv')
     assert table['Variable'].str.startswith('sp').all() and table.groupby('row').size().min() >= 15
     assert (tmp_path / 'e.png').read_bytes()[:4] == b'\x89PNG'
+
+
+def test_a_large_image_and_images_of_different_sizes(marked, marked_positives, tmp_path):
+    """SLIC runs on the copy kept for drawing (256 pixels a side at most): an explanation of a larger image keeps maps
+    at that resolution and is evaluated from them; images with different counts of superpixels go through captum."""
+    from captum.attr import FeatureAblation
+    learn, _ = marked
+    path = marked_positives['path'].iloc[0]
+    big, wide = tmp_path / 'big.png', tmp_path / 'wide.png'
+    Image.open(path).resize((320, 320), Image.NEAREST).save(big)
+    Image.open(path).resize((64, 48)).save(wide)
+    e = learn.explain([str(big)], method='occlusion', superpixels=25, show_progress=False)
+    assert np.asarray(e.attrs['segments'][0]).shape == (256, 256) and e.attrs['sizes'] == [(320, 320)]
+    np.testing.assert_allclose(fastai_featimp.attribution_map(e, 0).sum(), e['Contribution'].sum(), rtol=1e-9)
+    assert tuple(_marker_row(e, 0, tuple(10 * v for v in marker_box(32)))[['Top', 'Left', 'Bottom', 'Right']]) == \
+        tuple(10 * v for v in marker_box(32))
+    ev = learn.evaluate_explanation(e, [str(big)], n_random=2, seed=0, show_progress=False)
+    assert len(ev) and ev['Explanation'].notna().all()
+    images = [path, str(wide)]
+    ci = fastai_featimp.captum_inputs(learn, images, superpixels=20, mask=(0, 0, 0))
+    attr = FeatureAblation(ci.forward_func).attribute(ci.inputs, baselines=ci.baselines, feature_mask=ci.feature_mask,
+                                                      target=ci.target)
+    theirs = ci.to_frame(attr)
+    mine = learn.explain(images, method='occlusion', superpixels=20, mask=(0, 0, 0), show_progress=False)
+    assert mine.groupby('row').size().nunique() == 2          # the two images have different counts
+    assert list(theirs['Variable']) == list(mine['Variable'])
+    np.testing.assert_allclose(theirs['Contribution'], mine['Contribution'], atol=1e-5)
+
+
+def test_kept_arrays_compare_element_by_element_with_anything_else(marked):
+    learn, test = marked
+    e = learn.explain(list(test['path'][:1]), method='occlusion', superpixels=20, show_progress=False)
+    seg = e.attrs['segments'][0]
+    assert (seg == 3).sum() == (np.asarray(seg) == 3).sum() > 0 and (seg != 3).sum() == seg.size - (seg == 3).sum()
+    assert seg == e.attrs['segments'][0] and not (seg != e.attrs['segments'][0])   # whole, against a Kept
