@@ -54,6 +54,7 @@ def test_recipe_fidelity(leaky):
     for (k, v), w in zip(a.model.state_dict().items(), b.model.state_dict().values()): assert torch.equal(v, w), k
 
 
+@pytest.mark.slow   # retrains the model once per column, twice: out of the quick loop
 def test_n_jobs_does_not_change_results(leaky, capsys):
     learn, train_df, test_df = leaky
     kw = dict(columns=['noise'], n_repeats=1, seed=3, epochs=3, lr=1e-2)
