@@ -1,9 +1,8 @@
 """Importance over a labelled set by removing a unit in every item that holds it (dataset-level occlusion): the metric
 over the whole set with the unit removed, against the metric of the items as given, with a paired bootstrap over the
-items for the spread. Written once: the scoring serves every kind (text phrases, image regions, a registered kind's
-units); the removal is the kind's masker, for kinds whose items share their units (a grid's regions, a sequence's
-positions). A table's permutations and text's phrases (found over the set, not given per item) build their own
-removals and score them here."""
+items for the spread, for kinds whose items share their units (a grid's regions, a sequence's positions): the removal
+is the kind's masker, the scoring `common/ablation.py`'s. Text's phrases (found over the set, not given per item)
+build their own removals and score them with the same module; a table's permutations are an estimator of their own."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,35 +21,35 @@ from .protocol import Units
 __all__ = ['removal_outputs', 'importance_of_units']
 
 
-def _shared_units(items) -> Units:
-    "The units every item has, in the same order (importance removes each from every item)."
-    first = items.units(0)
-    for i in range(1, items.n_rows):
-        names = items.units(i).names
-        if names != first.names:
-            raise ParameterError('data', f"item {i} has other units than item 0 ({names[:4]}... against "
-                                         f"{first.names[:4]}...): importance over a set removes the same unit from "
+def _shared_units(items) -> list:
+    "Each item's units, checked to be the same units in the same order (importance removes each from every item)."
+    units = [items.units(i) for i in range(items.n_rows)]
+    for i, u in enumerate(units[1:], 1):
+        if u.names != units[0].names:
+            raise ParameterError('data', f"item {i} has other units than item 0 ({u.names[:4]}... against "
+                                         f"{units[0].names[:4]}...): importance over a set removes the same unit from "
                                          "every item, so every item needs the same units")
-    return first
+    return units
 
 
 def removal_outputs(items, progress=None) -> tuple:
-    """`(units, ablation, base, variants)`: the units the items share, the raw outputs (n, n_out) of the items as given
+    """`(units, ablation, base, variants)`: the units the items share (item 0's), the raw outputs (n, n_out) of the items as given
     and (R * n, n_out) of each item with each unit removed alone, unit-major (unit 0 of every item first). A unit that
     cannot change an item (already what removal makes it) keeps the item's own output exactly."""
     units = _shared_units(items)
-    n, R = items.n_rows, len(units)
+    n, R = items.n_rows, len(units[0])
     alone = ~torch.eye(R, dtype=torch.bool)   # each unit removed alone
     base = items.forward(progress)
     removed = items.values([alone] * n, lambda i, raw: raw, progress)
     per_item = []
     for i, raw in enumerate(removed):
         raw = torch.as_tensor(raw, dtype=base.dtype).reshape(R, -1)
-        raw[~torch.as_tensor(items.units(i).changes())] = base[i]
+        raw[~torch.as_tensor(units[i].changes())] = base[i]
         per_item.append(raw)
     variants = torch.stack(per_item, 1).reshape(R * n, -1)
-    ab = Ablation(units.names, np.full(R, n), [None] * n, [], torch.arange(R).repeat_interleave(n), torch.arange(n).repeat(R))
-    return units, ab, base, variants
+    ab = Ablation(units[0].names, np.full(R, n), [None] * n, [], torch.arange(R).repeat_interleave(n),
+                  torch.arange(n).repeat(R))
+    return units[0], ab, base, variants
 
 
 @dataclass
