@@ -23,7 +23,8 @@ from .checks import plain, warn
 from .stats import summarize_repeats
 from .words import quantity
 
-__all__ = ['importance_frame', 'reliance_frame', 'reliance_record', 'PartialDependence', 'plain', 'Kept']
+__all__ = ['importance_frame', 'reliance_frame', 'reliance_record', 'PartialDependence', 'plain', 'Kept', 'labels_under',
+           'own_labels']
 
 
 class Kept(np.lib.mixins.NDArrayOperatorsMixin):
@@ -173,3 +174,21 @@ def units_by_span(part: pd.DataFrame) -> pd.DataFrame:
     if 'Std' in merged.columns:   # the spread of a sum; unknown when any part's is
         merged['Std'] = spans['Std'].apply(lambda s: float(np.sqrt((s ** 2).sum())) if s.notna().all() else np.nan).reindex(key).to_numpy()
     return merged
+
+
+def labels_under(segments, size: tuple, ys, xs) -> np.ndarray:
+    "The label under each point (ys[i], xs[j]) of an image of `size` (h, w), read off a label map at its own resolution."
+    segments = np.asarray(segments)
+    (h, w), (sh, sw) = size, segments.shape
+    rows = np.clip(np.floor(np.asarray(ys) * sh / h).astype(int), 0, sh - 1)
+    cols = np.clip(np.floor(np.asarray(xs) * sw / w).astype(int), 0, sw - 1)
+    return segments[rows[:, None], cols[None, :]]
+
+
+def own_labels(segments, size: tuple, visible: tuple) -> tuple:
+    """`(labels, inside)`: a label map read at each pixel of the image as given (`size`: h, w), and which of those
+    pixels lie in the part the model sees (`visible`: top, left, bottom, right, in the image's pixels)."""
+    (h, w), (top, left, bottom, right) = size, visible
+    ys, xs = np.arange(h) + 0.5, np.arange(w) + 0.5
+    inside = ((ys >= top) & (ys <= bottom))[:, None] & ((xs >= left) & (xs <= right))[None, :]
+    return labels_under(segments, size, ys, xs), inside

@@ -11,6 +11,7 @@ import textwrap
 import numpy as np
 import pandas as pd
 
+from ..core.results import own_labels
 from .banner import banner_html, check_clause, reliance_of
 from .labels import quantity
 
@@ -46,17 +47,11 @@ def _own_labels(expl, row: int) -> np.ndarray | None:
     model does not see, or of a superpixel it does not see), in the order of the row's regions; None for a grid."""
     segments = expl.attrs.get('segments')
     if segments is None: return None
-    h, w = expl.attrs['sizes'][row]
     seg = np.asarray(segments[row])
-    top, left, bottom, right = expl.attrs['visible'][row]
-    rows = np.clip(np.floor((np.arange(h) + 0.5) * seg.shape[0] / h).astype(int), 0, seg.shape[0] - 1)
-    cols = np.clip(np.floor((np.arange(w) + 0.5) * seg.shape[1] / w).astype(int), 0, seg.shape[1] - 1)
-    own = seg[rows[:, None], cols[None, :]]
+    own, inside = own_labels(seg, expl.attrs['sizes'][row], expl.attrs['visible'][row])
     labels = [int(v[2:]) for v in _rows(expl, row)['Variable']]
     lookup = np.full(int(seg.max()) + 1, -1)
     lookup[labels] = np.arange(len(labels))
-    inside = ((np.arange(h) + 0.5 >= top) & (np.arange(h) + 0.5 <= bottom))[:, None] & \
-             ((np.arange(w) + 0.5 >= left) & (np.arange(w) + 0.5 <= right))[None, :]
     index = lookup[own]
     seen = np.unique(index[inside & (index >= 0)])
     sliver = np.isin(index, np.setdiff1d(np.arange(len(labels)), seen))   # seen only at a crop's edge: all its pixels

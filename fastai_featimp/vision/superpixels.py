@@ -11,9 +11,10 @@ import numpy as np
 import torch
 
 from ..core.params import ParameterError
+from ..core.results import labels_under, own_labels
 from .geometry import Geometry, Regions
 
-__all__ = ['slic', 'checked_superpixels', 'segment_maps', 'superpixel_regions', 'segment_of_pixels']
+__all__ = ['slic', 'checked_superpixels', 'segment_maps', 'superpixel_regions']
 
 # the weight of position against colour (CIELAB): 20 keeps superpixels whole on noisy images (10, skimage's default,
 # breaks a 32-pixel image with pixel noise into specks); and the rounds of k-means
@@ -115,30 +116,18 @@ def segment_maps(data, superpixels) -> list:
     return superpixels
 
 
-def segment_of_pixels(segments: np.ndarray, size: tuple, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    "The label under each point (ys[i], xs[j]) of an image of `size` (h, w), read off `segments` at its resolution."
-    (h, w), (sh, sw) = size, segments.shape
-    rows = np.clip(np.floor(np.asarray(ys) * sh / h).astype(int), 0, sh - 1)
-    cols = np.clip(np.floor(np.asarray(xs) * sw / w).astype(int), 0, sw - 1)
-    return segments[rows[:, None], cols[None, :]]
-
-
 def superpixel_regions(geometry: Geometry, segments: np.ndarray) -> Regions:
     """The superpixels the model sees (a label no pixel of the model's input falls on is no region), named by their
     label ('sp3'), each boxed by the pixels of it inside the visible part of the image."""
     cy, cx = geometry.pixel_centres()
-    under = segment_of_pixels(segments, geometry.size, cy, cx)
+    under = labels_under(segments, geometry.size, cy, cx)
     labels = np.unique(under)
     if len(labels) < 2:
         raise ParameterError('superpixels', f"the model sees only {len(labels)} superpixel of this image: at least 2 "
                                             "are needed (more superpixels, or a label map with more labels)")
     lookup = np.full(int(segments.max()) + 1, -1)
     lookup[labels] = np.arange(len(labels))
-    h, w = geometry.size
-    top, left, bottom, right = geometry.visible()
-    own = segment_of_pixels(segments, (h, w), np.arange(h) + 0.5, np.arange(w) + 0.5)
-    inside = ((np.arange(h) + 0.5 >= top) & (np.arange(h) + 0.5 <= bottom))[:, None] & \
-             ((np.arange(w) + 0.5 >= left) & (np.arange(w) + 0.5 <= right))[None, :]
+    own, inside = own_labels(segments, geometry.size, geometry.visible())
     boxes = []
     for k in labels:
         rows, cols = np.nonzero((own == k) & inside)
