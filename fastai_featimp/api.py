@@ -14,7 +14,6 @@ from .tabular.drop_column import drop_column_importance, recursive_elimination
 from .tabular.interactions import explain_interactions, interaction_strength
 from .methods.importance_callback import ImportanceCallback, ImportanceReport
 from .tabular.partial_dependence import accumulated_local_effects, partial_dependence
-from .tabular.permutation_importance import permutation_importance
 from .text.phrase_importance import phrase_importance
 from .plot.dependence import plot_dependence
 from .pictures import plot_explanation
@@ -30,7 +29,8 @@ from .plot.text import explanation_html, explanation_page, plot_text_explanation
 from .plot.image import attribution_map, image_explanation_html, plot_image_explanation, plot_image_grid
 
 from .common.kinds import register_kind
-from .engine.protocol import Adapter, Items, Option, Units
+from .engine.protocol import Adapter, Columns, Items, Option, Units
+from .tabular.kind import TABULAR
 from .text.kind import TEXT
 from .vision.kind import VISION
 
@@ -58,6 +58,9 @@ def _renamed(old: str, kind):
 
 explain_text = _renamed('explain_text', TEXT)
 explain_images = _renamed('explain_images', VISION)
+
+
+permutation_importance = TABULAR.function('feature_importance')   # a table's feature_importance, by its own name
 
 
 def captum_inputs(learn, data, **kwargs) -> CaptumInputs:

@@ -25,7 +25,9 @@ from pathlib import Path
 
 __all__ = ['main']
 
+from .cli_options import DECLARED
 from .common.metric_names import METRIC_NAMES as METRICS
+from .core.params import AnyOf, Choice, Integer, Number
 
 PLOT_FORMATS = ('png', 'pdf', 'svg', 'svgz', 'jpg', 'jpeg', 'tif', 'tiff', 'webp', 'eps', 'ps')
 STDIN = '-'
@@ -83,9 +85,38 @@ def _version() -> str:
     return f"fastai-featimp {__version__}"
 
 
-def _method_option(parser, flag, dest, **kw):
-    "An option passed to the method as `dest` only when given (its default is the method's own)."
-    return parser.add_argument(flag, dest=dest, default=None, **kw)
+def _form(constraint):
+    "How a declared parameter is written on the command line: a whole number, a number, or None (text)."
+    if isinstance(constraint, AnyOf): return next(filter(None, map(_form, constraint.constraints)), None)
+    if isinstance(constraint, Integer): return _count   # a Seed too; the range is the method's, checked by _check_values
+    if isinstance(constraint, Number): return _number
+    return None
+
+
+def _shown(value) -> str: return value if isinstance(value, str) else repr(value)
+
+
+def _method_option(parser, flag, dest, method=None, help=None, **kw):
+    """An option passed to `method` as `dest` only when given, so that its default is the method's own. How its value
+    is written (whole number, number, one of its choices), which kinds take it and its default come from the
+    parameter as the methods declare it (`cli_options.py`); `help` says it in the command line's words (default: the
+    method's comment), `kw` what the command line reads otherwise (a box, a list, JSON)."""
+    if method is None: return parser.add_argument(flag, dest=dest, default=None, help=help, **kw)
+    declared = DECLARED[method][dest]   # a flag for a parameter the method does not have fails here, in every test
+    constraints = [c for c, _, _ in declared.values() if c is not None]
+    if 'type' not in kw and 'action' not in kw and 'choices' not in kw:
+        if constraints and all(isinstance(c, Choice) for c in constraints):
+            kw['choices'] = list(dict.fromkeys(v for c in constraints for v in c.choices))
+        else: kw['type'] = next(filter(None, map(_form, constraints)), str)
+        if kw.get('type') in (_count, _number): kw.setdefault('metavar', 'N' if kw['type'] is _count else 'X')
+    every = {k for per_kind in DECLARED[method].values() for k in per_kind}
+    text = (help or next(iter(declared.values()))[2].replace('%', '%%'))
+    if set(declared) != every: text = f"{', '.join(declared)}: {text}"
+    defaults = {k: d for k, (_, d, _) in declared.items() if d is not None}
+    if defaults and len(set(map(repr, defaults.values()))) == 1:
+        text += f" (default: {_shown(next(iter(defaults.values())))})"
+    elif defaults: text += f" (default: {', '.join(f'{_shown(d)} for {k}' for k, d in defaults.items())})"
+    return parser.add_argument(flag, dest=dest, default=None, help=text, **kw)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -117,21 +148,22 @@ def _parser() -> argparse.ArgumentParser:
                          description='Importance of the inputs of an exported fastai learner on a labelled CSV: '
                                      'permutation importance of the columns (tabular), phrase importance (text).')
     imp.add_argument('data', type=Path, help="a labelled CSV with the columns the learner was trained on ('-': stdin)")
-    _method_option(imp, '--metric', 'metric', choices=METRICS, metavar='NAME',
+    fi = 'feature_importance'
+    _method_option(imp, '--metric', 'metric', fi, choices=METRICS, metavar='NAME',
                    help=f"what importance is measured with: {', '.join(METRICS)} (default: loss)")
-    _method_option(imp, '--repeats', 'n_repeats', type=_count, help='tabular: permutations per column (default: 5)')
-    _method_option(imp, '--groups', 'groups', help='tabular: columns to permute together, as JSON: '
-                                                  '\'{"edu": ["education", "education-num"]}\'')
-    _method_option(imp, '--candidates', 'candidates', nargs='+', metavar='PHRASE',
-                   help='text: the phrases to score (default: the frequent words and two-word phrases)')
-    _method_option(imp, '--min-support', 'min_support', type=_count, metavar='N',
-                   help='text: texts a phrase must occur in to be a candidate (default: 1%% of them, at least 10)')
-    _method_option(imp, '--bootstrap', 'n_bootstrap', type=_count, metavar='N',
-                   help='text: bootstrap resamples of the texts for the intervals (default: 200)')
-    _method_option(imp, '--label-col', 'label_col', metavar='COLUMN', help='text: the label column (default: the learner\'s)')
-    _method_option(imp, '--grid', 'grid', type=_positive_int, metavar='N', help='images: an N x N grid of regions (default: 4)')
-    _method_option(imp, '--seed', 'seed', type=_seed, help='seed for identical results run to run')
-    _method_option(imp, '--max-rows', 'max_rows', type=_count, help='score a seeded sample of at most this many rows')
+    _method_option(imp, '--repeats', 'n_repeats', fi, help='permutations per column')
+    _method_option(imp, '--groups', 'groups', fi, help='columns to permute together, as JSON: '
+                                                      '\'{"edu": ["education", "education-num"]}\'')
+    _method_option(imp, '--candidates', 'candidates', fi, nargs='+', metavar='PHRASE',
+                   help='the phrases to score (default: the frequent words and two-word phrases)')
+    _method_option(imp, '--min-support', 'min_support', fi, metavar='N',
+                   help='texts a phrase must occur in to be a candidate (default: 1%% of them, at least 10)')
+    _method_option(imp, '--bootstrap', 'n_bootstrap', fi, metavar='N',
+                   help='bootstrap resamples of the items for the intervals')
+    _method_option(imp, '--label-col', 'label_col', fi, metavar='COLUMN', help='the label column (default: the learner\'s)')
+    _method_option(imp, '--grid', 'grid', fi, metavar='N', help='an N x N grid of regions (default: 4)')
+    _method_option(imp, '--seed', 'seed', fi, help='seed for identical results run to run')
+    _method_option(imp, '--max-rows', 'max_rows', fi, help='score a seeded sample of at most this many rows')
     imp.add_argument('--csv', type=Path, default=None, help='write the table to this CSV file (and the run\'s metadata to a .json beside it)')
     imp.add_argument('--plot', type=Path, default=None, help=f"draw the table into this image ({', '.join(PLOT_FORMATS[:3])}, ...)")
 
@@ -141,27 +173,27 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument('rows', type=Path, nargs='+', metavar='INPUT',
                      help="a CSV of the rows (or texts) to explain, labels not needed ('-': stdin); for an image "
                           "learner: image files, a folder of them, or a CSV with their paths")
-    _method_option(exp, '--target', 'target', help='class or target to explain (default: the positive class of a binary '
+    _method_option(exp, '--target', 'target', 'explain', help='class or target to explain (default: the positive class of a binary '
                                                   'model, else the predicted class)')
     exp.add_argument('--background', type=Path, help='tabular: a CSV of typical rows to compare with (required: an '
                                                      'exported learner keeps no training rows)')
-    _method_option(exp, '--method', 'method', metavar='METHOD',
-                   help="auto, exact, shapley, permutation or occlusion (every kind; default: auto for a table, else "
-                        "shapley), integrated_gradients (text, images), gradcam (images)")
-    _method_option(exp, '--unit', 'unit', choices=('word', 'sentence', 'token'), help='text: what a unit is (default: word)')
-    _method_option(exp, '--seed', 'seed', type=_seed, help='seed for sampling')
+    _method_option(exp, '--method', 'method', 'explain', metavar='METHOD',
+                   help="auto, exact, shapley, permutation or occlusion (every kind), integrated_gradients (text, "
+                        "images), gradcam (images)")
+    _method_option(exp, '--unit', 'unit', 'explain', help='what a unit is')
+    _method_option(exp, '--seed', 'seed', 'explain', help='seed for sampling')
     exp.add_argument('--row', type=int, default=0, help='the row drawn by --plot (default: 0)')
     exp.add_argument('--csv', type=Path, default=None, help='write the contributions to this CSV file')
     exp.add_argument('--plot', type=Path, default=None, help='draw the explanation of --row into this image')
     exp.add_argument('--html', type=Path, default=None, help='text: write every explained text, shaded, to this HTML page')
-    _method_option(exp, '--flag', 'flagged', action='append', metavar='INPUT',
+    _method_option(exp, '--flag', 'flagged', 'explain', action='append', metavar='INPUT',
                    help='an input known to be a shortcut (a phrase of a text learner, a column of a tabular one): '
                         'outlined, and each row says whether its prediction rests on it (repeat for several)')
     exp.add_argument('--all', action='store_true', dest='all_units',
                      help='text and images: list every unit (default: the 5 strongest)')
-    _method_option(exp, '--grid', 'grid', type=_positive_int, metavar='N', help='images: an N x N grid of regions (default: 4)')
-    _method_option(exp, '--superpixels', 'superpixels', type=_positive_int, metavar='N',
-                   help="images: about N regions per image that follow its colours (SLIC superpixels), instead of the grid")
+    _method_option(exp, '--grid', 'grid', 'explain', metavar='N', help='an N x N grid of regions (default: 4)')
+    _method_option(exp, '--superpixels', 'superpixels', 'explain', type=_positive_int, metavar='N',   # the number form
+                   help="about N regions per image that follow its colours (SLIC superpixels), instead of the grid")
     exp.add_argument('--box', dest='boxes', action='append', type=_box, metavar='T,L,B,R',
                      help="images: a box (top, left, bottom, right, in the image's own pixels) known to be a shortcut: "
                           "drawn, and each image says whether its prediction rests on it (repeat for several)")
@@ -170,10 +202,9 @@ def _parser() -> argparse.ArgumentParser:
                          description='Partial dependence (and ICE curves) of the output on one column or a pair.')
     pdp.add_argument('data', type=Path, help="a CSV of the rows to average over; labels are not needed ('-': stdin)")
     pdp.add_argument('features', nargs='+', metavar='FEATURE', help='one column, or two for a two-way dependence')
-    pdp.add_argument('--kind', choices=('average', 'individual', 'both'), default='average',
-                     help='average (PD), individual (ICE) or both (default: average)')
-    _method_option(pdp, '--target', 'target', help='class or target (default: the positive class of a binary model)')
-    _method_option(pdp, '--grid-resolution', 'grid_resolution', type=_count, help='grid values per column (default: 20)')
+    _method_option(pdp, '--kind', 'kind', 'partial_dependence', help='average (PD), individual (ICE) or both')
+    _method_option(pdp, '--target', 'target', 'partial_dependence', help='class or target (default: the positive class of a binary model)')
+    _method_option(pdp, '--grid-resolution', 'grid_resolution', 'partial_dependence', help='grid values per column')
     pdp.add_argument('--csv', type=Path, default=None, help='write the curve to this CSV file')
     pdp.add_argument('--plot', type=Path, default=None, help='draw the curve into this image')
 
@@ -188,12 +219,12 @@ def _parser() -> argparse.ArgumentParser:
                      help="images: a box (top, left, bottom, right, in the image's own pixels) known to be a shortcut")
     rel.add_argument('--flag', dest='flagged', action='append', metavar='INPUT',
                      help='a phrase (text) or column (tabular) known to be a shortcut; repeat for several')
-    _method_option(rel, '--threshold', 'threshold', type=_number,
+    _method_option(rel, '--threshold', 'threshold', 'reliance',
                    help='a row relies on the flagged inputs when its prediction moves this much (default: 0.1)')
-    _method_option(rel, '--target', 'target', help='class to explain (default: the positive class of a binary model)')
+    _method_option(rel, '--target', 'target', 'reliance', help='class to explain (default: the positive class of a binary model)')
     rel.add_argument('--background', type=Path, help='tabular: a CSV of typical rows the flagged columns are taken '
                                                      'from (required: an exported learner keeps no training rows)')
-    _method_option(rel, '--seed', 'seed', type=_seed, help='seed for the background sample')
+    _method_option(rel, '--seed', 'seed', 'reliance', help='seed for the background sample')
     rel.add_argument('--summary', action='store_true', help='print the summary of the set only, not the table')
     rel.add_argument('--csv', type=Path, default=None, help='write the table to this CSV file (the summary to a .json beside it)')
     rel.add_argument('--plot', type=Path, default=None, help='draw each prediction against its prediction without them')
@@ -344,24 +375,28 @@ def _parse_groups(text):
 
 # --- running a method through the registry ------------------------------------------------------------------------
 
-def _check_values(args, method: str, **given) -> None:
-    """Values the method refuses, refused before the learner loads (seconds): a value is refused when every kind's
-    method that takes it refuses it, in the method's own words with the command line's flags."""
-    given = {k: v for k, v in given.items() if v is not None}
-    if not given: return
-    from .common.kinds import UnsupportedMethod, kinds
+def _check_values(args, method: str) -> None:
+    """Every option of `method` given, checked before the learner loads (seconds) against the parameter's declared
+    constraints (`cli_options.py`, no method imported): a value is refused when every kind that takes it refuses it,
+    in the method's own words with the command line's flags."""
     from .core.params import ParameterError, check
     flags = _flags(_parser(), args.command)
-    problems = {}
-    for kind in kinds():
-        try: constraints = getattr(kind.function(method), 'constraints', {})
-        except UnsupportedMethod: continue
-        for name, value in given.items():
-            if name not in constraints: continue
-            try: check(name, constraints[name], value); problems[name] = None   # one kind takes it: the learner decides
-            except ParameterError as e: problems.setdefault(name, e)
-    for name, error in problems.items():
-        if error is not None: raise UsageError(error.render(lambda n, eq: flags.get(n, n + eq)))
+    for name, per_kind in DECLARED[method].items():
+        value = getattr(args, name, None) if name in flags else None
+        constraints = [c for c, _, _ in per_kind.values() if c is not None]
+        if value is None or not constraints: continue
+        problems = []
+        for constraint in constraints:
+            try: check(name, constraint, value)
+            except ParameterError as e: problems.append(e)
+        if len(problems) == len(constraints):   # no kind takes it (one that does: the learner's kind decides)
+            raise UsageError(problems[0].render(lambda n, eq: flags.get(n, n + eq)))
+
+
+def _given(args, method: str, **read) -> dict:
+    "Every option of `method` this command has, as parsed (None: not given); `read`: those read further (JSON, files)."
+    flags = _flags(_parser(), args.command)
+    return {**{name: getattr(args, name) for name in DECLARED[method] if name in flags}, **read}
 
 
 class Call:
@@ -506,14 +541,11 @@ def run_importance(args, console: Console):
     _check_output(args.csv, '--csv'); _check_output(args.plot, '--plot', image=True)
     groups = _parse_groups(args.groups)
     _check_input(args.model, 'model file'); _check_input(args.data, 'data file')   # all before the learner loads
-    _check_values(args, 'feature_importance', n_repeats=args.n_repeats, max_rows=args.max_rows,
-                  min_support=args.min_support, n_bootstrap=args.n_bootstrap)
+    _check_values(args, 'feature_importance')
     learn = _load_learner(args.model)
     call = Call(args, learn, 'feature_importance', {'df': str(args.data), 'test_dl': str(args.data)})
     df = _inputs([args.data], 'data file', 'path_col' in call.params)
-    options = call.options(metric=args.metric, n_repeats=args.n_repeats, groups=groups, candidates=args.candidates,
-                           min_support=args.min_support, n_bootstrap=args.n_bootstrap, text_col=args.text_col,
-                           label_col=args.label_col, seed=args.seed, max_rows=args.max_rows, grid=args.grid)
+    options = call.options(**_given(args, 'feature_importance', groups=groups))
     with console.working():
         fi = call(df=df, show_progress=console.progress, **options)
     console.say(_importance_header(fi))
@@ -528,6 +560,7 @@ def run_explain(args, console: Console):
     _check_input(args.model, 'model file'); _check_inputs(args.rows, 'rows file')   # every file before the learner loads
     if args.background is not None: _check_input(args.background, 'background file')
     if args.row < 0: raise UsageError(f"--row must be a row number >= 0, got {args.row}")
+    _check_values(args, 'explain')
     learn = _load_learner(args.model)
     shown = ' '.join(map(str, args.rows))
     call = Call(args, learn, 'explain', {'rows': shown, 'texts': shown, 'images': shown, 'background': '--background',
@@ -542,8 +575,7 @@ def run_explain(args, console: Console):
     rows = _inputs(args.rows, 'rows file', 'path_col' in call.params)
     background = _read_csv(args.background, 'background file') if args.background is not None else None
     if not 0 <= args.row < len(rows): raise UsageError(f"--row {args.row} is not a row of {shown} ({len(rows)} rows)")
-    options = call.options(target=args.target, method=args.method, unit=args.unit, seed=args.seed, grid=args.grid,
-                           superpixels=args.superpixels, text_col=args.text_col, background=background, flagged=args.flagged or args.boxes)
+    options = call.options(**_given(args, 'explain', background=background, flagged=args.flagged or args.boxes))
     with console.working():
         expl = call(rows, show_progress=console.progress, **options)
     from .common.kinds import picture   # each kind prints its explanations its own way (by attrs['kind'])
@@ -565,14 +597,14 @@ def run_pdp(args, console: Console):
     _check_output(args.csv, '--csv'); _check_output(args.plot, '--plot', image=True)
     if len(args.features) > 2: raise UsageError(f"pdp takes one FEATURE or two, got {len(args.features)}: {args.features}")
     _check_input(args.model, 'model file'); _check_input(args.data, 'data file')   # all before the learner loads
-    _check_values(args, 'partial_dependence', grid_resolution=args.grid_resolution)
+    _check_values(args, 'partial_dependence')
     learn = _load_learner(args.model)
     call = Call(args, learn, 'partial_dependence', {'df': str(args.data), 'features': 'FEATURE'})
     df = _read_csv(args.data)
     features = args.features[0] if len(args.features) == 1 else args.features
-    options = call.options(target=args.target, grid_resolution=args.grid_resolution)
+    options = call.options(**_given(args, 'partial_dependence'))
     with console.working():
-        res = call(features, df, kind=args.kind, show_progress=console.progress, **options)
+        res = call(features, df, show_progress=console.progress, **options)
     frame = res.to_frame()
     console.say(f"partial dependence of {res.output_label()} on {' and '.join(res.features)} over {len(df)} rows")
     console.result((frame if res.individual is None else frame.drop_duplicates(res.features[0]).drop(columns=['row', 'individual']))
@@ -610,7 +642,7 @@ def run_reliance(args, console: Console):
     if args.background is not None: _check_input(args.background, 'background file')
     if bool(args.flagged) == bool(args.boxes):
         raise UsageError("name the shortcuts once: --flag INPUT (a phrase or a column), or --box T,L,B,R (images)")
-    _check_values(args, 'reliance', threshold=args.threshold)
+    _check_values(args, 'reliance')
     learn = _load_learner(args.model)
     shown = ' '.join(map(str, args.data))
     call = Call(args, learn, 'reliance', {'data': shown, 'flagged': '--flag' if args.flagged else '--box',
@@ -620,8 +652,7 @@ def run_reliance(args, console: Console):
                          "flagged columns from: an exported learner keeps no training rows")
     df = _inputs(args.data, 'data file', 'path_col' in call.params)
     background = _read_csv(args.background, 'background file') if args.background is not None else None
-    options = call.options(threshold=args.threshold, target=args.target, seed=args.seed, text_col=args.text_col,
-                           background=background)
+    options = call.options(**_given(args, 'reliance', background=background))
     with console.working():
         rel = call(df, args.flagged or args.boxes, show_progress=console.progress, **options)
     table = rel.assign(Found=rel['Found'].map(_found))

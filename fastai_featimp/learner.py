@@ -5,6 +5,7 @@ learner's kind of data (tabular, text), so every kind's arguments are accepted a
 them kind by kind. A drawing method passes a result to `plot/`."""
 from __future__ import annotations
 
+import importlib
 import inspect
 import types
 
@@ -63,11 +64,14 @@ def _signature(impls) -> inspect.Signature:
     return inspect.Signature([self_, *shared, *rest])
 
 
-def _kind_help(kind, fn) -> str:
-    "One kind's part of a door's help: the function, its first line, and each parameter's comment."
+def _kind_help(kind, fn, method: str) -> str:
+    "One kind's part of a door's help: the function (by its public name, if it has one), its first line, each parameter's comment."
     params = list(inspect.signature(fn).parameters.values())[1:]
     notes = getattr(fn, '__docments__', None) or docments(fn)
-    lines = [f"For a {kind.name} learner, fastai_featimp.{fn.__name__}(learn, ...):",
+    api = importlib.import_module('fastai_featimp.api')
+    public = next((name for name in api.__all__ if getattr(api, name, None) is fn), None)
+    call = f"fastai_featimp.{public}(learn, ...)" if public else f"learn.{method}(...)"
+    lines = [f"For a {kind.name} learner, {call}:",
              '    ' + (inspect.getdoc(fn) or '').split('\n\n')[0].replace('\n', ' ')]
     for p in params:
         default = '' if p.default is p.empty else f" = {p.default!r}"
@@ -91,7 +95,7 @@ class _Door:
             impls = _implementations(method)
             door.__name__, door.__qualname__ = method, f'Learner.{method}'
             door.__signature__ = _signature(impls)
-            door.__doc__ = self.summary + '\n\n' + '\n\n'.join(_kind_help(k, f) for k, f in impls)
+            door.__doc__ = self.summary + '\n\n' + '\n\n'.join(_kind_help(k, f, method) for k, f in impls)
             self._fn = door
         return self._fn
 

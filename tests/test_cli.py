@@ -183,6 +183,11 @@ def test_error_through_the_console_script_has_no_traceback(tmp_path):
     (['importance', '{model}', '{tmp}/nope.csv'], 'data file not found'),
     (['importance', '{model}', '{data}', '--max-rows', '1'], '--max-rows must be an integer >= 2, got 1'),
     (['importance', '{model}', '{data}', '--repeats', '0'], '--repeats must be an integer >= 1, got 0'),
+    (['importance', '{model}', '{data}', '--seed', '-1'], '--seed must be an integer >= 0, got -1'),
+    (['explain', '{model}', '{data}', '--background', '{data}', '--grid', '1'],
+     r'--grid must be a whole number >= 2 \(a square grid\) or \(rows, columns\), got 1'),
+    (['reliance', '{model}', '{data}', '--flag', 'signal', '--threshold', 'nan'], '--threshold must be a number, got nan'),
+    (['pdp', '{model}', '{data}', 'signal', '--grid-resolution', '1'], '--grid-resolution must be an integer >= 2'),
     (['explain', '{model}', '{tmp}/nope.csv', '--background', '{data}'], 'rows file not found'),
     (['explain', '{model}', '{data}', '--background', '{tmp}/nope.csv'], 'background file not found'),
     (['pdp', '{model}', '{tmp}/nope.csv', 'signal'], 'data file not found'),
@@ -253,3 +258,30 @@ def test_text_explain_prints_a_readable_table_and_flags(exported_text, tmp_path,
     assert main(['explain', model, notes_csv, '--method', 'occlusion', '--all']) == 0
     every = capsys.readouterr().out
     assert len(every.splitlines()) > len(out.splitlines()) and 'strongest each way' not in every
+
+
+def test_the_options_are_the_methods_declared_parameters():
+    """The command line builds its options from the parameters as the methods declare them (cli_options.py, kept as
+    source for a fast --help): that file matches the methods, and each option's form, kinds and default come from it."""
+    import inspect
+    from pathlib import Path
+    from fastai_featimp import cli, cli_declare
+    from fastai_featimp.common.kinds import kinds
+    current = Path(cli_declare.__file__).with_name('cli_options.py').read_text()
+    assert current == cli_declare.options_source(), "cli_options.py is stale: run python -m fastai_featimp.cli_declare"
+    tabular, text, vision = (next(k for k in kinds() if k.name == n) for n in ('tabular', 'text', 'vision'))
+    sig = lambda kind, method: inspect.signature(kind.function(method)).parameters
+    actions = {a.dest: a for a in cli._parser()._subparsers._group_actions[0].choices['importance']._actions}
+    assert actions['n_repeats'].type is cli._count and actions['n_repeats'].help.startswith('tabular: ')
+    assert f"(default: {sig(tabular, 'feature_importance')['n_repeats'].default})" in actions['n_repeats'].help
+    assert actions['n_bootstrap'].help.startswith('text, vision: ') and \
+        f"(default: {sig(text, 'feature_importance')['n_bootstrap'].default})" in actions['n_bootstrap'].help
+    explain = {a.dest: a for a in cli._parser()._subparsers._group_actions[0].choices['explain']._actions}
+    assert explain['unit'].choices == list(text.function('explain').constraints['unit'].choices)
+    assert explain['grid'].type is cli._count and explain['method'].type is str
+    pdp = {a.dest: a for a in cli._parser()._subparsers._group_actions[0].choices['pdp']._actions}
+    assert pdp['kind'].choices == ['average', 'individual', 'both'] and pdp['kind'].default is None   # the method's own
+    assert pdp['kind'].help.endswith(f"(default: {sig(tabular, 'partial_dependence')['kind'].default})")
+    # a flag for a parameter no method declares fails when the parser is built
+    with pytest.raises(KeyError):
+        cli._method_option(cli.argparse.ArgumentParser(), '--nope', 'nope', 'explain')

@@ -21,7 +21,8 @@ KIND_MODULES = ('fastai_featimp.tabular.kind', 'fastai_featimp.text.kind', 'fast
 # The engine's capabilities: every kind with an adapter has them (a kind's own `methods` entry takes precedence).
 # Per capability: its function, and what the kind calls the data argument ('items', 'item', or None: `data`).
 ENGINE = {
-    'feature_importance': ('fastai_featimp.engine.importance:importance_of_units', None),
+    'feature_importance': ({'removal': 'fastai_featimp.engine.importance:importance_of_units',   # by the adapter's
+                            'permutation': 'fastai_featimp.engine.permutation:permutation_of_units'}, None),   # `importance`
     'explain': ('fastai_featimp.engine.explain:explain_units', 'items'),
     'reliance': ('fastai_featimp.engine.reliance:reliance_of_units', None),
     'evaluate_explanation': ('fastai_featimp.engine.evaluate:evaluate_units', None),
@@ -66,8 +67,8 @@ class DataKind:
     def tracker_class(self):
         "What the training callback scores on its learners: its own tracker, else the engine's (None: nothing)."
         if self.tracker is not None or self.adapter_class is None: return self.tracker
-        from ..engine.tracking import UnitTracker
-        return UnitTracker
+        from ..engine import tracking
+        return tracking.PermutationTracker if self.adapter().importance == 'permutation' else tracking.UnitTracker
 
     @property
     def all_methods(self) -> list:
@@ -82,10 +83,11 @@ class DataKind:
         if method not in ENGINE or self.adapter_class is None: raise UnsupportedMethod(self, method)
         if method not in self._cache:
             from ..engine.door import kind_door
+            adapter = self.adapter()
             target, data = ENGINE[method]
+            if isinstance(target, dict): target = target[adapter.importance]
             module, name = target.split(':')
             fn = getattr(importlib.import_module(module), name)
-            adapter = self.adapter()
             data_name = {'items': adapter.items, 'captum': adapter.item if adapter.captum_one_item else adapter.items,
                          None: None}[data]
             self._cache[method] = kind_door(self, method, fn, data_name) if '_kind' in inspect.signature(fn).parameters \

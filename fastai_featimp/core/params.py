@@ -13,7 +13,8 @@ import math
 import re
 from numbers import Integral, Real
 
-__all__ = ['ParameterError', 'Integer', 'Number', 'Choice', 'Seed', 'Flag', 'Instance', 'check', 'checked', 'spelled']
+__all__ = ['ParameterError', 'Integer', 'Number', 'Choice', 'Seed', 'Flag', 'Instance', 'AnyOf', 'check', 'checked',
+           'spelled']
 
 _NAMED = re.compile(r'`([A-Za-z_][A-Za-z0-9_]*)(=?)`')
 
@@ -41,9 +42,20 @@ class ParameterError(ValueError, TypeError):
 def _is_int(value) -> bool: return isinstance(value, Integral) and not isinstance(value, bool)
 
 
+def _declared(obj, *args, **optional) -> str:
+    "`Name(args..., key=value...)`, the keywords only where they differ from the defaults (a repr that evaluates back)."
+    given = [repr(a) for a in args] + [f"{k}={v!r}" for k, (v, default) in optional.items() if v != default]
+    return f"{type(obj).__name__}({', '.join(given)})"
+
+
 class Integer:
     "A whole number in `[minimum, maximum]` (bools refused); `none`: None is allowed."
     def __init__(self, minimum=1, maximum=None, none=False): self.minimum, self.maximum, self.none = minimum, maximum, none
+
+    def __repr__(self):
+        return _declared(self, self.minimum, **dict(maximum=(self.maximum, None), none=(self.none, False)))
+
+    def __eq__(self, other): return type(self) is type(other) and repr(self) == repr(other)
 
     def problem(self, value):
         if value is None and self.none: return None
@@ -58,6 +70,12 @@ class Number:
     "A finite real number (not NaN or infinite, not a bool) with optional bounds; `low_open`/`high_open` exclude the bound itself."
     def __init__(self, low=None, high=None, low_open=False, high_open=False, none=False):
         self.low, self.high, self.low_open, self.high_open, self.none = low, high, low_open, high_open, none
+
+    def __repr__(self):
+        return _declared(self, **dict(low=(self.low, None), high=(self.high, None), low_open=(self.low_open, False),
+                                      high_open=(self.high_open, False), none=(self.none, False)))
+
+    def __eq__(self, other): return type(self) is type(other) and repr(self) == repr(other)
 
     def _range(self) -> str:
         if self.low is not None and self.high is not None:
@@ -81,6 +99,10 @@ class Choice:
     "One of `choices`; `none`: None is allowed."
     def __init__(self, *choices, none=False): self.choices, self.none = choices, none
 
+    def __repr__(self): return _declared(self, *self.choices, **dict(none=(self.none, False)))
+
+    def __eq__(self, other): return type(self) is type(other) and repr(self) == repr(other)
+
     def problem(self, value):
         if value is None and self.none: return None
         try:
@@ -95,9 +117,15 @@ class Seed(Integer):
     "None (fresh entropy) or a non-negative whole number."
     def __init__(self): super().__init__(minimum=0, none=True)
 
+    def __repr__(self): return 'Seed()'
+
 
 class Flag:
     "True or False."
+    def __repr__(self): return 'Flag()'
+
+    def __eq__(self, other): return type(self) is type(other)
+
     def problem(self, value):
         return None if isinstance(value, bool) else f"must be True or False, got {value!r}"
 
@@ -106,10 +134,32 @@ class Instance:
     "An instance of `types` (described to the user as `what`); `none`: None is allowed."
     def __init__(self, types, what: str, none=False): self.types, self.what, self.none = types, what, none
 
+    def __repr__(self):
+        types = self.types if isinstance(self.types, tuple) else (self.types,)
+        return f"Instance(({''.join(t.__name__ + ', ' for t in types).rstrip()}), {self.what!r}" + \
+            (", none=True)" if self.none else ")")
+
+    def __eq__(self, other): return type(self) is type(other) and repr(self) == repr(other)
+
     def problem(self, value):
         if value is None and self.none: return None
         if isinstance(value, self.types) and not isinstance(value, bool): return None
         return f"must be {self.what}, got {type(value).__name__}"
+
+
+class AnyOf:
+    """Any of `constraints` (e.g. a whole number, or a pair); `what` says what is expected, in words; `none`: None is
+    allowed."""
+    def __init__(self, *constraints, what: str, none=False): self.constraints, self.what, self.none = constraints, what, none
+
+    def __repr__(self): return _declared(self, *self.constraints, **dict(what=(self.what, None), none=(self.none, False)))
+
+    def __eq__(self, other): return type(self) is type(other) and repr(self) == repr(other)
+
+    def problem(self, value):
+        if value is None and self.none: return None
+        if any(c.problem(value) is None for c in self.constraints): return None
+        return f"must be {self.what}, got {value!r}"
 
 
 def check(name: str, constraint, value):

@@ -26,7 +26,7 @@ PERMUTATIONS_PER_UNIT = 10   # method='permutation' without `n_permutations`: 10
 
 @checked(n_permutations=Integer(1, none=True), max_evals=Integer(1, none=True),
          tolerance=Number(0, low_open=True, none=True), seed=Seed(), bs=Integer(1, none=True), n_steps=Integer(1),
-         show_progress=Flag())
+         threshold=Number(none=True), show_progress=Flag())   # threshold's range depends on the output: checked inside
 def explain_units(
     learn,                          # a fastai learner of a kind with an adapter (tables, text, images, or one registered)
     data,                           # the items to explain, in any form the kind reads

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-__all__ = ['Option', 'Units', 'Without', 'Items', 'Adapter', 'PIECES']
+__all__ = ['Option', 'Units', 'Without', 'Columns', 'Items', 'Adapter', 'PIECES']
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,26 @@ class Without:
     units: list
     expected: torch.Tensor | None = None   # where "without" is an expectation (a table's background): the mean
                                            # explained outputs (n_rows, n_out), `raw` then only feeds the metrics
+
+
+@dataclass
+class Columns:
+    """A labelled set whose units are columns of the model's input tensors (a table's columns, a sequence's
+    positions), for permutation importance: a unit's values taken from other items. `inputs` (tensors, a row per
+    item, on the model's device, as the model takes them: `model(*inputs)`) and `target`; `units`, per unit an object
+    with `name`, `kind` (what it is, in words), `members` (what it holds) and `group` (the `core.permutation.ColumnGroup`
+    of the tensor columns holding it); `strata`: None, or per unit an int array of a stratum per item (its values then
+    move only between items of one stratum: conditional permutation); `source`: what the data was, and `attrs`: what
+    the table keeps besides."""
+    inputs: list
+    target: torch.Tensor
+    units: list
+    strata: list | None = None
+    source: str = 'data'
+    attrs: dict = field(default_factory=dict)
+
+    @property
+    def n_rows(self) -> int: return int(self.inputs[0].shape[0])
 
 
 class Items:
@@ -114,6 +134,9 @@ class Adapter:
     options: dict = {}
 
     default_method: str = 'shapley'     # explain's default `method`
+    importance: str = 'removal'         # feature_importance: 'removal' (each unit removed from every item, as the
+                                        # masker removes it) or 'permutation' (its values taken from other items:
+                                        # `columns`)
     gradients: bool = False             # whether its items have `gradient` (integrated gradients)
     removed_by: str = 'mask'            # the option that says how a unit is removed (an evaluation names it)
     fewer_units_hint: str = ''          # how to have fewer units, for the message refusing too many to enumerate
@@ -131,6 +154,13 @@ class Adapter:
     def load(self, s, data, *, param: str, labelled: bool = False, label_col=None, bs=None, **options) -> Items:
         "The `Items` of `data` for a call (`s`: the call's `common.setup.Setup`; `param` names the argument)."
         raise NotImplementedError('load')
+
+    def columns(self, s, data, *, param: str, max_rows=None, rng=None, split: str = 'valid', fallback_warning=None,
+                hint: str = '', **options) -> Columns:
+        """Labelled `data` as `Columns` (for `importance = 'permutation'`); None: the learner's `split` ('valid' or
+        'train'), with `fallback_warning` for the validation set. `max_rows` caps the items with a sample drawn from
+        `rng`; `hint` ends the message refusing an empty set; `options`, the kind's own (`options['feature_importance']`)."""
+        raise NotImplementedError('columns')
 
     def from_explanation(self, s, expl, data, *, bs=None) -> Items:
         """The items an explanation `expl` was made of, with its own options (`data`: the data again, for kinds whose

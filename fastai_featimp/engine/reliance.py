@@ -9,13 +9,14 @@ from ..common.progress import counting
 from ..common.reliance import checked_threshold, data_threshold, reliance_scorer, reliance_scores, target_words
 from ..common.setup import method_setup
 from ..core.checks import plain
-from ..core.params import Choice, Flag, Integer, Seed, checked
+from ..core.params import Choice, Flag, Integer, Number, Seed, checked
 from ..core.results import reliance_frame
 
 __all__ = ['reliance_of_units']
 
 
-@checked(output=Choice('probability', 'raw'), seed=Seed(), bs=Integer(1, none=True), show_progress=Flag())
+@checked(output=Choice('probability', 'raw'), seed=Seed(), bs=Integer(1, none=True), show_progress=Flag(),
+         threshold=Number(none=True))   # its range depends on the output: checked inside
 def reliance_of_units(
     learn,                         # a fastai learner of a kind with an adapter (text, images, or one registered)
     data,                          # the items (with the label column: a summary metric)

@@ -1,8 +1,8 @@
-"""What the training callback scores on a learner of a kind whose items share their units (images: the regions of a
-grid; a registered kind's units): each unit removed in every item, on held-out items and on a fixed sample of training
-items, through the same removal and scoring as `feature_importance` (`engine/importance.py`): epoch by epoch, when a
-model starts to read a marker in a corner. Written once on the adapter; a kind with an estimator of its own (a
-table's permutations, text's phrases) declares its own tracker."""
+"""What the training callback scores, epoch by epoch, on held-out items and on a fixed sample of training items, through
+the same estimator as the kind's `feature_importance`: each unit removed in every item (`UnitTracker`: images' regions,
+a registered kind's units; when a model starts to read a marker in a corner) or permuted over the items
+(`PermutationTracker`: a table's columns). Written once on the adapter; a kind with an estimator of its own (text's
+phrases, found over the set) declares its own tracker."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,12 +11,15 @@ import numpy as np
 import pandas as pd
 
 from ..common.ablation import ablation_importance
+from ..core.forward import batched_forward, default_bs
 from ..core.params import ParameterError
+from ..core.permutation import permutation_drops
 from .importance import removal_outputs
 
-__all__ = ['UnitTracker', 'DEFAULT_ROWS']
+__all__ = ['UnitTracker', 'PermutationTracker', 'DEFAULT_ROWS', 'DEFAULT_PERMUTED_ROWS']
 
-DEFAULT_ROWS = 200   # training items sampled: each costs a forward pass per unit at every evaluation
+DEFAULT_ROWS = 200            # training items sampled: each costs a forward pass per unit at every evaluation
+DEFAULT_PERMUTED_ROWS = 2000  # items per split when units are permuted (a forward pass of the split per unit and repeat)
 
 
 @dataclass
@@ -87,3 +90,40 @@ class UnitTracker:
         _, ab, base, variants = removal_outputs(items)
         full, reps = ablation_importance(self.scorer, self.loss_func, base, variants, ab, items.target, resamples)
         return full, np.full(len(full), np.nan), reps.std(1, ddof=1), float(self.scorer(base, items.target))
+
+
+class PermutationTracker:
+    "The items, units and scoring of the callback for a kind whose units are permuted (`Adapter.columns`)."
+    def __init__(self, setup, df, *, max_rows, train_rows, n_repeats, candidates, scorer, resamples):
+        adapter = setup.kind.adapter()
+        if candidates is not None:
+            raise ParameterError('candidates', f"`candidates` are phrases to track, for a text learner; this is a "
+                                               f"{setup.kind.name} learner, whose {adapter.unit}s are all tracked (use "
+                                               "`groups=` to join some)")
+        self.scorer, self.n_repeats, self.root = scorer, n_repeats, setup.root
+        held = adapter.columns(setup, df, param='df', max_rows=DEFAULT_PERMUTED_ROWS if max_rows is None else max_rows,
+                               rng=setup.stream('subsample'), hint=': pass `df=`, a labelled held-out DataFrame')
+        train = adapter.columns(setup, None, param='df', split='train', rng=setup.stream('train rows'),
+                                max_rows=DEFAULT_PERMUTED_ROWS if train_rows is None else train_rows)
+        self.variables = held.units
+        self.splits = {name: (c.inputs, c.target, resamples(c.n_rows, name)) for name, c in (('valid', held), ('train', train))}
+
+    def overlaps(self, a: str, b: str) -> bool: return False   # columns and groups never share members
+
+    def outputs(self, model, split: str):
+        "`(predictions, target)` of one split: the metric is checked on them before training starts."
+        inputs, target, _ = self.splits[split]
+        return batched_forward(model, inputs, default_bs(inputs[0].device)), target
+
+    def evaluate(self, model, split: str) -> tuple:
+        """`(importance, std over repeats, bootstrap SE, baseline)` per unit on one split: permutation drops of the
+        whole split and of each bootstrap resample of its items (the same permuted predictions)."""
+        inputs, target, resamples = self.splits[split]
+        s = self.scorer
+        score = lambda preds, t: [s(preds, t)] + [s(preds[r], t[r]) for r in resamples]
+        baseline, drop = permutation_drops(model, inputs, target, [v.group for v in self.variables], score,
+                                           [s.greater_is_better], self.n_repeats, seed=self.root,
+                                           bs=default_bs(inputs[0].device), keys=[v.name for v in self.variables])
+        per_repeat = drop[:, :, 0]                               # (units, repeats)
+        std = per_repeat.std(1, ddof=1) if self.n_repeats > 1 else np.full(len(per_repeat), np.nan)
+        return per_repeat.mean(1), std, drop[:, :, 1:].mean(1).std(1, ddof=1), float(baseline[0])

@@ -11,10 +11,11 @@ import torch
 from ..common.parallel import check_jobs, parallel_map
 from ..core.checks import plain, shown, warn
 from ..core.forward import default_bs
-from ..core.params import Integer, ParameterError
+from ..core.params import Choice, Flag, Integer, Number, ParameterError
 from ..core.shapley import coalition_value_fn
 from ..core.state import eval_mode
 from ..engine.protocol import Adapter, Items, Option, Units, Without
+from .columns import table_columns
 from .coalitions import background_inputs, changeable_players, display_value, explained_rows
 from .data import frame_from_record, frame_record, load_tabular, same_rows, training_targets
 from .reliance import flagged_variables, raw_from_expected, without_flagged_columns
@@ -36,11 +37,30 @@ class TabularAdapter(Adapter):
     removed_by = 'background'
     fewer_units_hint = ', or group columns with `groups=`'
 
-    def setup_options(self, options: dict) -> dict: return {'groups': options.get('groups')}
+    importance = 'permutation'
+
+    def setup_options(self, options: dict) -> dict:
+        "`groups` are the call's variables; feature_importance (the capability with `auto_groups`) also takes 'auto'."
+        groups = options.get('groups')
+        if isinstance(groups, str) and 'auto_groups' in options:
+            if groups != 'auto': raise ParameterError('groups', f"`groups` must be a dict, 'auto' or None, got {groups!r}")
+            groups = None   # the automatic groups are found on the scored rows (`columns`)
+        return {'groups': groups}
+
+    def columns(self, s, data, *, param, **options):
+        return table_columns(s, data, param=param, **options)
     pictures = {'table': 'fastai_featimp.plot.explanation:rows_table',
                 'plot': 'fastai_featimp.plot.explanation:plot_waterfall',
                 'shap': 'fastai_featimp.interop.shap:table_to_shap'}
     options = {
+        'feature_importance': (
+            Option('groups', None, "`{name: [columns]}` permuted jointly and reported as one row; 'auto': associated "
+                                   "columns"),
+            Option('auto_groups', False, "add automatic groups of associated columns to the `groups` given", Flag()),
+            Option('threshold', 0.7, "association at which columns join an automatic group, in (0, 1]",
+                   Number(0, 1, low_open=True)),
+            Option('strategy', 'marginal', "'marginal', or 'conditional': permute within strata of the most associated "
+                                           "columns", Choice('marginal', 'conditional'))),
         'explain': (_BACKGROUND, _N_BACKGROUND,
                     Option('groups', None, "`{name: [columns]}` switched together as one player"),
                     Option('n_jobs', 1, "rows explained in parallel through joblib (-1: all cores; a joblib backend "

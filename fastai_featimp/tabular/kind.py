@@ -1,7 +1,6 @@
 """The tabular kind: fastai learners over `TabularPandas` (`tabular_learner`, or `load_learner` of one). Its
 units are the learner's input columns (a FillMissing `_na` indicator belongs to its column; `tabular/adapter.py`)."""
 from ..common.kinds import DataKind, register
-from .tracking import TabularTracker
 from .schema import is_tabular, tabular_schema
 from .variables import tabular_variables
 
@@ -11,9 +10,8 @@ _M = 'fastai_featimp.tabular.'
 
 TABULAR = register(DataKind(
     name='tabular', learner='tabular data (tabular_learner)', recognises=is_tabular, schema=tabular_schema,
-    adapter_class='fastai_featimp.tabular.adapter:TabularAdapter', variables=tabular_variables, tracker=TabularTracker,
-    methods={   # the engine's capabilities (explain, reliance, ...) come with the adapter; these are a table's own
-        'feature_importance': _M + 'permutation_importance:permutation_importance',
+    adapter_class='fastai_featimp.tabular.adapter:TabularAdapter', variables=tabular_variables,
+    methods={   # the engine's capabilities (feature_importance, explain, reliance, ...) come with the adapter; these are a table's own
         'feature_dependence': _M + 'dependence:feature_dependence',
         'partial_dependence': _M + 'partial_dependence:partial_dependence',
         'accumulated_local_effects': _M + 'partial_dependence:accumulated_local_effects',

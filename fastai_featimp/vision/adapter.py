@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.checks import plain
-from ..core.params import ParameterError
+from ..core.params import AnyOf, Instance, Integer, ParameterError
 from ..core.results import Kept
 from ..core.state import eval_mode
 from ..engine.protocol import Adapter, Items, Option, Units, Without
@@ -25,7 +25,8 @@ __all__ = ['VisionAdapter']
 EVALS_PER_REGION, EXACT_BUDGET = 32, 2 ** 9 - 2   # default budget: 32 per region, never below a 3x3 grid's exact count
 
 _GRID = Option('grid', None, "regions: a rows x columns grid over the part of the image the model sees (default 4: "
-                             "4x4)")
+                             "4x4)", AnyOf(Integer(2), Instance((tuple, list), 'a (rows, columns) pair'), none=True,
+                                           what='a whole number >= 2 (a square grid) or (rows, columns)'))
 _MASK = Option('mask', 'blur', "what a removed region becomes, before Normalize: 'blur', 'mean' (the image's mean "
                                "colour) or a colour (0..255 per channel)")
 _SUPERPIXELS = Option('superpixels', None, "regions that follow the image's colours instead of the grid: about this "

@@ -185,3 +185,74 @@ def test_a_piece_the_adapter_lacks_is_named(sequence_learner):
         del learn.bare
         from fastai_featimp.common import kinds as registry
         registry._REGISTRY.pop('bare_sequence')
+
+
+class PermutedSequenceAdapter(SequenceAdapter):
+    "The same kind, its importance by permutation: a position's values taken from other sequences (`Adapter.columns`)."
+    importance = 'permutation'
+
+    def columns(self, s, data, *, param, max_rows=None, rng=None, split='valid', **_):
+        if data is None: data = (s.learn.dls.train_ds if split == 'train' else s.learn.dls.valid_ds).tensors
+        x, y = (torch.as_tensor(np.asarray(d)) for d in data)
+        if max_rows is not None and len(x) > max_rows:
+            keep = np.sort(rng.choice(len(x), max_rows, replace=False)); x, y = x[keep], y[keep]
+        units = [SimpleNamespace(name=f'p{j}', kind='position', members=[f'p{j}'],
+                                 group=fastai_featimp.ColumnGroup(((0, j),))) for j in range(L)]
+        return fastai_featimp.Columns([x.float()], y.long(), units, source=param)
+
+
+@pytest.fixture
+def permuted_learner(sequence_learner):
+    "The sequence learner, recognised by a kind whose adapter permutes (registered for the test, then removed)."
+    from fastai_featimp.common import kinds as registry
+    kind = fastai_featimp.register_kind(
+        'permuted_sequence', recognises=lambda learn: getattr(learn, 'permuted', False),
+        schema=lambda learn: SimpleNamespace(y_vocab=['low', 'high'], y_names=['y'], multi_label=False, n_out=2),
+        adapter=PermutedSequenceAdapter)
+    registry._REGISTRY = {'permuted_sequence': kind, **registry._REGISTRY}   # tried before 'sequence'
+    sequence_learner.permuted = True
+    try: yield sequence_learner
+    finally:
+        del sequence_learner.permuted
+        registry._REGISTRY.pop('permuted_sequence')
+
+
+def test_permutation_importance_on_the_new_kind(permuted_learner):
+    """A kind declaring `importance = 'permutation'` gets the table's estimator: a position the model ignores scores
+    exactly 0, and the one it reads scores the loss of the sequences with that position taken from the permuted rows,
+    computed here by hand from the same seeded permutations."""
+    from fastai_featimp.core.permutation import within_strata_permutation
+    from fastai_featimp.core.seeding import root_seed, stream
+    learn = permuted_learner
+    x = np.random.default_rng(3).normal(size=(60, L)).astype(np.float32)
+    y = (x[:, 2] > 0).astype(int)
+    fi = learn.feature_importance(df=(x, y), n_repeats=3, seed=0, show_progress=False)
+    assert fi.attrs['kind'] == 'permuted_sequence' and fi.attrs['method'] == 'permutation'
+    assert fi['Variable'].iloc[0] == 'p2' and (fi.set_index('Variable').drop('p2')['Importance'] == 0).all()
+    loss = lambda xs: torch.nn.functional.cross_entropy(learn.model(torch.as_tensor(xs)), torch.as_tensor(y)).item()
+    gen, drops = stream(root_seed(0), 'permutation', 'p2'), []
+    for _ in range(3):
+        xs = x.copy(); xs[:, 2] = x[within_strata_permutation(gen, len(x)), 2]
+        drops.append(loss(xs) - loss(x))
+    assert np.allclose(fi.attrs['importances']['p2'], drops, atol=1e-6)
+    pd.testing.assert_frame_equal(fi, learn.feature_importance(df=(x, y), n_repeats=3, seed=0, n_jobs=2,
+                                                               show_progress=False))
+    assert 'n_repeats' in inspect_signature(learn) and 'n_bootstrap' not in inspect_signature(learn)
+
+
+def inspect_signature(learn) -> str:
+    "The signature of the feature_importance a learner's kind has."
+    import inspect
+    from fastai_featimp.common.kinds import kind_of
+    return str(inspect.signature(kind_of(learn).function('feature_importance')))
+
+
+def test_the_callback_tracks_a_permuted_kind(permuted_learner):
+    "The training callback scores the permuted kind through the same estimator: position 2 tracked, the rest exactly 0."
+    learn = permuted_learner
+    x = np.random.default_rng(4).normal(size=(40, L)).astype(np.float32)
+    cb = fastai_featimp.ImportanceCallback(df=(x, (x[:, 2] > 0).astype(int)), seed=0)
+    with learn.no_bar(), learn.no_logging(): learn.fit(1, 0, cbs=cb)   # lr 0: the model stays the closed form
+    last = cb.history[cb.history['split'] == 'valid'].set_index('Variable')['Importance']
+    assert last['p2'] > 0 and (last.drop('p2') == 0).all()
+    assert set(cb.history['split']) == {'valid', 'train'}
