@@ -61,6 +61,7 @@ explain_images = _renamed('explain_images', VISION)
 
 
 permutation_importance = TABULAR.function('feature_importance')   # a table's feature_importance, by its own name
+permutation_importance.__name__ = permutation_importance.__qualname__ = 'permutation_importance'
 
 
 def captum_inputs(learn, data, **kwargs) -> CaptumInputs:

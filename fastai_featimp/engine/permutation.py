@@ -38,11 +38,12 @@ def permutation_of_units(
     _kind=None,                   # the learner's kind (set by its door)
     **options,                    # the kind's own arguments (a table's groups and conditional strategy)
 ):
-    """Drop in quality when each column (or group) is permuted; a DataFrame, or a dict of them for a list of metrics.
+    """Drop in quality when each column (or group) is permuted over the rows; a DataFrame, or a dict of them for a list
+    of metrics. Importance is positive when permuting hurts, whatever the metric's direction.
 
-    Categorical columns are permuted as integer codes before the embedding, continuous ones in their
-    normalised form, each FillMissing `<col>_na` indicator together with `<col>`. Importance is positive
-    when permuting hurts, whatever the metric's direction."""
+    A table's categorical columns are permuted as integer codes before the embedding, continuous ones in their
+    normalised form, each FillMissing `<col>_na` indicator together with `<col>`; another kind's units as its
+    `Adapter.columns` says."""
     if test_dl is not None and df is not None: raise ParameterError('df', "pass either `test_dl=` or `df=`, not both")
     check_jobs(n_jobs)
     kind = _kind or kind_of(learn)

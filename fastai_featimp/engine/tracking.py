@@ -97,9 +97,9 @@ class PermutationTracker:
     def __init__(self, setup, df, *, max_rows, train_rows, n_repeats, candidates, scorer, resamples):
         adapter = setup.kind.adapter()
         if candidates is not None:
+            joined = ' (use `groups=` to join some)' if setup.kind.variables is not None else ''   # a table's groups
             raise ParameterError('candidates', f"`candidates` are phrases to track, for a text learner; this is a "
-                                               f"{setup.kind.name} learner, whose {adapter.unit}s are all tracked (use "
-                                               "`groups=` to join some)")
+                                               f"{setup.kind.name} learner, whose {adapter.unit}s are all tracked{joined}")
         self.scorer, self.n_repeats, self.root = scorer, n_repeats, setup.root
         held = adapter.columns(setup, df, param='df', max_rows=DEFAULT_PERMUTED_ROWS if max_rows is None else max_rows,
                                rng=setup.stream('subsample'), hint=': pass `df=`, a labelled held-out DataFrame')

@@ -36,19 +36,7 @@ class TabularAdapter(Adapter):
     default_method = 'auto'
     removed_by = 'background'
     fewer_units_hint = ', or group columns with `groups=`'
-
-    importance = 'permutation'
-
-    def setup_options(self, options: dict) -> dict:
-        "`groups` are the call's variables; feature_importance (the capability with `auto_groups`) also takes 'auto'."
-        groups = options.get('groups')
-        if isinstance(groups, str) and 'auto_groups' in options:
-            if groups != 'auto': raise ParameterError('groups', f"`groups` must be a dict, 'auto' or None, got {groups!r}")
-            groups = None   # the automatic groups are found on the scored rows (`columns`)
-        return {'groups': groups}
-
-    def columns(self, s, data, *, param, **options):
-        return table_columns(s, data, param=param, **options)
+    importance = 'permutation'   # a column's values taken from other rows (`columns`)
     pictures = {'table': 'fastai_featimp.plot.explanation:rows_table',
                 'plot': 'fastai_featimp.plot.explanation:plot_waterfall',
                 'shap': 'fastai_featimp.interop.shap:table_to_shap'}
@@ -73,6 +61,17 @@ class TabularAdapter(Adapter):
                           Option('n_background', 1, "(with background=None) how many training rows are drawn; the first "
                                                     "is the baseline", Integer(1))),
     }
+
+    def setup_options(self, options: dict) -> dict:
+        "`groups` are the call's variables; feature_importance (the capability with `auto_groups`) also takes 'auto'."
+        groups = options.get('groups')
+        if isinstance(groups, str) and 'auto_groups' in options:
+            if groups != 'auto': raise ParameterError('groups', f"`groups` must be a dict, 'auto' or None, got {groups!r}")
+            groups = None   # the automatic groups are found on the scored rows (`columns`)
+        return {'groups': groups}
+
+    def columns(self, s, data, *, param, **options):
+        return table_columns(s, data, param=param, **options)
 
     def default_budget(self, n_units: int) -> int: return DEFAULT_EVALS + 2 * n_units
 
