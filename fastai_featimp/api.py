@@ -60,8 +60,14 @@ explain_text = _renamed('explain_text', TEXT)
 explain_images = _renamed('explain_images', VISION)
 
 
-permutation_importance = TABULAR.function('feature_importance')   # a table's feature_importance, by its own name
-permutation_importance.__name__ = permutation_importance.__qualname__ = 'permutation_importance'
+def permutation_importance(learn, *args, **kwargs):
+    "A tabular learner's `feature_importance` by its own name (the door of the registry's tabular kind)."
+    return TABULAR.function('feature_importance')(learn, *args, **kwargs)
+
+
+_door = TABULAR.function('feature_importance')
+permutation_importance.__doc__, permutation_importance.__signature__ = _door.__doc__, inspect.signature(_door)
+permutation_importance.__wrapped__, permutation_importance.__docments__ = _door, _door.__docments__   # help names it
 
 
 def captum_inputs(learn, data, **kwargs) -> CaptumInputs:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 __all__ = ['main']
 
-from .cli_options import DECLARED
+from .cli_options import CALLED, DECLARED
 from .common.metric_names import METRIC_NAMES as METRICS
 from .core.params import AnyOf, Choice, Integer, Number
 
@@ -111,12 +111,20 @@ def _method_option(parser, flag, dest, method=None, help=None, **kw):
         if kw.get('type') in (_count, _number): kw.setdefault('metavar', 'N' if kw['type'] is _count else 'X')
     every = {k for per_kind in DECLARED[method].values() for k in per_kind}
     text = (help or next(iter(declared.values()))[2].replace('%', '%%'))
-    if set(declared) != every: text = f"{', '.join(declared)}: {text}"
-    defaults = {k: d for k, (_, d, _) in declared.items() if d is not None}
-    if defaults and len(set(map(repr, defaults.values()))) == 1:
-        text += f" (default: {_shown(next(iter(defaults.values())))})"
-    elif defaults: text += f" (default: {', '.join(f'{_shown(d)} for {k}' for k, d in defaults.items())})"
-    return parser.add_argument(flag, dest=dest, default=None, help=text, **kw)
+    if set(declared) != every: text = f"{', '.join(CALLED[k] for k in declared)}: {text}"
+    return parser.add_argument(flag, dest=dest, default=None, help=text + _defaults(declared), **kw)
+
+
+def _defaults(declared: dict) -> str:
+    "' (default: 5)', or per kind where they differ (' (default: auto for tabular, else shapley)'); '' for None."
+    by_value = {}
+    for kind, (_, default, _) in declared.items():
+        if default is not None: by_value.setdefault(_shown(default), []).append(CALLED[kind])
+    if not by_value: return ''
+    if len(by_value) == 1: return f" (default: {next(iter(by_value))})"
+    common = max(by_value, key=lambda v: len(by_value[v]))   # the default most kinds share: 'else'
+    named = [f"{v} for {' and '.join(ks)}" for v, ks in by_value.items() if v != common]
+    return f" (default: {', '.join(named)}, else {common})"
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -69,7 +69,8 @@ def _kind_help(kind, fn, method: str) -> str:
     params = list(inspect.signature(fn).parameters.values())[1:]
     notes = getattr(fn, '__docments__', None) or docments(fn)
     api = importlib.import_module('fastai_featimp.api')
-    public = next((name for name in api.__all__ if getattr(api, name, None) is fn), None)
+    public = next((name for name in api.__all__ if fn in (getattr(api, name, None),
+                                                           getattr(getattr(api, name, None), '__wrapped__', None))), None)
     call = f"fastai_featimp.{public}(learn, ...)" if public else f"learn.{method}(...)"
     lines = [f"For a {kind.name} learner, {call}:",
              '    ' + (inspect.getdoc(fn) or '').split('\n\n')[0].replace('\n', ' ')]

@@ -274,7 +274,7 @@ def test_the_options_are_the_methods_declared_parameters():
     actions = {a.dest: a for a in cli._parser()._subparsers._group_actions[0].choices['importance']._actions}
     assert actions['n_repeats'].type is cli._count and actions['n_repeats'].help.startswith('tabular: ')
     assert f"(default: {sig(tabular, 'feature_importance')['n_repeats'].default})" in actions['n_repeats'].help
-    assert actions['n_bootstrap'].help.startswith('text, vision: ') and \
+    assert actions['n_bootstrap'].help.startswith('text, images: ') and \
         f"(default: {sig(text, 'feature_importance')['n_bootstrap'].default})" in actions['n_bootstrap'].help
     explain = {a.dest: a for a in cli._parser()._subparsers._group_actions[0].choices['explain']._actions}
     assert explain['unit'].choices == list(text.function('explain').constraints['unit'].choices)
@@ -282,6 +282,8 @@ def test_the_options_are_the_methods_declared_parameters():
     pdp = {a.dest: a for a in cli._parser()._subparsers._group_actions[0].choices['pdp']._actions}
     assert pdp['kind'].choices == ['average', 'individual', 'both'] and pdp['kind'].default is None   # the method's own
     assert pdp['kind'].help.endswith(f"(default: {sig(tabular, 'partial_dependence')['kind'].default})")
+    assert explain['method'].help.endswith(f"(default: {sig(tabular, 'explain')['method'].default} for tabular, else "
+                                           f"{sig(vision, 'explain')['method'].default})")
     # a flag for a parameter no method declares fails when the parser is built
     with pytest.raises(KeyError):
         cli._method_option(cli.argparse.ArgumentParser(), '--nope', 'nope', 'explain')

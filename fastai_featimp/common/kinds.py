@@ -55,7 +55,12 @@ class DataKind:
             if isinstance(cls, str):
                 module, name = cls.split(':')
                 cls = getattr(importlib.import_module(module), name)
-            self._cache['adapter'] = cls() if isinstance(cls, type) else cls
+            adapter = cls() if isinstance(cls, type) else cls
+            estimators = ENGINE['feature_importance'][0]
+            if adapter.importance not in estimators:
+                raise TypeError(f"the {self.name} kind's adapter declares importance = {adapter.importance!r}; it must be "
+                                f"one of {', '.join(map(repr, estimators))}")
+            self._cache['adapter'] = adapter
         return self._cache['adapter']
 
     @property

@@ -48,14 +48,19 @@ def _declared(obj, *args, **optional) -> str:
     return f"{type(obj).__name__}({', '.join(given)})"
 
 
-class Integer:
+class _Constraint:
+    "A constraint is what it declares: equal to (and hashed as) another of the same declaration, by its repr."
+    def __eq__(self, other): return type(self) is type(other) and repr(self) == repr(other)
+
+    def __hash__(self): return hash(repr(self))
+
+
+class Integer(_Constraint):
     "A whole number in `[minimum, maximum]` (bools refused); `none`: None is allowed."
     def __init__(self, minimum=1, maximum=None, none=False): self.minimum, self.maximum, self.none = minimum, maximum, none
 
     def __repr__(self):
         return _declared(self, self.minimum, **dict(maximum=(self.maximum, None), none=(self.none, False)))
-
-    def __eq__(self, other): return type(self) is type(other) and repr(self) == repr(other)
 
     def problem(self, value):
         if value is None and self.none: return None
@@ -66,7 +71,7 @@ class Integer:
         return f"must be an integer >= {self.minimum}{upper}, got {value!r}"
 
 
-class Number:
+class Number(_Constraint):
     "A finite real number (not NaN or infinite, not a bool) with optional bounds; `low_open`/`high_open` exclude the bound itself."
     def __init__(self, low=None, high=None, low_open=False, high_open=False, none=False):
         self.low, self.high, self.low_open, self.high_open, self.none = low, high, low_open, high_open, none
@@ -74,8 +79,6 @@ class Number:
     def __repr__(self):
         return _declared(self, **dict(low=(self.low, None), high=(self.high, None), low_open=(self.low_open, False),
                                       high_open=(self.high_open, False), none=(self.none, False)))
-
-    def __eq__(self, other): return type(self) is type(other) and repr(self) == repr(other)
 
     def _range(self) -> str:
         if self.low is not None and self.high is not None:
@@ -95,13 +98,11 @@ class Number:
         return f"must be {kind}{' ' + where if where else ''}, got {value!r}"
 
 
-class Choice:
+class Choice(_Constraint):
     "One of `choices`; `none`: None is allowed."
     def __init__(self, *choices, none=False): self.choices, self.none = choices, none
 
     def __repr__(self): return _declared(self, *self.choices, **dict(none=(self.none, False)))
-
-    def __eq__(self, other): return type(self) is type(other) and repr(self) == repr(other)
 
     def problem(self, value):
         if value is None and self.none: return None
@@ -120,26 +121,22 @@ class Seed(Integer):
     def __repr__(self): return 'Seed()'
 
 
-class Flag:
+class Flag(_Constraint):
     "True or False."
     def __repr__(self): return 'Flag()'
-
-    def __eq__(self, other): return type(self) is type(other)
 
     def problem(self, value):
         return None if isinstance(value, bool) else f"must be True or False, got {value!r}"
 
 
-class Instance:
+class Instance(_Constraint):
     "An instance of `types` (described to the user as `what`); `none`: None is allowed."
     def __init__(self, types, what: str, none=False): self.types, self.what, self.none = types, what, none
 
-    def __repr__(self):
-        types = self.types if isinstance(self.types, tuple) else (self.types,)
-        return f"Instance(({''.join(t.__name__ + ', ' for t in types).rstrip()}), {self.what!r}" + \
+    def __repr__(self):   # evaluates back for builtin types (the command line's declarations)
+        names = [t.__name__ for t in (self.types if isinstance(self.types, tuple) else (self.types,))]
+        return f"Instance(({', '.join(names)}{',' if len(names) == 1 else ''}), {self.what!r}" + \
             (", none=True)" if self.none else ")")
-
-    def __eq__(self, other): return type(self) is type(other) and repr(self) == repr(other)
 
     def problem(self, value):
         if value is None and self.none: return None
@@ -147,14 +144,12 @@ class Instance:
         return f"must be {self.what}, got {type(value).__name__}"
 
 
-class AnyOf:
+class AnyOf(_Constraint):
     """Any of `constraints` (e.g. a whole number, or a pair); `what` says what is expected, in words; `none`: None is
     allowed."""
     def __init__(self, *constraints, what: str, none=False): self.constraints, self.what, self.none = constraints, what, none
 
     def __repr__(self): return _declared(self, *self.constraints, **dict(what=(self.what, None), none=(self.none, False)))
-
-    def __eq__(self, other): return type(self) is type(other) and repr(self) == repr(other)
 
     def problem(self, value):
         if value is None and self.none: return None

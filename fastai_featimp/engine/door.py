@@ -29,7 +29,7 @@ def kind_door(kind, capability: str, fn, data_name: str | None = None):
     def door(learn, *args, **kwargs):
         unknown = [k for k in kwargs if k not in sig.parameters or k == 'learn']
         if unknown:
-            raise TypeError(f"{name}() got an unexpected keyword argument {unknown[0]!r}: a {kind.name} learner's "
+            raise TypeError(f"{capability}() got an unexpected keyword argument {unknown[0]!r}: a {kind.name} learner's "
                             f"{capability} takes {', '.join(p for p in list(sig.parameters)[1:])}")
         if data_name and data_name in kwargs: kwargs['data'] = kwargs.pop(data_name)
         for key, value in kwargs.items():

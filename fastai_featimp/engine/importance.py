@@ -2,7 +2,8 @@
 over the whole set with the unit removed, against the metric of the items as given, with a paired bootstrap over the
 items for the spread, for kinds whose items share their units (a grid's regions, a sequence's positions): the removal
 is the kind's masker, the scoring `common/ablation.py`'s. Text's phrases (found over the set, not given per item)
-build their own removals and score them with the same module; a table's permutations are an estimator of their own."""
+build their own removals and score them with the same module; kinds whose units are columns of the model's inputs (a
+table's) are permuted instead (`permutation.py`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

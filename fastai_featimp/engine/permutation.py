@@ -26,14 +26,14 @@ def permutation_of_units(
     learn,                        # a fastai learner of a kind whose units are columns (`tabular_learner`, `load_learner`)
     test_dl=None,                 # labelled DataLoader from `learn.dls.test_dl(df)`; None: `df`, else the validation set
     *,
-    df=None,                      # labelled raw DataFrame, converted with the learner's own procs
+    df=None,                      # labelled raw DataFrame, read as the kind reads one (a table's: with the learner's procs)
     metric=None,                  # None (the loss), a name, a fastai metric, a callable `(preds, targs)`, or a list
-    n_repeats:int=5,              # permutations of the whole set per column
+    n_repeats:int=5,              # permutations of the whole set per column (per unit)
     seed:int|None=None,           # same seed, same result; the global random state is left untouched
-    bs:int|None=None,             # rows per forward pass (default: a throughput-tuned size for the device)
-    max_rows:int|None=None,       # score a seeded sample of at most this many rows, drawn once
+    bs:int|None=None,             # rows (items) per forward pass (default: a throughput-tuned size for the device)
+    max_rows:int|None=None,       # score a seeded sample of at most this many rows (items), drawn once
     greater_is_better=None,       # direction of a custom metric (bool, or a list aligned with `metric`)
-    n_jobs:int=1,                 # columns scored in parallel through joblib (-1: all cores; a joblib backend decides where)
+    n_jobs:int=1,                 # columns (units) scored in parallel through joblib (-1: all cores; a joblib backend decides where)
     show_progress:bool=True,      # a fastprogress bar (never under `learn.no_bar()`)
     _kind=None,                   # the learner's kind (set by its door)
     **options,                    # the kind's own arguments (a table's groups and conditional strategy)

@@ -106,24 +106,25 @@ class PermutationTracker:
         train = adapter.columns(setup, None, param='df', split='train', rng=setup.stream('train rows'),
                                 max_rows=DEFAULT_PERMUTED_ROWS if train_rows is None else train_rows)
         self.variables = held.units
-        self.splits = {name: (c.inputs, c.target, resamples(c.n_rows, name)) for name, c in (('valid', held), ('train', train))}
+        self.splits = {name: (c, resamples(c.n_rows, name)) for name, c in (('valid', held), ('train', train))}
 
     def overlaps(self, a: str, b: str) -> bool: return False   # columns and groups never share members
 
     def outputs(self, model, split: str):
         "`(predictions, target)` of one split: the metric is checked on them before training starts."
-        inputs, target, _ = self.splits[split]
-        return batched_forward(model, inputs, default_bs(inputs[0].device)), target
+        cols, _ = self.splits[split]
+        return batched_forward(model, cols.inputs, default_bs(cols.inputs[0].device)), cols.target
 
     def evaluate(self, model, split: str) -> tuple:
         """`(importance, std over repeats, bootstrap SE, baseline)` per unit on one split: permutation drops of the
         whole split and of each bootstrap resample of its items (the same permuted predictions)."""
-        inputs, target, resamples = self.splits[split]
+        cols, resamples = self.splits[split]
         s = self.scorer
         score = lambda preds, t: [s(preds, t)] + [s(preds[r], t[r]) for r in resamples]
-        baseline, drop = permutation_drops(model, inputs, target, [v.group for v in self.variables], score,
+        baseline, drop = permutation_drops(model, cols.inputs, cols.target, [v.group for v in self.variables], score,
                                            [s.greater_is_better], self.n_repeats, seed=self.root,
-                                           bs=default_bs(inputs[0].device), keys=[v.name for v in self.variables])
+                                           bs=default_bs(cols.inputs[0].device), keys=[v.name for v in self.variables],
+                                           strata=cols.strata)
         per_repeat = drop[:, :, 0]                               # (units, repeats)
         std = per_repeat.std(1, ddof=1) if self.n_repeats > 1 else np.full(len(per_repeat), np.nan)
         return per_repeat.mean(1), std, drop[:, :, 1:].mean(1).std(1, ddof=1), float(baseline[0])

@@ -30,6 +30,16 @@ _N_BACKGROUND = Option('n_background', 100, "size of that sample (at least 2: th
                        Integer(2))
 
 
+def _groups(options: dict) -> tuple:
+    """`(groups, auto_groups)` of a call's options: feature_importance (the capability with `auto_groups`) also takes
+    groups='auto', its automatic groups only (found on the scored rows, by `columns`)."""
+    groups, auto = options.get('groups'), options.get('auto_groups', False)
+    if isinstance(groups, str) and 'auto_groups' in options:
+        if groups != 'auto': raise ParameterError('groups', f"`groups` must be a dict, 'auto' or None, got {groups!r}")
+        return None, True
+    return groups, auto
+
+
 class TabularAdapter(Adapter):
     unit, item, items = 'column', 'row', 'rows'
     explanation_methods = ('exact', 'permutation')
@@ -62,16 +72,11 @@ class TabularAdapter(Adapter):
                                                     "is the baseline", Integer(1))),
     }
 
-    def setup_options(self, options: dict) -> dict:
-        "`groups` are the call's variables; feature_importance (the capability with `auto_groups`) also takes 'auto'."
-        groups = options.get('groups')
-        if isinstance(groups, str) and 'auto_groups' in options:
-            if groups != 'auto': raise ParameterError('groups', f"`groups` must be a dict, 'auto' or None, got {groups!r}")
-            groups = None   # the automatic groups are found on the scored rows (`columns`)
-        return {'groups': groups}
+    def setup_options(self, options: dict) -> dict: return {'groups': _groups(options)[0]}   # the call's variables
 
     def columns(self, s, data, *, param, **options):
-        return table_columns(s, data, param=param, **options)
+        groups, auto = _groups(options)
+        return table_columns(s, data, param=param, **{**options, 'groups': groups, 'auto_groups': auto})
 
     def default_budget(self, n_units: int) -> int: return DEFAULT_EVALS + 2 * n_units
 

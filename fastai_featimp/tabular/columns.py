@@ -12,8 +12,7 @@ __all__ = ['table_columns']
 
 def table_columns(s, data, *, param, max_rows=None, rng=None, split='valid', fallback_warning=None, hint='',
                   groups=None, auto_groups=False, threshold=0.7, strategy='marginal') -> Columns:
-    "`Adapter.columns` for tables (`groups` are already the setup's variables; 'auto': automatic groups only)."
-    if isinstance(groups, str): auto_groups = True   # groups='auto', checked by the adapter's setup_options
+    "`Adapter.columns` for tables (`groups` are already the setup's variables; `auto_groups` adds associated columns)."
     learn, schema, variables = s.learn, s.schema, s.variables
     loaded = load_tabular(learn, schema, data, labelled=True, split=split, fallback_warning=fallback_warning,
                           max_rows=max_rows, rng=rng, min_rows=2, param=param, hint=hint,
@@ -26,7 +25,7 @@ def table_columns(s, data, *, param, max_rows=None, rng=None, split='valid', fal
     if auto_groups:
         grouped = [m for v in variables if v.kind == 'group' for m in v.members]
         found = associated_groups(assoc, threshold, exclude=grouped)
-        variables = s.kind.variables(schema, {**(groups if isinstance(groups, dict) else {}), **found})
+        variables = s.kind.variables(schema, {**(groups or {}), **found})
     if strategy == 'conditional':
         strata, info = zip(*[conditional_strata(v.members, assoc, cat, cont) for v in variables])
         attrs['conditional'] = {v.name: i for v, i in zip(variables, info)}

@@ -18,7 +18,7 @@ from .gradcam import default_layer, grad_cam, integrated_gradients, resolve_laye
 from .masking import default_bs, fill_image, forward_pixels, masked_outputs
 from .reliance import flagged_boxes, flagged_pixels
 from .superpixels import checked_superpixels, segment_maps
-from .units import checked_grid, mean_image_of, region_setup
+from .units import GRID_RULE, checked_grid, mean_image_of, region_setup
 
 __all__ = ['VisionAdapter']
 
@@ -26,7 +26,7 @@ EVALS_PER_REGION, EXACT_BUDGET = 32, 2 ** 9 - 2   # default budget: 32 per regio
 
 _GRID = Option('grid', None, "regions: a rows x columns grid over the part of the image the model sees (default 4: "
                              "4x4)", AnyOf(Integer(2), Instance((tuple, list), 'a (rows, columns) pair'), none=True,
-                                           what='a whole number >= 2 (a square grid) or (rows, columns)'))
+                                           what=GRID_RULE))
 _MASK = Option('mask', 'blur', "what a removed region becomes, before Normalize: 'blur', 'mean' (the image's mean "
                                "colour) or a colour (0..255 per channel)")
 _SUPERPIXELS = Option('superpixels', None, "regions that follow the image's colours instead of the grid: about this "

@@ -14,13 +14,16 @@ from .superpixels import superpixel_regions
 __all__ = ['checked_grid', 'region_setup', 'mean_image_of']
 
 
+GRID_RULE = 'a whole number >= 2 (a square grid) or (rows, columns)'   # what `grid` takes, in words
+
+
 def checked_grid(grid) -> tuple:
     "`grid` as (rows, columns): one whole number for a square grid, or two."
     values = (grid, grid) if isinstance(grid, numbers.Integral) and not isinstance(grid, bool) else grid
     ok = isinstance(values, (tuple, list)) and len(values) == 2 and all(
         isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1 for v in values)
     if not ok or values[0] * values[1] < 2:
-        raise ParameterError('grid', f"`grid` must be a whole number >= 2 (a square grid) or (rows, columns), got {grid!r}")
+        raise ParameterError('grid', f"`grid` must be {GRID_RULE}, got {grid!r}")
     return int(values[0]), int(values[1])
 
 

@@ -198,7 +198,10 @@ class PermutedSequenceAdapter(SequenceAdapter):
             keep = np.sort(rng.choice(len(x), max_rows, replace=False)); x, y = x[keep], y[keep]
         units = [SimpleNamespace(name=f'p{j}', kind='position', members=[f'p{j}'],
                                  group=fastai_featimp.ColumnGroup(((0, j),))) for j in range(L)]
-        return fastai_featimp.Columns([x.float()], y.long(), units, source=param)
+        strata = [np.arange(len(x))] * L if self.own_strata else None   # each item a stratum of its own: nothing moves
+        return fastai_featimp.Columns([x.float()], y.long(), units, strata, source=param)
+
+    own_strata = False
 
 
 @pytest.fixture
@@ -256,3 +259,35 @@ def test_the_callback_tracks_a_permuted_kind(permuted_learner):
     last = cb.history[cb.history['split'] == 'valid'].set_index('Variable')['Importance']
     assert last['p2'] > 0 and (last.drop('p2') == 0).all()
     assert set(cb.history['split']) == {'valid', 'train'}
+
+
+def test_strata_hold_for_importance_and_the_callback(permuted_learner):
+    "A kind's strata bound its permutations in feature_importance and in the callback alike: one item per stratum, nothing moves."
+    from fastai_featimp.common.kinds import kind_of
+    learn = permuted_learner
+    adapter = kind_of(learn).adapter()
+    x = np.random.default_rng(5).normal(size=(40, L)).astype(np.float32)
+    y = (x[:, 2] > 0).astype(int)
+    adapter.own_strata = True
+    try:
+        with pytest.warns(UserWarning, match='every importance is exactly 0'):
+            fi = learn.feature_importance(df=(x, y), n_repeats=2, seed=0, show_progress=False)
+        assert (fi['Importance'] == 0).all()
+        cb = fastai_featimp.ImportanceCallback(df=(x, y), seed=0)
+        with learn.no_bar(), learn.no_logging(): learn.fit(1, 0, cbs=cb)
+        assert (cb.history['Importance'] == 0).all()
+    finally: adapter.own_strata = False
+
+
+def test_an_unknown_importance_estimator_is_named():
+    class Odd(SequenceAdapter):
+        importance = 'shuffle'
+    kind = fastai_featimp.register_kind('odd_sequence', recognises=lambda learn: False, schema=lambda learn: None,
+                                        adapter=Odd)
+    try:
+        with pytest.raises(TypeError, match=r"importance = 'shuffle'; it must be one of 'removal', 'permutation'"):
+            kind.function('feature_importance')
+        assert len({fastai_featimp.Option('a', 1, 'c', fastai_featimp.core.params.Integer(1))}) == 1   # options hash
+    finally:
+        from fastai_featimp.common import kinds as registry
+        registry._REGISTRY.pop('odd_sequence')
