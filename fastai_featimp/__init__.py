@@ -15,7 +15,7 @@ import sys as _sys
 __version__ = '0.3.0'
 
 # the public names (`from fastai_featimp import *`), defined in `api.py`
-__all__ = ['permutation_importance', 'plot_importance', 'feature_dependence', 'plot_dependence', 'explain',
+__all__ = ['feature_importance', 'permutation_importance', 'plot_importance', 'feature_dependence', 'plot_dependence', 'explain',
            'plot_waterfall', 'plot_explanation_summary', 'partial_dependence', 'accumulated_local_effects',
            'PartialDependence', 'plot_partial_dependence', 'drop_column_importance', 'recursive_elimination',
            'plot_importance_comparison', 'plot_recursive_elimination', 'permutation_scores', 'batched_forward',

@@ -60,6 +60,13 @@ explain_text = _renamed('explain_text', TEXT)
 explain_images = _renamed('explain_images', VISION)
 
 
+def feature_importance(learn, *args, **kwargs):
+    """Importance of `learn`'s inputs over a labelled set (a table's columns by permutation, text's phrases, image
+    regions, a registered kind's units) through the registry, as `learn.feature_importance(...)`:
+    `help(learn.feature_importance)` lists each kind's arguments."""
+    return implementation(learn, 'feature_importance')(learn, *args, **kwargs)
+
+
 def permutation_importance(learn, *args, **kwargs):
     "A tabular learner's `feature_importance` by its own name (the door of the registry's tabular kind)."
     return TABULAR.function('feature_importance')(learn, *args, **kwargs)

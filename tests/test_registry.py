@@ -2,6 +2,7 @@
 methods it has; the Learner methods and the command line take the same path; help shows every kind's arguments."""
 import inspect
 
+import pandas as pd
 import pytest
 
 import fastai_featimp
@@ -81,3 +82,15 @@ def test_one_explain_for_every_kind_and_the_old_names_warn(binary_learner, binar
         old = fastai_featimp.explain_text(custom_text, texts, **q)
     pd.testing.assert_frame_equal(one, old)
     assert one.attrs['kind'] == 'text' and fastai_featimp.explain(binary_learner, rows, n_background=10, **q).attrs['kind'] == 'tabular'
+
+
+def test_one_name_for_importance_as_a_function(binary_learner, binary_test):
+    "fastai_featimp.feature_importance is learn.feature_importance for any kind; a table's keeps its estimator's name."
+    kw = dict(df=binary_test.head(300), n_repeats=2, seed=0, show_progress=False)
+    fi = fastai_featimp.feature_importance(binary_learner, **kw)
+    pd.testing.assert_frame_equal(fi, binary_learner.feature_importance(**kw))
+    pd.testing.assert_frame_equal(fi, fastai_featimp.permutation_importance(binary_learner, **kw))
+    assert fi.attrs['kind'] == 'tabular' and fastai_featimp.permutation_importance.__name__ == 'permutation_importance'
+    with pytest.raises(TypeError, match=r"feature_importance\(\) got an unexpected keyword argument 'n_bootstrap': a "
+                                        r"tabular learner's feature_importance takes"):
+        fastai_featimp.permutation_importance(binary_learner, n_bootstrap=3)

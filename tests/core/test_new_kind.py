@@ -238,9 +238,16 @@ def test_permutation_importance_on_the_new_kind(permuted_learner):
         xs = x.copy(); xs[:, 2] = x[within_strata_permutation(gen, len(x)), 2]
         drops.append(loss(xs) - loss(x))
     assert np.allclose(fi.attrs['importances']['p2'], drops, atol=1e-6)
-    pd.testing.assert_frame_equal(fi, learn.feature_importance(df=(x, y), n_repeats=3, seed=0, n_jobs=2,
-                                                               show_progress=False))
     assert 'n_repeats' in inspect_signature(learn) and 'n_bootstrap' not in inspect_signature(learn)
+
+
+@pytest.mark.slow   # starts worker processes (3 s)
+def test_permutations_of_a_new_kind_in_parallel_give_the_same_numbers(permuted_learner):
+    x = np.random.default_rng(3).normal(size=(60, L)).astype(np.float32)
+    data = (x, (x[:, 2] > 0).astype(int))
+    pd.testing.assert_frame_equal(permuted_learner.feature_importance(df=data, n_repeats=3, seed=0, show_progress=False),
+                                  permuted_learner.feature_importance(df=data, n_repeats=3, seed=0, n_jobs=2,
+                                                                      show_progress=False))
 
 
 def inspect_signature(learn) -> str:

@@ -112,6 +112,7 @@ def test_bad_input_and_nothing_changes(custom_text, notes):
     assert_same_rng(rng, global_rng_state())
 
 
+@pytest.mark.slow   # exports, reloads and runs the command (8 s): the quick loop keeps under 3 minutes
 def test_command_line_for_an_exported_text_learner(custom_text, notes, tmp_path, capsys):
     from fastai_featimp.cli import main
     custom_text.export(tmp_path / 'notes.pkl')
