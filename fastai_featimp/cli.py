@@ -472,7 +472,7 @@ def _metadata(fi, **extra) -> dict:
     import fastai
     import torch
     from . import __version__
-    keep = ('method', 'metric', 'greater_is_better', 'baseline', 'n_repeats', 'n_bootstrap', 'seed', 'n_rows',
+    keep = ('kind', 'method', 'metric', 'greater_is_better', 'baseline', 'n_repeats', 'n_bootstrap', 'seed', 'n_rows',
             'source', 'strategy', 'excluded')
     return dict({k: fi.attrs[k] for k in keep if k in fi.attrs}, **extra, fastai_featimp=__version__,
                 fastai=fastai.__version__, torch=torch.__version__)
@@ -572,7 +572,7 @@ def run_explain(args, console: Console):
     learn = _load_learner(args.model)
     shown = ' '.join(map(str, args.rows))
     call = Call(args, learn, 'explain', {'rows': shown, 'texts': shown, 'images': shown, 'background': '--background',
-                                         'flagged': '--flag' if args.flagged else '--box'})
+                                         'flagged': '--box' if args.boxes else '--flag'})
     if args.flagged and args.boxes: raise UsageError("give the shortcuts once: --flag (phrases, columns) or --box (images)")
     takes_background = 'background' in call.params
     if takes_background and args.background is None:
