@@ -25,7 +25,7 @@ __all__ = ['feature_importance', 'permutation_importance', 'plot_importance', 'f
            'plot_explanation', 'ParameterError', 'to_shap', 'captum_inputs', 'CaptumInputs', 'explanation_page',
            'plot_reliance', 'plot_deletion_curves', 'attribution_map',
            'image_explanation_html', 'plot_image_explanation', 'explain_images', 'region_importance',
-           'register_kind', 'Adapter', 'Items', 'Units', 'Columns', 'Option', 'plot_image_grid']
+           'register_kind', 'Adapter', 'Items', 'Units', 'Columns', 'ColumnUnit', 'Option', 'plot_image_grid']
 
 
 def __getattr__(name):

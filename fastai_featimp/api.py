@@ -29,7 +29,7 @@ from .plot.text import explanation_html, explanation_page, plot_text_explanation
 from .plot.image import attribution_map, image_explanation_html, plot_image_explanation, plot_image_grid
 
 from .common.kinds import register_kind
-from .engine.protocol import Adapter, Columns, Items, Option, Units
+from .engine.protocol import Adapter, ColumnUnit, Columns, Items, Option, Units
 from .tabular.kind import TABULAR
 from .text.kind import TEXT
 from .vision.kind import VISION

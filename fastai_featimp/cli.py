@@ -161,7 +161,11 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"what importance is measured with: {', '.join(METRICS)} (default: loss)")
     _method_option(imp, '--repeats', 'n_repeats', fi, help='permutations per column')
     _method_option(imp, '--groups', 'groups', fi, help='columns to permute together, as JSON: '
-                                                      '\'{"edu": ["education", "education-num"]}\'')
+                                                      '\'{"edu": ["education", "education-num"]}\', or auto '
+                                                      '(associated columns)')
+    _method_option(imp, '--threshold', 'threshold', fi, help='association at which columns join a group of --groups auto')
+    _method_option(imp, '--strategy', 'strategy', fi,
+                   help='marginal, or conditional: permute within strata of the most associated columns')
     _method_option(imp, '--candidates', 'candidates', fi, nargs='+', metavar='PHRASE',
                    help='the phrases to score (default: the frequent words and two-word phrases)')
     _method_option(imp, '--min-support', 'min_support', fi, metavar='N',
@@ -372,7 +376,7 @@ def _inputs(paths: list, what: str, takes_paths: bool):
 
 
 def _parse_groups(text):
-    if text is None: return None
+    if text is None or text == 'auto': return text
     try: groups = json.loads(text)
     except json.JSONDecodeError as e: raise UsageError(f"--groups is not valid JSON: {e}")
     if not isinstance(groups, dict) or not all(isinstance(v, list) and all(isinstance(c, str) for c in v)

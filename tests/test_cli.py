@@ -65,6 +65,24 @@ def exported(binary_learner, binary_test, tmp_path_factory):
     return folder
 
 
+def test_automatic_groups_and_conditional_permutation_from_the_command_line(exported, binary_learner, capsys):
+    "The table's own options come to the command line with their declarations: --groups auto, --threshold, --strategy."
+    out_csv = exported / 'auto.csv'
+    assert main(['importance', str(exported / 'model.pkl'), str(exported / 'test.csv'), '--groups', 'auto',
+                 '--threshold', '0.3', '--strategy', 'conditional', '--repeats', '1', '--seed', '0', '--max-rows', '500',
+                 '--csv', str(out_csv)]) == 0
+    ref = binary_learner.feature_importance(df=pd.read_csv(exported / 'test.csv'), groups='auto', threshold=0.3,
+                                            strategy='conditional', n_repeats=1, seed=0, max_rows=500, show_progress=False)
+    table = pd.read_csv(out_csv)
+    assert list(table['Variable']) == list(ref['Variable']) and any(' + ' in v for v in table['Variable'])
+    pd.testing.assert_series_equal(table['Importance'], ref['Importance'], atol=1e-6)
+    assert json.loads(out_csv.with_suffix('.json').read_text())['strategy'] == 'conditional'
+    capsys.readouterr()
+    assert main(['reliance', str(exported / 'model.pkl'), str(exported / 'rows.csv'), '--box', '1,1,2,2',
+                 '--background', str(exported / 'background.csv')]) == 2
+    assert "--box names the table's columns (strings), got (1, 1, 2, 2)" in capsys.readouterr().err
+
+
 def test_importance_command(exported, binary_learner, capsys):
     out_csv, out_png = exported / 'fi.csv', exported / 'fi.png'
     groups = {'noise_pair': ['noise', 'noise_cat']}

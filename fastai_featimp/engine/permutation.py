@@ -20,6 +20,15 @@ NO_TEST_SET = ("no test set given: importance is measured on the validation set,
                "held-out labelled test set (test_dl=learn.dls.test_dl(test_df) or df=test_df) gives the unbiased estimate")
 
 
+def _check_units(cols, kind: str) -> None:
+    "Every unit says what the engine reads of it (a kind's own `columns` may build them by hand)."
+    for u in cols.units:
+        missing = [a for a in ('name', 'group', 'kind', 'members') if not hasattr(u, a)]
+        if missing:
+            raise TypeError(f"the {kind} kind's Adapter.columns gave a unit without {', '.join(missing)}: give each "
+                            "unit as fastai_featimp.ColumnUnit(name, group=ColumnGroup(((input, column),)))")
+
+
 @checked(n_repeats=Integer(1), seed=Seed(), bs=Integer(1, none=True), max_rows=Integer(2, none=True),
          show_progress=Flag())
 def permutation_of_units(
@@ -55,6 +64,7 @@ def permutation_of_units(
                                max_rows=max_rows, rng=s.stream('subsample'), fallback_warning=NO_TEST_SET,
                                hint=': a learner from load_learner has no validation set: pass `df=` or `test_dl=`',
                                **options)
+        _check_units(cols, s.kind.name)
         score = lambda preds, targ: [sc(preds, targ) for sc in scorers]   # one forward pass serves every metric
         baseline, drops = permutation_drops(
             learn.model, cols.inputs, cols.target, [u.group for u in cols.units], score,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-__all__ = ['Option', 'Units', 'Without', 'Columns', 'Items', 'Adapter', 'PIECES']
+__all__ = ['Option', 'Units', 'Without', 'ColumnUnit', 'Columns', 'Items', 'Adapter', 'PIECES']
 
 
 @dataclass(frozen=True)
@@ -55,14 +55,27 @@ class Without:
 
 
 @dataclass
+class ColumnUnit:
+    """One unit of `Columns`: its `name`, the `group` of tensor columns that hold it (a `core.permutation.ColumnGroup`
+    of `(input tensor index, column index)` slots, e.g. `ColumnGroup(((0, 3),))` for column 3 of the first input),
+    what it is in words (`kind`, the table's Type column) and what it holds (`members`, default: its name)."""
+    name: str
+    group: object
+    kind: str = 'unit'
+    members: list | None = None
+
+    def __post_init__(self):
+        if self.members is None: self.members = [self.name]
+
+
+@dataclass
 class Columns:
     """A labelled set whose units are columns of the model's input tensors (a table's columns, a sequence's
     positions), for permutation importance: a unit's values taken from other items. `inputs` (tensors, a row per
-    item, on the model's device, as the model takes them: `model(*inputs)`) and `target`; `units`, per unit an object
-    with `name`, `kind` (what it is, in words), `members` (what it holds) and `group` (the `core.permutation.ColumnGroup`
-    of the tensor columns holding it); `strata`: None, or per unit an int array of a stratum per item (its values then
-    move only between items of one stratum: conditional permutation); `source`: what the data was, and `attrs`: what
-    the table keeps besides."""
+    item, on the model's device, as the model takes them: `model(*inputs)`) and `target`; `units`, one `ColumnUnit`
+    per unit (or any object with its `name`, `group`, `kind` and `members`: a table's variables); `strata`: None, or
+    per unit an int array of a stratum per item (its values then move only between items of one stratum: conditional
+    permutation, as a kind's `columns` decides); `source`: what the data was, and `attrs`: what the table keeps."""
     inputs: list
     target: torch.Tensor
     units: list
@@ -123,9 +136,11 @@ class Items:
 
 class Adapter:
     """A kind of data, for the engine. Class attributes: `unit` (what one unit is, in words: 'word', 'region'),
-    `explanation_methods` (the `method`s of its explain: the engine's 'shapley' and 'occlusion', 'integrated_gradients'
-    where `Items.gradient` exists, and its own), `options` ({capability: (Option, ...)}: its own arguments, e.g. how a
-    unit is removed)."""
+    `item` / `items` (one item and several, in words: 'image', 'images'), `explanation_methods` (the `method`s of its
+    explain: the engine's 'shapley' and 'occlusion', 'integrated_gradients' where `Items.gradient` exists, and its
+    own), `importance` (how feature_importance takes a unit away over a set: 'removal', through `load` and the items'
+    masker, or 'permutation', through `columns`), `options` ({capability: (Option, ...)}: its own arguments, e.g. how
+    a unit is removed). `load` serves every capability but permutation importance."""
     unit: str = 'unit'
     item: str = 'item'                  # what one item is, in words ('text', 'image'), and items ('texts', 'images')
     items: str = 'items'
@@ -157,9 +172,12 @@ class Adapter:
 
     def columns(self, s, data, *, param: str, max_rows=None, rng=None, split: str = 'valid', fallback_warning=None,
                 hint: str = '', **options) -> Columns:
-        """Labelled `data` as `Columns` (for `importance = 'permutation'`); None: the learner's `split` ('valid' or
-        'train'), with `fallback_warning` for the validation set. `max_rows` caps the items with a sample drawn from
-        `rng`; `hint` ends the message refusing an empty set; `options`, the kind's own (`options['feature_importance']`)."""
+        """Labelled `data` as `Columns`, for `importance = 'permutation'` (feature_importance and the training callback).
+        `s` is the call's setup (`s.learn`, `s.schema`, `s.stream(key)`); `param` names the argument in messages.
+        `data=None`: the learner's own `split` ('valid', or 'train' for the callback's training sample, e.g. from
+        `s.learn.dls.valid_ds`), with `warnings.warn(fallback_warning)` when one is given (the validation set guided
+        training). `max_rows`: at most that many items, a sample drawn with `rng` (a numpy Generator). An empty set:
+        a `ParameterError(param, ...)` ending with `hint`. `options`: the kind's own (`options['feature_importance']`)."""
         raise NotImplementedError('columns')
 
     def from_explanation(self, s, expl, data, *, bs=None) -> Items:

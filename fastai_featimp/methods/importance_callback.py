@@ -188,8 +188,9 @@ class ImportanceCallback(Callback):
         for v, shares in leaks:
             sentences.append(f"{v!r} has led the held-out importance from the first evaluation on and now carries "
                              f"{shares[-1]:.0%} of it (epoch by epoch: {', '.join(f'{s:.0%}' for s in shares)}): "
-                             "a likely leak (information that is only there because of the outcome). Check how it is "
-                             "recorded before trusting the model.")
+                             "a likely leak (information that is only there because of the outcome), unless it is "
+                             "known to be the one input the outcome follows. Check how it is recorded before trusting "
+                             "the model.")
         if not sentences:
             sentences.append(f"At {when} no column looks memorised and none dominates the held-out importance.")
         return ImportanceReport(memorised, [v for v, _ in leaks], sentences)

@@ -76,6 +76,10 @@ class TabularAdapter(Adapter):
 
     def columns(self, s, data, *, param, **options):
         groups, auto = _groups(options)
+        default = next(o.default for o in self.options['feature_importance'] if o.name == 'threshold')
+        if not auto and options.get('threshold', default) != default:
+            warn(f"threshold={options['threshold']} is the association at which columns join an automatic group: "
+                 "without groups='auto' (or auto_groups=True) it changes nothing")
         return table_columns(s, data, param=param, **{**options, 'groups': groups, 'auto_groups': auto})
 
     def default_budget(self, n_units: int) -> int: return DEFAULT_EVALS + 2 * n_units

@@ -14,6 +14,8 @@ __all__ = ['flagged_variables', 'without_flagged_columns', 'raw_from_expected']
 def flagged_variables(variables, flagged) -> list:
     "The variables named by `flagged`: column (or group) names, or the `Variable`s of the top rows of an importance table."
     flagged = flagged_names(flagged, 'columns')
+    odd = [f for f in flagged if not isinstance(f, str)]
+    if odd: raise ParameterError('flagged', f"`flagged` names the table's columns (strings), got {odd[0]!r}")
     by_name = {v.name: v for v in variables}
     members = {m: v for v in variables for m in v.members}
     unknown = [f for f in flagged if f not in by_name and f not in members]

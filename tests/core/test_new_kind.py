@@ -196,12 +196,12 @@ class PermutedSequenceAdapter(SequenceAdapter):
         x, y = (torch.as_tensor(np.asarray(d)) for d in data)
         if max_rows is not None and len(x) > max_rows:
             keep = np.sort(rng.choice(len(x), max_rows, replace=False)); x, y = x[keep], y[keep]
-        units = [SimpleNamespace(name=f'p{j}', kind='position', members=[f'p{j}'],
-                                 group=fastai_featimp.ColumnGroup(((0, j),))) for j in range(L)]
+        units = [fastai_featimp.ColumnUnit(f'p{j}', fastai_featimp.ColumnGroup(((0, j),)), 'position') for j in range(L)]
+        if self.bare_units: units = [SimpleNamespace(name=u.name) for u in units]
         strata = [np.arange(len(x))] * L if self.own_strata else None   # each item a stratum of its own: nothing moves
         return fastai_featimp.Columns([x.float()], y.long(), units, strata, source=param)
 
-    own_strata = False
+    own_strata = bare_units = False
 
 
 @pytest.fixture
@@ -239,6 +239,14 @@ def test_permutation_importance_on_the_new_kind(permuted_learner):
         drops.append(loss(xs) - loss(x))
     assert np.allclose(fi.attrs['importances']['p2'], drops, atol=1e-6)
     assert 'n_repeats' in inspect_signature(learn) and 'n_bootstrap' not in inspect_signature(learn)
+    from fastai_featimp.common.kinds import kind_of
+    adapter = kind_of(learn).adapter()
+    adapter.bare_units = True   # units that do not say where they are: the contract is named
+    try:
+        with pytest.raises(TypeError, match=r"a unit without group, kind, members: give each unit as "
+                                            r"fastai_featimp.ColumnUnit"):
+            learn.feature_importance(df=(x, y), n_repeats=1, show_progress=False)
+    finally: adapter.bare_units = False
 
 
 @pytest.mark.slow   # starts worker processes (3 s)

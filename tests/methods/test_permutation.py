@@ -258,3 +258,10 @@ def test_gathered_tensors_equal_iterating_the_dataloader(binary_learner, binary_
     batches = list(dl)
     for k, x in enumerate(inputs + [target]):
         assert torch.equal(x, torch.cat([b[k] for b in batches]).as_subclass(torch.Tensor))
+
+
+def test_a_threshold_without_automatic_groups_is_said_to_change_nothing(binary_learner, binary_test):
+    kw = dict(df=binary_test.head(200), n_repeats=1, seed=0, show_progress=False)
+    with pytest.warns(UserWarning, match=r"threshold=0.5 is the association .* without groups='auto'"):
+        fi = binary_learner.feature_importance(threshold=0.5, **kw)
+    pd.testing.assert_frame_equal(fi, binary_learner.feature_importance(**kw))
