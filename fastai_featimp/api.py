@@ -67,12 +67,14 @@ def feature_importance(learn, *args, **kwargs):
     return implementation(learn, 'feature_importance')(learn, *args, **kwargs)
 
 
+_door = TABULAR.function('feature_importance')
+
+
 def permutation_importance(learn, *args, **kwargs):
     "A tabular learner's `feature_importance` by its own name (the door of the registry's tabular kind)."
-    return TABULAR.function('feature_importance')(learn, *args, **kwargs)
+    return _door(learn, *args, **kwargs)
 
 
-_door = TABULAR.function('feature_importance')
 permutation_importance.__doc__, permutation_importance.__signature__ = _door.__doc__, inspect.signature(_door)
 permutation_importance.__wrapped__, permutation_importance.__docments__ = _door, _door.__docments__   # help names it
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import inspect
 import io
 import json
@@ -263,9 +264,10 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _flags(parser: argparse.ArgumentParser, command: str) -> dict:
-    "Parameter name -> the option that carries it, for one subcommand (read from the parser itself)."
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+@functools.lru_cache(maxsize=None)
+def _flags(command: str) -> dict:
+    "Parameter name -> the option that carries it, for one subcommand (read from the parser itself, built once)."
+    sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
     return {a.dest: a.option_strings[-1] for a in sub._actions if a.option_strings}
 
 
@@ -392,7 +394,7 @@ def _check_values(args, method: str) -> None:
     constraints (`cli_options.py`, no method imported): a value is refused when every kind that takes it refuses it,
     in the method's own words with the command line's flags."""
     from .core.params import ParameterError, check
-    flags = _flags(_parser(), args.command)
+    flags = _flags(args.command)
     for name, per_kind in DECLARED[method].items():
         value = getattr(args, name, None) if name in flags else None
         constraints = [c for c, _, _ in per_kind.values() if c is not None]
@@ -407,7 +409,7 @@ def _check_values(args, method: str) -> None:
 
 def _given(args, method: str, **read) -> dict:
     "Every option of `method` this command has, as parsed (None: not given); `read`: those read further (JSON, files)."
-    flags = _flags(_parser(), args.command)
+    flags = _flags(args.command)
     return {**{name: getattr(args, name) for name in DECLARED[method] if name in flags}, **read}
 
 
@@ -421,7 +423,7 @@ class Call:
         except UnsupportedMethod as e:
             raise UsageError(f"{args.command} is not available for this {e.kind.name} learner; the commands it has are "
                              f"{', '.join(sorted(SUBCOMMAND[m] for m in e.kind.all_methods if m in SUBCOMMAND))}") from None
-        self.flags = {**_flags(_parser(), args.command), **files}   # files: parameter -> the file that carries it
+        self.flags = {**_flags(args.command), **files}   # files: parameter -> the file that carries it
         self.params = inspect.signature(self.fn).parameters
         self.pictures = getattr(self.kind.adapter(), 'pictures', {}) if self.kind.adapter_class is not None else {}
 

@@ -14,7 +14,7 @@ from ..core.params import Flag, Integer, ParameterError, Seed, checked
 from ..core.permutation import permutation_drops
 from ..core.results import importance_frame
 
-__all__ = ['permutation_of_units', 'NO_TEST_SET']
+__all__ = ['permutation_of_units', 'column_drops', 'NO_TEST_SET']
 
 NO_TEST_SET = ("no test set given: importance is measured on the validation set, which guided training choices; a "
                "held-out labelled test set (test_dl=learn.dls.test_dl(test_df) or df=test_df) gives the unbiased estimate")
@@ -27,6 +27,13 @@ def _check_units(cols, kind: str) -> None:
         if missing:
             raise TypeError(f"the {kind} kind's Adapter.columns gave a unit without {', '.join(missing)}: give each "
                             "unit as fastai_featimp.ColumnUnit(name, group=ColumnGroup(((input, column),)))")
+
+
+def column_drops(model, cols, score, greater_is_better, n_repeats: int, root: int, bs=None, **options) -> tuple:
+    "`core.permutation.permutation_drops` of a kind's `Columns`: each unit on its own stream (its name), in its strata."
+    return permutation_drops(model, cols.inputs, cols.target, [u.group for u in cols.units], score, greater_is_better,
+                             n_repeats, seed=root, bs=bs or default_bs(cols.inputs[0].device),
+                             keys=[u.name for u in cols.units], strata=cols.strata, **options)
 
 
 @checked(n_repeats=Integer(1), seed=Seed(), bs=Integer(1, none=True), max_rows=Integer(2, none=True),
@@ -56,8 +63,8 @@ def permutation_of_units(
     if test_dl is not None and df is not None: raise ParameterError('df', "pass either `test_dl=` or `df=`, not both")
     check_jobs(n_jobs)
     kind = _kind or kind_of(learn)
-    s = method_setup(learn, kind, seed=seed, **kind.adapter().setup_options(options))   # a table's groups: its units
-    adapter = s.kind.adapter()
+    adapter = kind.adapter()
+    s = method_setup(learn, kind, seed=seed, **adapter.setup_options(options))   # a table's groups: its units
     scorers = s.scorers(metric, greater_is_better)
     with s.computing():
         cols = adapter.columns(s, df if test_dl is None else test_dl, param='df' if test_dl is None else 'test_dl',
@@ -66,10 +73,8 @@ def permutation_of_units(
                                **options)
         _check_units(cols, s.kind.name)
         score = lambda preds, targ: [sc(preds, targ) for sc in scorers]   # one forward pass serves every metric
-        baseline, drops = permutation_drops(
-            learn.model, cols.inputs, cols.target, [u.group for u in cols.units], score,
-            [sc.greater_is_better for sc in scorers], n_repeats, seed=s.root, bs=bs or default_bs(cols.inputs[0].device),
-            keys=[u.name for u in cols.units], strata=cols.strata,
+        baseline, drops = column_drops(
+            learn.model, cols, score, [sc.greater_is_better for sc in scorers], n_repeats, s.root, bs,
             run_pieces=lambda fn, shared, pieces: parallel_map(fn, shared, pieces, n_jobs=n_jobs, learn=learn,
                                                                show_progress=show_progress,
                                                                comment='permutation importance'),

@@ -13,8 +13,8 @@ import pandas as pd
 from ..common.ablation import ablation_importance
 from ..core.forward import batched_forward, default_bs
 from ..core.params import ParameterError
-from ..core.permutation import permutation_drops
 from .importance import removal_outputs
+from .permutation import column_drops
 
 __all__ = ['UnitTracker', 'PermutationTracker', 'DEFAULT_ROWS', 'DEFAULT_PERMUTED_ROWS']
 
@@ -121,10 +121,7 @@ class PermutationTracker:
         cols, resamples = self.splits[split]
         s = self.scorer
         score = lambda preds, t: [s(preds, t)] + [s(preds[r], t[r]) for r in resamples]
-        baseline, drop = permutation_drops(model, cols.inputs, cols.target, [v.group for v in self.variables], score,
-                                           [s.greater_is_better], self.n_repeats, seed=self.root,
-                                           bs=default_bs(cols.inputs[0].device), keys=[v.name for v in self.variables],
-                                           strata=cols.strata)
+        baseline, drop = column_drops(model, cols, score, [s.greater_is_better], self.n_repeats, self.root)
         per_repeat = drop[:, :, 0]                               # (units, repeats)
         std = per_repeat.std(1, ddof=1) if self.n_repeats > 1 else np.full(len(per_repeat), np.nan)
         return per_repeat.mean(1), std, drop[:, :, 1:].mean(1).std(1, ddof=1), float(baseline[0])
